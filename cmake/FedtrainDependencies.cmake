@@ -1,0 +1,82 @@
+# Finds every dependency once and exposes it as an imported target; prints a summary.
+#   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, OpenSSL::Crypto,
+#   fedtrain::openblas, ZLIB::ZLIB, and with CUDA: CUDA::cudart, CUDA::cublas.
+
+set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "Use the C API of MPI from C++" FORCE)
+find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(ZLIB REQUIRED)
+
+# HDF5, C API, serial library (each site leader writes its own files).
+set(HDF5_PREFER_PARALLEL OFF)
+find_package(HDF5 REQUIRED COMPONENTS C)
+add_library(fedtrain_hdf5 INTERFACE)
+add_library(fedtrain::hdf5 ALIAS fedtrain_hdf5)
+if(TARGET hdf5::hdf5)
+  target_link_libraries(fedtrain_hdf5 INTERFACE hdf5::hdf5)
+else()
+  target_include_directories(fedtrain_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+  target_link_libraries(fedtrain_hdf5 INTERFACE ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES})
+  target_compile_definitions(fedtrain_hdf5 INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
+endif()
+
+# OpenBLAS: Debian ships a config file with variables only; wrap it in a target.
+find_package(OpenBLAS CONFIG QUIET)
+if(OpenBLAS_FOUND)
+  add_library(fedtrain_openblas INTERFACE)
+  target_include_directories(fedtrain_openblas SYSTEM INTERFACE ${OpenBLAS_INCLUDE_DIRS})
+  target_link_libraries(fedtrain_openblas INTERFACE ${OpenBLAS_LIBRARIES})
+else()
+  find_path(OpenBLAS_INCLUDE_DIRS cblas.h PATH_SUFFIXES openblas openblas-pthread)
+  find_library(OpenBLAS_LIBRARIES NAMES openblas)
+  if(NOT OpenBLAS_INCLUDE_DIRS OR NOT OpenBLAS_LIBRARIES)
+    message(FATAL_ERROR "OpenBLAS not found: install libopenblas-dev (launch/install-deps.sh does)")
+  endif()
+  add_library(fedtrain_openblas INTERFACE)
+  target_include_directories(fedtrain_openblas SYSTEM INTERFACE ${OpenBLAS_INCLUDE_DIRS})
+  target_link_libraries(fedtrain_openblas INTERFACE ${OpenBLAS_LIBRARIES})
+endif()
+add_library(fedtrain::openblas ALIAS fedtrain_openblas)
+
+# CUDA: AUTO turns it on where nvcc and the toolkit are both found.
+set(FEDTRAIN_CUDA_ENABLED OFF)
+if(NOT FEDTRAIN_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit QUIET)
+  endif()
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND)
+    set(FEDTRAIN_CUDA_ENABLED ON)
+  elseif(FEDTRAIN_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "FEDTRAIN_WITH_CUDA=ON but nvcc or the CUDA toolkit was not found "
+                        "(set CMAKE_CUDA_COMPILER or CUDAToolkit_ROOT, or use -DFEDTRAIN_WITH_CUDA=OFF)")
+  endif()
+endif()
+if(FEDTRAIN_CUDA_ENABLED)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90)   # sm_90 code plus compute_90 PTX for newer GPUs
+  endif()
+  enable_language(CUDA)
+endif()
+
+# The generated feature header takes 0/1 values.
+if(FEDTRAIN_CUDA_ENABLED)
+  set(FEDTRAIN_WITH_CUDA_01 1)
+else()
+  set(FEDTRAIN_WITH_CUDA_01 0)
+endif()
+
+message(STATUS "fedtrain dependencies:")
+message(STATUS "  MPI          ${MPI_CXX_VERSION} (${MPIEXEC_EXECUTABLE})")
+message(STATUS "  HDF5         ${HDF5_VERSION}")
+message(STATUS "  Boost        ${Boost_VERSION} (program_options)")
+message(STATUS "  OpenSSL      ${OPENSSL_VERSION}")
+message(STATUS "  OpenBLAS     ${OpenBLAS_VERSION} ${OpenBLAS_LIBRARIES}")
+message(STATUS "  zlib         ${ZLIB_VERSION_STRING}")
+if(FEDTRAIN_CUDA_ENABLED)
+  message(STATUS "  CUDA         ${CUDAToolkit_VERSION} (archs ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  message(STATUS "  CUDA         off (FEDTRAIN_WITH_CUDA=${FEDTRAIN_WITH_CUDA})")
+endif()

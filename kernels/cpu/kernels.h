@@ -1,0 +1,53 @@
+// CPU kernels: the reference implementation of every compute step fedtrain runs.
+//
+// Plain loops plus OpenBLAS sgemm. Every CUDA kernel (kernels/cuda) has its
+// twin here and a test that compares the two. Shapes in comments use B for
+// batch, C for input features, OC for output features, V for classes.
+// Matrices are row-major; a Linear weight is (OC, C) as in PyTorch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fedtrain::kernels::cpu {
+
+enum class Activation { kNone, kRelu };
+
+// out (B,OC) = act(inp (B,C) . weight (OC,C)^T + bias (OC))
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int B, int C, int OC,
+                    Activation act);
+
+// Given dout (B,OC): dweight (OC,C) = dout^T . inp, dbias (OC) = sum_b dout,
+// dinp (B,C) = dout . weight (skipped when dinp is null). Overwrites, never accumulates.
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int B, int C, int OC);
+
+// In place: d (n) *= (out > 0), where out is the ReLU output of the forward pass.
+void relu_backward(float* d, const float* out, size_t n);
+
+// Softmax cross-entropy on logits (B,V) with labels (B) in [0,V).
+// Returns the summed loss over the batch; `correct` (if not null) gets the
+// number of argmax hits. When dlogits is not null it receives the gradient of
+// the *mean* loss: (softmax - onehot) / B.
+double softmax_xent(float* dlogits, int* correct, const float* logits, const int32_t* labels, int B, int V);
+
+// SGD with momentum, PyTorch semantics (dampening 0):
+//   g = grad + weight_decay*p; buf = momentum*buf + g; g = nesterov ? g + momentum*buf : buf; p -= lr*g
+// With momentum 0 the buffer is untouched and may be null.
+void sgd_step(float* params, const float* grads, float* momentum_buf, size_t n, float lr, float momentum,
+              float weight_decay, bool nesterov);
+
+// AdamW (decoupled weight decay), PyTorch semantics; `step` counts from 1.
+void adamw_step(float* params, const float* grads, float* m, float* v, size_t n, float lr, float beta1, float beta2,
+                float eps, float weight_decay, int64_t step);
+
+// delta (n) = global (n) - local (n): the DiLoCo pseudo-gradient of a site.
+void pseudo_gradient(float* delta, const float* global, const float* local, size_t n);
+
+// x (n) *= alpha
+void scale(float* x, size_t n, float alpha);
+
+// Sum of squares in double, and whether every element is finite.
+double sum_squares(const float* x, size_t n, bool* all_finite);
+
+}  // namespace fedtrain::kernels::cpu

@@ -1,0 +1,44 @@
+// fedtrain command-line entry: run | data | config | bench | version.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fedtrain/features.h"
+#include "launch/commands.h"
+#include "runtime/core/error.h"
+
+namespace {
+
+const char* kUsage =
+    "usage: fedtrain <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run      train a federation:  mpirun -n 4 fedtrain run --config configs/quickstart.ini [--section.key=value ...]\n"
+    "  data     prepare per-site shards:  fedtrain data fashion-mnist --out DIR --sites es,de [--partition iid|dirichlet]\n"
+    "  config   check a config and print it resolved (or its world size)\n"
+    "  bench    benchmarks: allreduce | train\n"
+    "  version  version and build features\n"
+    "\n"
+    "'fedtrain <command> --help' describes each command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? fedtrain::kExitUsage : fedtrain::kExitOk;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "run") return fedtrain::cmd_run(argc, argv, args);
+  if (command == "data") return fedtrain::cmd_data(args);
+  if (command == "config") return fedtrain::cmd_config(args);
+  if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
+  if (command == "version" || command == "--version") {
+    std::printf("fedtrain %s (cuda %s)\n", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off");
+    return fedtrain::kExitOk;
+  }
+  std::fprintf(stderr, "fedtrain: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return fedtrain::kExitUsage;
+}

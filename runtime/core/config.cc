@@ -1,0 +1,327 @@
+// Run configuration: the key table and the INI + command-line reader.
+#include "runtime/core/config.h"
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "runtime/core/config_values.h"
+#include "runtime/core/error.h"
+
+namespace po = boost::program_options;
+
+namespace fedtrain {
+namespace {
+
+using namespace config_values;
+
+// One configurable key: its default (as text), help, and how it lands in Config.
+struct Key {
+  const char* key;
+  const char* default_value;
+  const char* help;
+  void (*apply)(Config&, const std::string& key, const std::string& value);
+};
+
+// Per-site keys, [site.NAME] name = value.
+struct SiteKey {
+  const char* name;
+  const char* help;
+  void (*apply)(SiteConfig&, const std::string& key, const std::string& value);
+};
+
+// clang-format off
+const Key kKeys[] = {
+  {"run.job_id", "fedtrain", "job name, used in file names and metrics",
+   [](Config& c, const std::string& k, const std::string& v) { c.job_id = parse_name(k, v); }},
+  {"run.seed", "1", "seed of every random choice (initialisation, shuffling)",
+   [](Config& c, const std::string& k, const std::string& v) { c.seed = parse_u64(k, v); }},
+  {"run.metrics_file", "", "JSON-lines metrics file, one object per round (default runs/<job_id>/metrics.jsonl)",
+   [](Config& c, const std::string&, const std::string& v) { c.metrics_file = v; }},
+  {"run.log_level", "info", "error, warn, info or debug",
+   [](Config& c, const std::string& k, const std::string& v) {
+     c.log_level = parse_choice(k, v, {"error", "warn", "info", "debug"}); }},
+  {"data.test", "", "HDF5 test file (/features float32 [N,D], /labels int32 [N]), evaluated by the first site",
+   [](Config& c, const std::string&, const std::string& v) { c.test_file = v; }},
+  {"data.batch_size", "64", "samples per rank per inner step",
+   [](Config& c, const std::string& k, const std::string& v) { c.batch_size = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
+  {"model.hidden", "256,128", "hidden layer widths of the MLP, comma-separated",
+   [](Config& c, const std::string& k, const std::string& v) { c.hidden = parse_int_list(k, v, 1, 1 << 16); }},
+  {"inner.optimizer", "sgd", "inner optimizer of every rank: sgd or adamw",
+   [](Config& c, const std::string& k, const std::string& v) {
+     c.inner.kind = parse_choice(k, v, {"sgd", "adamw"}) == "sgd" ? InnerOptimizerKind::kSgd : InnerOptimizerKind::kAdamW; }},
+  {"inner.lr", "0.05", "inner learning rate",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.lr = static_cast<float>(parse_double(k, v, 0, 1e3)); }},
+  {"inner.momentum", "0.9", "SGD momentum",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.momentum = static_cast<float>(parse_double(k, v, 0, 1)); }},
+  {"inner.nesterov", "false", "SGD with Nesterov momentum",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.nesterov = parse_bool(k, v); }},
+  {"inner.weight_decay", "0", "weight decay (decoupled for AdamW, L2 for SGD)",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.weight_decay = static_cast<float>(parse_double(k, v, 0, 1)); }},
+  {"inner.beta1", "0.9", "AdamW beta1",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.beta1 = static_cast<float>(parse_double(k, v, 0, 0.999999)); }},
+  {"inner.beta2", "0.999", "AdamW beta2",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.beta2 = static_cast<float>(parse_double(k, v, 0, 0.999999)); }},
+  {"inner.eps", "1e-8", "AdamW epsilon",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.eps = static_cast<float>(parse_double(k, v, 1e-30, 1)); }},
+  {"outer.lr", "1.0", "outer learning rate on the averaged pseudo-gradient (1 with momentum 0 is FedAvg)",
+   [](Config& c, const std::string& k, const std::string& v) { c.outer.lr = static_cast<float>(parse_double(k, v, 0, 1e3)); }},
+  {"outer.momentum", "0", "outer momentum (DiLoCo uses 0.9 with Nesterov)",
+   [](Config& c, const std::string& k, const std::string& v) { c.outer.momentum = static_cast<float>(parse_double(k, v, 0, 1)); }},
+  {"outer.nesterov", "false", "Nesterov outer momentum",
+   [](Config& c, const std::string& k, const std::string& v) { c.outer.nesterov = parse_bool(k, v); }},
+  {"federation.rounds", "20", "federation rounds",
+   [](Config& c, const std::string& k, const std::string& v) { c.rounds = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
+  {"federation.local_steps", "50", "inner steps per round (H)",
+   [](Config& c, const std::string& k, const std::string& v) { c.local_steps = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
+  {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
+   [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
+};
+
+const SiteKey kSiteKeys[] = {
+  {"ranks", "MPI ranks of this site (consecutive world ranks, in the order sites are listed)",
+   [](SiteConfig& s, const std::string& k, const std::string& v) { s.ranks = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
+  {"data", "HDF5 training shard of this site (/features, /labels); read only by this site's ranks",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.data = v; }},
+};
+// clang-format on
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+[[noreturn]] void unknown_key(const std::string& key, const std::string& where) {
+  std::string best;
+  size_t best_d = 4;
+  for (const Key& k : kKeys) {
+    size_t d = edit_distance(key, k.key);
+    if (d < best_d) best_d = d, best = k.key;
+  }
+  std::string msg = "unknown config key '" + key + "' " + where;
+  if (!best.empty()) msg += "; did you mean '" + best + "'?";
+  else msg += "; 'fedtrain run --help' lists the keys";
+  throw ConfigError(msg);
+}
+
+const Key* find_key(const std::string& key) {
+  for (const Key& k : kKeys)
+    if (key == k.key) return &k;
+  return nullptr;
+}
+
+// "site.NAME.KEY" -> (NAME, KEY); false if the key does not have that shape.
+bool split_site_key(const std::string& key, std::string* name, std::string* sub) {
+  if (key.rfind("site.", 0) != 0) return false;
+  size_t dot = key.rfind('.');
+  if (dot <= 5) return false;
+  *name = key.substr(5, dot - 5);
+  *sub = key.substr(dot + 1);
+  return true;
+}
+
+// A value read from the file or the command line, in the order seen.
+struct Setting {
+  std::string key, value, where;
+};
+
+class Collector {
+ public:
+  void add(const std::string& key, const std::string& value, const std::string& where) {
+    std::string name, sub;
+    if (find_key(key) == nullptr) {
+      if (!split_site_key(key, &name, &sub)) unknown_key(key, where);
+      bool known = false;
+      for (const SiteKey& s : kSiteKeys) known = known || sub == s.name;
+      if (!known) {
+        std::string list;
+        for (const SiteKey& s : kSiteKeys) list += std::string(list.empty() ? "" : ", ") + s.name;
+        throw ConfigError("unknown config key '" + key + "' " + where + "; a [site." + name + "] section takes " + list);
+      }
+      config_values::parse_name("site name in '" + key + "'", name);
+      if (std::find(site_order_.begin(), site_order_.end(), name) == site_order_.end()) site_order_.push_back(name);
+    }
+    settings_.push_back({key, value, where});
+  }
+  const std::vector<Setting>& settings() const { return settings_; }
+  const std::vector<std::string>& site_order() const { return site_order_; }
+
+ private:
+  std::vector<Setting> settings_;
+  std::vector<std::string> site_order_;
+};
+
+std::string join_values(const std::vector<std::string>& values) {
+  std::string v;
+  for (const auto& s : values) v += (v.empty() ? "" : ",") + s;
+  return v;
+}
+
+}  // namespace
+
+int Config::site_index(const std::string& name) const {
+  for (size_t i = 0; i < sites.size(); ++i)
+    if (sites[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::optional<int> Config::world_size() const {
+  int n = 0;
+  for (const auto& s : sites) {
+    if (s.ranks <= 0) return std::nullopt;
+    n += s.ranks;
+  }
+  return n;
+}
+
+Config load_config(const std::vector<std::string>& args, const std::string& env_site) {
+  po::options_description keys;
+  for (const Key& k : kKeys) keys.add_options()(k.key, po::value<std::vector<std::string>>());
+  po::options_description cli;
+  cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>());
+  cli.add(keys);
+
+  po::parsed_options cmdline(nullptr);
+  try {
+    int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    cmdline = po::command_line_parser(args).options(cli).style(style).allow_unregistered().run();
+  } catch (const po::error& e) {
+    throw ConfigError(std::string("command line: ") + e.what());
+  }
+
+  std::string config_path, process_site = env_site;
+  Collector from_cli;
+  for (const auto& opt : cmdline.options) {
+    if (opt.position_key >= 0 || opt.string_key.empty()) {
+      throw ConfigError("unexpected argument '" + join_values(opt.value) +
+                        "'; keys are given as --section.key=value");
+    }
+    if (opt.string_key == "config") {
+      if (!config_path.empty()) throw ConfigError("--config given twice");
+      config_path = join_values(opt.value);
+      continue;
+    }
+    if (opt.string_key == "site") {
+      process_site = join_values(opt.value);
+      continue;
+    }
+    if (opt.value.size() != 1) {
+      throw ConfigError("command line: key '" + opt.string_key + "' needs one value, given as --" +
+                        opt.string_key + "=VALUE");
+    }
+    from_cli.add(opt.string_key, opt.value[0], "on the command line");
+  }
+
+  Collector from_file;
+  std::string file_text;
+  if (!config_path.empty()) {
+    std::ifstream in(config_path);
+    if (!in) throw ConfigError("cannot read config file '" + config_path + "': check the path given to --config");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    file_text = buf.str();
+    std::istringstream text(file_text);
+    po::parsed_options parsed(nullptr);
+    try {
+      parsed = po::parse_config_file(text, keys, /*allow_unregistered=*/true);
+    } catch (const po::error& e) {
+      throw ConfigError("config file '" + config_path + "': " + e.what());
+    }
+    std::map<std::string, int> seen;
+    for (const auto& opt : parsed.options) {
+      if (++seen[opt.string_key] > 1)
+        throw ConfigError("config file '" + config_path + "': key '" + opt.string_key + "' is set more than once");
+      from_file.add(opt.string_key, join_values(opt.value), "in " + config_path);
+    }
+  }
+
+  // Defaults, then the file, then the command line: the last setting of a key wins.
+  std::map<std::string, std::string> values;
+  for (const Key& k : kKeys) values[k.key] = k.default_value;
+  std::vector<std::string> site_order = from_file.site_order();
+  for (const auto& name : from_cli.site_order())
+    if (std::find(site_order.begin(), site_order.end(), name) == site_order.end()) site_order.push_back(name);
+
+  Config c;
+  for (const auto& name : site_order) c.sites.push_back(SiteConfig{name, 0, ""});
+  for (const Collector* from : {&from_file, &from_cli}) {
+    for (const Setting& s : from->settings()) {
+      std::string name, sub;
+      if (find_key(s.key) != nullptr) {
+        values[s.key] = s.value;
+      } else if (split_site_key(s.key, &name, &sub)) {
+        SiteConfig& site = c.sites[c.site_index(name)];
+        for (const SiteKey& sk : kSiteKeys)
+          if (sub == sk.name) sk.apply(site, s.key, s.value);
+      }
+    }
+  }
+  for (const Key& k : kKeys) k.apply(c, k.key, values[k.key]);
+
+  if (c.metrics_file.empty()) c.metrics_file = "runs/" + c.job_id + "/metrics.jsonl";
+  c.config_path = config_path;
+  c.process_site = process_site;
+
+  // Cross-key checks.
+  if (c.sites.empty())
+    throw ConfigError("no sites configured: add one [site.NAME] section per site with 'ranks' and 'data'");
+  for (const auto& s : c.sites) {
+    if (s.data.empty())
+      throw ConfigError("site '" + s.name + "' has no training data: set [site." + s.name + "] data = PATH.h5");
+    if (s.ranks == 0 && process_site.empty())
+      throw ConfigError("site '" + s.name + "' has no rank count: set [site." + s.name +
+                        "] ranks = N, or name each process's site with --site NAME or FEDTRAIN_SITE");
+  }
+  if (!process_site.empty() && c.site_index(process_site) < 0) {
+    std::string list;
+    for (const auto& s : c.sites) list += (list.empty() ? "" : ", ") + s.name;
+    throw ConfigError("--site/FEDTRAIN_SITE names site '" + process_site + "', which is not configured; sites: " + list);
+  }
+  if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
+
+  // The resolved configuration, as an INI file that reproduces this run.
+  std::ostringstream out;
+  std::string section;
+  for (const Key& k : kKeys) {
+    std::string key = k.key;
+    std::string sec = key.substr(0, key.find('.'));
+    if (sec != section) out << (section.empty() ? "" : "\n") << "[" << sec << "]\n", section = sec;
+    out << key.substr(key.find('.') + 1) << " = " << values[key] << "\n";
+  }
+  for (const auto& s : c.sites) {
+    out << "\n[site." << s.name << "]\n";
+    if (s.ranks > 0) out << "ranks = " << s.ranks << "\n";
+    out << "data = " << s.data << "\n";
+  }
+  c.resolved_text = out.str();
+  return c;
+}
+
+std::string config_help() {
+  std::ostringstream out;
+  std::string section;
+  for (const Key& k : kKeys) {
+    std::string key = k.key;
+    std::string sec = key.substr(0, key.find('.'));
+    if (sec != section) out << "\n[" << sec << "]\n", section = sec;
+    std::string head = "  --" + key + "=" + (k.default_value[0] ? k.default_value : "\"\"");
+    out << head << std::string(head.size() < 34 ? 34 - head.size() : 1, ' ') << k.help << "\n";
+  }
+  out << "\n[site.NAME]   one section per site, in the order world ranks are assigned\n";
+  for (const SiteKey& s : kSiteKeys) {
+    std::string head = std::string("  --site.NAME.") + s.name + "=";
+    out << head << std::string(head.size() < 34 ? 34 - head.size() : 1, ' ') << s.help << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,86 @@
+// One federation round after another, on every rank of every site.
+#include "runtime/federation/round_driver.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "kernels/cpu/kernels.h"
+#include "runtime/core/check.h"
+#include "runtime/core/error.h"
+#include "runtime/crypto/sha256.h"
+
+namespace fedtrain {
+
+RoundDriver::RoundDriver(const Config& config, const Topology& topology, RoundParts parts)
+    : config_(config), topo_(topology), p_(parts) {
+  if (topo_.is_leader()) {
+    auto params = p_.trainer->params();
+    global_.assign(params.begin(), params.end());
+    delta_.resize(params.size());
+  }
+}
+
+RoundMetrics RoundDriver::run(int64_t first, int64_t last) {
+  RoundMetrics m;
+  for (int64_t r = first; r <= last; ++r) m = run_round(r);
+  return m;
+}
+
+RoundMetrics RoundDriver::run_round(int64_t round) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  RoundMetrics m;
+  m.round = round;
+  m.sites = topo_.n_sites();
+
+  // 1-2. Local steps, then the site's training loss.
+  LocalStats local = p_.trainer->train(config_.local_steps);
+  double loss[2] = {local.loss_sum, static_cast<double>(local.samples)};
+  p_.site->allreduce_sum(std::span<double>(loss, 2));
+
+  auto params = p_.trainer->params();
+  if (topo_.is_leader()) {
+    // 3-5. Pseudo-gradient, weighted average across sites, outer step.
+    const uint64_t sent_before = p_.leaders->sent_bytes();
+    kernels::cpu::pseudo_gradient(delta_.data(), global_.data(), params.data(), params.size());
+    AggregateResult agg = p_.aggregator->average(delta_, p_.site_weight, RoundId{round, 0});
+    p_.outer->step(global_, delta_);
+    // 6. Every leader must now hold the same global model.
+    check_leaders_agree(round);
+    std::memcpy(params.data(), global_.data(), params.size_bytes());
+    // Round totals over the sites (the metrics exchange itself is counted in the next round).
+    double totals[3] = {loss[0], loss[1], static_cast<double>(p_.leaders->sent_bytes() - sent_before)};
+    p_.leaders->allreduce_sum(std::span<double>(totals, 3));
+    m.participating = agg.participants;
+    m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+    m.egress_bytes = static_cast<uint64_t>(totals[2]);
+  }
+  // 7. The new global model to every rank of the site.
+  p_.trainer->broadcast_params();
+
+  // 8. Test loss and accuracy, on the evaluating site.
+  if (p_.evaluator != nullptr) {
+    EvalResult e = p_.evaluator->evaluate(*p_.model, p_.trainer->params());
+    m.test_loss = e.loss;
+    m.test_accuracy = e.accuracy;
+  }
+  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (p_.report != nullptr) p_.report->add(m);
+  return m;
+}
+
+void RoundDriver::check_leaders_agree(int64_t round) {
+  const Sha256Digest mine = sha256(global_.data(), global_.size() * sizeof(float));
+  std::vector<uint8_t> all(mine.size() * static_cast<size_t>(p_.leaders->size()));
+  p_.leaders->allgather(mine, all);
+  for (int s = 0; s < p_.leaders->size(); ++s) {
+    if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
+      throw Error("round " + std::to_string(round) + ": the global model of site '" + topo_.sites()[s].name +
+                  "' (sha256 " + to_hex(all.data() + s * mine.size(), mine.size()).substr(0, 16) +
+                  ") differs from this site's (" + to_hex(mine).substr(0, 16) +
+                  "); the leaders disagree, so the job stops rather than train diverging models");
+    }
+  }
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,60 @@
+// One federation round after another, on every rank of every site.
+//
+// A round, step by step (see docs/architecture.md):
+//   1. every rank: H inner steps of synchronous data parallel (SiteTrainer)
+//   2. site: training loss summed over site_comm
+//   3. leaders: delta = theta_global - theta_site (pseudo-gradient)
+//   4. leaders: weighted average of the deltas (Aggregator over leaders_comm)
+//   5. leaders: outer step on theta_global (OuterOptimizer)
+//   6. leaders: SHA-256 of theta_global compared across leaders; a mismatch stops the job
+//   7. site: theta_global broadcast from the leader to every rank
+//   8. evaluating site: test loss and accuracy of theta_global
+//   9. rank 0: one row of the report
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "runtime/collectives/metered_collectives.h"
+#include "runtime/federation/aggregator.h"
+#include "runtime/federation/outer_optimizer.h"
+#include "runtime/metrics/round_report.h"
+#include "runtime/site/evaluator.h"
+#include "runtime/site/site_trainer.h"
+#include "runtime/topology/topology.h"
+
+namespace fedtrain {
+
+struct RoundParts {
+  SiteTrainer* trainer = nullptr;          // every rank
+  Mlp* model = nullptr;                    // every rank
+  Collectives* site = nullptr;             // every rank
+  MeteredCollectives* leaders = nullptr;   // leaders only
+  Aggregator* aggregator = nullptr;        // leaders only
+  OuterOptimizer* outer = nullptr;         // leaders only
+  Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
+  RoundReport* report = nullptr;           // world rank 0 only
+  double site_weight = 0.0;                // leaders: this site's sample count
+};
+
+class RoundDriver {
+ public:
+  RoundDriver(const Config& config, const Topology& topology, RoundParts parts);
+
+  // Runs rounds first .. last (1-based, inclusive). Returns the last round's metrics (valid on rank 0).
+  RoundMetrics run(int64_t first, int64_t last);
+
+  // Leaders: the global model (theta_global).
+  std::vector<float>& global() { return global_; }
+
+ private:
+  RoundMetrics run_round(int64_t round);
+  void check_leaders_agree(int64_t round);
+
+  const Config& config_;
+  const Topology& topo_;
+  RoundParts p_;
+  std::vector<float> global_, delta_;
+};
+
+}  // namespace fedtrain

@@ -1,0 +1,190 @@
+// RAII over the HDF5 C API.
+#include "runtime/io/hdf5_file.h"
+
+#include "runtime/core/error.h"
+
+namespace fedtrain {
+namespace {
+
+// Keep HDF5's automatic error printing off stderr; errors are reported through Error.
+void quiet_hdf5() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+herr_t innermost(unsigned n, const H5E_error2_t* e, void* out) {
+  if (n == 0) *static_cast<std::string*>(out) = e->desc ? e->desc : "";
+  return 0;
+}
+
+hid_t native(H5Type t) { return t == H5Type::kFloat32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32; }
+const char* type_name(H5Type t) { return t == H5Type::kFloat32 ? "float32" : "int32"; }
+
+}  // namespace
+
+std::string h5_last_error() {
+  std::string msg;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &msg);
+  H5Eclear2(H5E_DEFAULT);
+  return msg;
+}
+
+void H5File::fail(const std::string& what) const {
+  std::string detail = h5_last_error();
+  throw Error("HDF5 file '" + path_ + "': " + what + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+H5File H5File::open_read(const std::string& path) {
+  quiet_hdf5();
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) {
+    std::string detail = h5_last_error();
+    throw Error("cannot open HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail) +
+                "; check the path, or regenerate it with 'fedtrain data'");
+  }
+  return H5File(path, H5Id(id, H5Fclose));
+}
+
+H5File H5File::create(const std::string& path) {
+  quiet_hdf5();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) {
+    std::string detail = h5_last_error();
+    throw Error("cannot create HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail));
+  }
+  return H5File(path, H5Id(id, H5Fclose));
+}
+
+bool H5File::has(const std::string& object) const {
+  htri_t r = H5Lexists(id(), object.c_str(), H5P_DEFAULT);
+  if (r < 0) h5_last_error();
+  return r > 0;
+}
+
+std::vector<size_t> H5File::shape(const std::string& dataset, H5Type type) const {
+  if (!has(dataset)) fail("dataset '" + dataset + "' is missing");
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  H5Id ft(H5Dget_type(ds.get()), H5Tclose);
+  if (ft.get() < 0) fail("cannot read the type of dataset '" + dataset + "'");
+  const H5T_class_t cls = H5Tget_class(ft.get());
+  const size_t bytes = H5Tget_size(ft.get());
+  const bool ok = type == H5Type::kFloat32 ? (cls == H5T_FLOAT && bytes == 4) : (cls == H5T_INTEGER && bytes == 4);
+  if (!ok) fail("dataset '" + dataset + "' must hold " + type_name(type));
+  H5Id space(H5Dget_space(ds.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail("cannot read the shape of dataset '" + dataset + "'");
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return std::vector<size_t>(dims.begin(), dims.end());
+}
+
+void H5File::read_rows(const std::string& dataset, H5Type type, size_t row0, size_t rows, size_t row_count,
+                       void* out) const {
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  H5Id space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 1 || rank > 2) fail("dataset '" + dataset + "' must have 1 or 2 dimensions");
+  hsize_t start[2] = {row0, 0}, count[2] = {rows, row_count};
+  if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0)
+    fail("rows " + std::to_string(row0) + ".." + std::to_string(row0 + rows) + " of dataset '" + dataset +
+         "' are out of range");
+  hsize_t mem_dims[2] = {rows, row_count};
+  H5Id mem(H5Screate_simple(rank, mem_dims, nullptr), H5Sclose);
+  if (rows > 0 && H5Dread(ds.get(), native(type), mem.get(), space.get(), H5P_DEFAULT, out) < 0)
+    fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
+}
+
+void H5File::write(const std::string& dataset, H5Type type, const std::vector<size_t>& shape, const void* data) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  H5Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  if (space.get() < 0) fail("cannot make the dataspace of '" + dataset + "'");
+  hid_t file_type = type == H5Type::kFloat32 ? H5T_IEEE_F32LE : H5T_STD_I32LE;
+  H5Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  H5Id ds(H5Dcreate2(id(), dataset.c_str(), file_type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot create dataset '" + dataset + "'");
+  if (H5Dwrite(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    fail("cannot write dataset '" + dataset + "'");
+}
+
+void H5File::set_attr(const std::string& name, const std::string& value) {
+  H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), value.empty() ? 1 : value.size());
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  H5Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists(id(), name.c_str()) > 0) H5Adelete(id(), name.c_str());
+  H5Id attr(H5Acreate2(id(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.get() < 0 || H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.data()) < 0)
+    fail("cannot write attribute '" + name + "'");
+}
+
+void H5File::set_attr(const std::string& name, int64_t value) {
+  H5Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists(id(), name.c_str()) > 0) H5Adelete(id(), name.c_str());
+  H5Id attr(H5Acreate2(id(), name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.get() < 0 || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
+    fail("cannot write attribute '" + name + "'");
+}
+
+void H5File::set_attr(const std::string& name, double value) {
+  H5Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists(id(), name.c_str()) > 0) H5Adelete(id(), name.c_str());
+  H5Id attr(H5Acreate2(id(), name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.get() < 0 || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0)
+    fail("cannot write attribute '" + name + "'");
+}
+
+bool H5File::has_attr(const std::string& name) const {
+  htri_t r = H5Aexists(id(), name.c_str());
+  if (r < 0) h5_last_error();
+  return r > 0;
+}
+
+std::string H5File::attr_string(const std::string& name) const {
+  if (!has_attr(name)) fail("attribute '" + name + "' is missing");
+  H5Id attr(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  H5Id type(H5Aget_type(attr.get()), H5Tclose);
+  if (attr.get() < 0 || type.get() < 0 || H5Tget_class(type.get()) != H5T_STRING)
+    fail("attribute '" + name + "' must be a string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    char* s = nullptr;
+    H5Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    if (H5Aread(attr.get(), mem.get(), &s) < 0) fail("cannot read attribute '" + name + "'");
+    std::string out = s ? s : "";
+    H5free_memory(s);
+    return out;
+  }
+  std::string out(H5Tget_size(type.get()), '\0');
+  if (H5Aread(attr.get(), type.get(), out.data()) < 0) fail("cannot read attribute '" + name + "'");
+  while (!out.empty() && out.back() == '\0') out.pop_back();
+  return out;
+}
+
+int64_t H5File::attr_int(const std::string& name) const {
+  if (!has_attr(name)) fail("attribute '" + name + "' is missing");
+  H5Id attr(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  H5Id type(H5Aget_type(attr.get()), H5Tclose);
+  if (attr.get() < 0 || type.get() < 0 || H5Tget_class(type.get()) != H5T_INTEGER)
+    fail("attribute '" + name + "' must be an integer");
+  int64_t v = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &v) < 0) fail("cannot read attribute '" + name + "'");
+  return v;
+}
+
+void H5File::flush() {
+  if (H5Fflush(id(), H5F_SCOPE_GLOBAL) < 0) fail("flush failed");
+}
+
+void H5File::close() {
+  if (file_.get() < 0) return;
+  // Closed explicitly so that a failure of the final write reaches the caller.
+  if (H5Fclose(file_.release()) < 0) fail("close failed (disk full?)");
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,82 @@
+// RAII over the HDF5 C API: files, datasets and attributes, every return code checked.
+//
+// Every failure throws an Error that names the file and the object, with the
+// innermost message of HDF5's error stack (which is otherwise kept off stderr).
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fedtrain {
+
+// One HDF5 identifier and the function that closes it.
+class H5Id {
+ public:
+  H5Id() = default;
+  H5Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~H5Id() { reset(); }
+  H5Id(H5Id&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), close_(o.close_) {}
+  H5Id& operator=(H5Id&& o) noexcept {
+    if (this != &o) {
+      reset();
+      id_ = std::exchange(o.id_, H5I_INVALID_HID);
+      close_ = o.close_;
+    }
+    return *this;
+  }
+  H5Id(const H5Id&) = delete;
+  H5Id& operator=(const H5Id&) = delete;
+  hid_t get() const { return id_; }
+  hid_t release() { return std::exchange(id_, H5I_INVALID_HID); }
+  void reset() {
+    if (id_ >= 0 && close_ != nullptr) close_(id_);
+    id_ = H5I_INVALID_HID;
+  }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  herr_t (*close_)(hid_t) = nullptr;
+};
+
+enum class H5Type { kFloat32, kInt32 };
+
+class H5File {
+ public:
+  static H5File open_read(const std::string& path);
+  static H5File create(const std::string& path);  // truncates an existing file
+
+  const std::string& path() const { return path_; }
+  hid_t id() const { return file_.get(); }
+
+  bool has(const std::string& object) const;
+  // Shape of a dataset, checking that its element type is `type`.
+  std::vector<size_t> shape(const std::string& dataset, H5Type type) const;
+  // Rows [row0, row0+rows) of a dataset whose rows hold `row_count` elements each.
+  void read_rows(const std::string& dataset, H5Type type, size_t row0, size_t rows, size_t row_count, void* out) const;
+  void write(const std::string& dataset, H5Type type, const std::vector<size_t>& shape, const void* data);
+
+  void set_attr(const std::string& name, const std::string& value);
+  void set_attr(const std::string& name, int64_t value);
+  void set_attr(const std::string& name, double value);
+  bool has_attr(const std::string& name) const;
+  std::string attr_string(const std::string& name) const;
+  int64_t attr_int(const std::string& name) const;
+
+  void flush();
+  void close();  // closes now, checking the result (the destructor cannot report)
+
+ private:
+  H5File(std::string path, H5Id file) : path_(std::move(path)), file_(std::move(file)) {}
+  [[noreturn]] void fail(const std::string& what) const;
+  std::string path_;
+  H5Id file_;
+};
+
+// HDF5's innermost error message, and the stack cleared; "" if none.
+std::string h5_last_error();
+
+}  // namespace fedtrain

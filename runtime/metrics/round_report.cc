@@ -1,0 +1,67 @@
+// The per-round report of rank 0.
+#include "runtime/metrics/round_report.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "runtime/core/error.h"
+
+namespace fedtrain {
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024.0 && u < 4) v /= 1024.0, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+  return buf;
+}
+
+RoundReport::RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table)
+    : path_(metrics_path), job_id_(job_id), table_(table) {
+  std::filesystem::path p(metrics_path);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  json_ = std::fopen(metrics_path.c_str(), "w");
+  if (json_ == nullptr)
+    throw Error("cannot create metrics file '" + metrics_path + "': " + std::strerror(errno) +
+                "; set run.metrics_file to a writable path");
+}
+
+RoundReport::~RoundReport() {
+  if (json_ != nullptr) std::fclose(json_);
+}
+
+void RoundReport::add(const RoundMetrics& m) {
+  if (!header_done_) {
+    std::fprintf(table_, "%6s %7s %11s %10s %9s %12s %9s\n", "round", "sites", "train_loss", "test_loss", "test_acc",
+                 "egress", "seconds");
+    header_done_ = true;
+  }
+  char sites[32];
+  std::snprintf(sites, sizeof sites, "%d/%d", m.participating, m.sites);
+  std::fprintf(table_, "%6lld %7s %11.4f %10.4f %8.2f%% %12s %9.2f\n", static_cast<long long>(m.round), sites,
+               m.train_loss, m.test_loss, 100.0 * m.test_accuracy, human_bytes(m.egress_bytes).c_str(), m.seconds);
+  std::fflush(table_);
+  std::fprintf(json_,
+               "{\"job_id\":\"%s\",\"round\":%lld,\"sites\":%d,\"participating\":%d,\"train_loss\":%.6g,"
+               "\"test_loss\":%.6g,\"test_accuracy\":%.6g,\"egress_bytes\":%llu,\"seconds\":%.6g}\n",
+               job_id_.c_str(), static_cast<long long>(m.round), m.sites, m.participating, m.train_loss, m.test_loss,
+               m.test_accuracy, static_cast<unsigned long long>(m.egress_bytes), m.seconds);
+  if (std::fflush(json_) != 0) throw Error("cannot write metrics file '" + path_ + "': " + std::strerror(errno));
+  last_ = m;
+  egress_total_ += m.egress_bytes;
+}
+
+void RoundReport::finish(const std::string& layout, double total_seconds) {
+  std::fprintf(table_,
+               "fedtrain: job %s done: %lld rounds, sites %s, test accuracy %.2f%%, test loss %.4f, "
+               "%s crossed site borders, %.1f s\n",
+               job_id_.c_str(), static_cast<long long>(last_.round), layout.c_str(), 100.0 * last_.test_accuracy,
+               last_.test_loss, human_bytes(egress_total_).c_str(), total_seconds);
+  std::fflush(table_);
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,37 @@
+// The optimizer every rank applies after the site's gradient all-reduce: SGD (momentum) or AdamW.
+//
+// State lives in flat buffers with the parameters' layout, so it can be
+// checkpointed by name and compared across ranks. Ranks of one site hold
+// identical state because they apply identical steps to identical gradients.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "runtime/core/config.h"
+
+namespace fedtrain {
+
+class InnerOptimizer {
+ public:
+  InnerOptimizer(const InnerOptimizerConfig& config, size_t param_count);
+
+  void step(std::span<float> params, std::span<const float> grads);
+
+  int64_t steps() const { return steps_; }
+  // Named state buffers ("momentum", or "exp_avg" and "exp_avg_sq"), for checkpoints.
+  struct State {
+    std::string name;
+    std::vector<float>* buffer;
+  };
+  std::vector<State> state();
+
+ private:
+  InnerOptimizerConfig config_;
+  int64_t steps_ = 0;
+  std::vector<float> a_, b_;  // SGD: momentum in a_; AdamW: exp_avg in a_, exp_avg_sq in b_
+};
+
+}  // namespace fedtrain

@@ -1,0 +1,26 @@
+// Averages the gradients of a site's ranks with bucketed all-reduces.
+//
+// The flat gradient buffer is cut into buckets of at most `bucket_bytes`,
+// reduced last bucket first (the order backward produces them, so a transport
+// that can overlap communication with backward gets the buckets in the order
+// they become ready), then scaled by 1/site_size.
+#pragma once
+
+#include <span>
+
+#include "runtime/collectives/collectives.h"
+
+namespace fedtrain {
+
+class GradientReducer {
+ public:
+  GradientReducer(Collectives& site, size_t bucket_bytes);
+  void average(std::span<float> grads);
+  size_t bucket_count(size_t elements) const;
+
+ private:
+  Collectives& site_;
+  size_t bucket_elems_;
+};
+
+}  // namespace fedtrain

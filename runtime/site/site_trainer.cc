@@ -1,0 +1,37 @@
+// Synchronous data-parallel training inside one site.
+#include "runtime/site/site_trainer.h"
+
+namespace fedtrain {
+
+SiteTrainer::SiteTrainer(const Config& config, Collectives& site, Mlp& model, ShardLoader& loader)
+    : site_(site),
+      model_(model),
+      loader_(loader),
+      batch_size_(config.batch_size),
+      params_(model.param_count()),
+      grads_(model.param_count()),
+      batch_x_(static_cast<size_t>(config.batch_size) * model.input_dim()),
+      batch_y_(config.batch_size),
+      optimizer_(config.inner, model.param_count()),
+      reducer_(site, static_cast<size_t>(config.bucket_mib * 1024 * 1024)) {
+  model_.init(params_, config.seed);
+}
+
+LocalStats SiteTrainer::train(int steps) {
+  LocalStats stats;
+  for (int s = 0; s < steps; ++s) {
+    loader_.next_batch(batch_size_, batch_x_.data(), batch_y_.data());
+    BatchStats b = model_.forward_backward(params_, batch_x_.data(), batch_y_.data(), batch_size_, grads_);
+    reducer_.average(grads_);
+    optimizer_.step(params_, grads_);
+    stats.loss_sum += b.loss_sum;
+    stats.samples += b.samples;
+  }
+  return stats;
+}
+
+void SiteTrainer::broadcast_params() {
+  if (site_.size() > 1) site_.broadcast(params_, 0);
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,52 @@
+// Synchronous data-parallel training inside one site.
+//
+// One inner step on every rank of the site:
+//   loader batch -> forward/backward (Mlp) -> bucketed all-reduce of the
+//   gradients over site_comm (average) -> identical optimizer step.
+// Every rank starts from the same parameters and applies the same averaged
+// gradient, so the replicas stay bit-identical without further traffic.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "runtime/collectives/collectives.h"
+#include "runtime/core/config.h"
+#include "runtime/data/shard_loader.h"
+#include "runtime/model/inner_optimizer.h"
+#include "runtime/model/mlp.h"
+#include "runtime/site/gradient_reducer.h"
+
+namespace fedtrain {
+
+struct LocalStats {
+  double loss_sum = 0.0;  // over this rank's samples
+  int64_t samples = 0;
+};
+
+class SiteTrainer {
+ public:
+  SiteTrainer(const Config& config, Collectives& site, Mlp& model, ShardLoader& loader);
+
+  std::span<float> params() { return params_; }
+  std::span<const float> params() const { return params_; }
+  InnerOptimizer& optimizer() { return optimizer_; }
+
+  // Runs `steps` inner steps; returns this rank's training loss over them.
+  LocalStats train(int steps);
+  // The site leader's parameters to every rank of the site.
+  void broadcast_params();
+
+ private:
+  Collectives& site_;
+  Mlp& model_;
+  ShardLoader& loader_;
+  int batch_size_;
+  std::vector<float> params_, grads_, batch_x_;
+  std::vector<int32_t> batch_y_;
+  InnerOptimizer optimizer_;
+  GradientReducer reducer_;
+};
+
+}  // namespace fedtrain
