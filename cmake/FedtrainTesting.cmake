@@ -1,2 +1,33 @@
-# Test helpers: fedtrain_add_test(NAME SOURCES...) and fedtrain_add_mpi_test(NAME NP SOURCES...).
+# Test helpers, one test executable per test file, all registered with ctest:
+#   fedtrain_add_test(NAME SOURCES...)           a GoogleTest binary, one process
+#   fedtrain_add_mpi_test(NAME NP SOURCES...)    a GoogleTest binary under mpiexec -n NP
+#   fedtrain_add_script_test(NAME SCRIPT)        a bash script that drives the fedtrain CLI
 find_package(GTest REQUIRED)
+
+# Open MPI as root, and more ranks than cores, without flags on every command line.
+set(FEDTRAIN_TEST_ENV
+  "OMPI_ALLOW_RUN_AS_ROOT=1"
+  "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
+  "OMPI_MCA_rmaps_base_oversubscribe=1"
+  "OPENBLAS_NUM_THREADS=1")
+
+function(fedtrain_add_test NAME)
+  add_executable(${NAME} ${ARGN})
+  target_link_libraries(${NAME} PRIVATE fedtrain_test_support GTest::gtest_main fedtrain::warnings)
+  add_test(NAME ${NAME} COMMAND ${NAME})
+  set_tests_properties(${NAME} PROPERTIES ENVIRONMENT "${FEDTRAIN_TEST_ENV}" TIMEOUT 300)
+endfunction()
+
+function(fedtrain_add_mpi_test NAME NP)
+  add_executable(${NAME} ${ARGN})
+  target_link_libraries(${NAME} PRIVATE fedtrain_test_support fedtrain_mpi_test_main GTest::gtest fedtrain::warnings)
+  add_test(NAME ${NAME} COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${NP} $<TARGET_FILE:${NAME}>)
+  set_tests_properties(${NAME} PROPERTIES ENVIRONMENT "${FEDTRAIN_TEST_ENV}" PROCESSORS ${NP} TIMEOUT 300)
+endfunction()
+
+function(fedtrain_add_script_test NAME SCRIPT)
+  add_test(NAME ${NAME} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${SCRIPT})
+  set_tests_properties(${NAME} PROPERTIES
+    ENVIRONMENT "${FEDTRAIN_TEST_ENV};FEDTRAIN_BIN=$<TARGET_FILE:fedtrain>;FEDTRAIN_SOURCE_DIR=${PROJECT_SOURCE_DIR};MPIEXEC=${MPIEXEC_EXECUTABLE}"
+    PROCESSORS 2 TIMEOUT 600)
+endfunction()

@@ -1,6 +1,8 @@
 // RAII over the HDF5 C API.
 #include "runtime/io/hdf5_file.h"
 
+#include <filesystem>
+
 #include "runtime/core/error.h"
 
 namespace fedtrain {
@@ -39,11 +41,17 @@ void H5File::fail(const std::string& what) const {
 
 H5File H5File::open_read(const std::string& path) {
   quiet_hdf5();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error("cannot open HDF5 file '" + path + "': no such file; check the path, or create it with 'fedtrain data'");
+  if (H5Fis_hdf5(path.c_str()) <= 0) {
+    h5_last_error();
+    throw Error("cannot open HDF5 file '" + path + "': not an HDF5 file, or truncated");
+  }
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     std::string detail = h5_last_error();
-    throw Error("cannot open HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail) +
-                "; check the path, or regenerate it with 'fedtrain data'");
+    throw Error("cannot open HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail));
   }
   return H5File(path, H5Id(id, H5Fclose));
 }

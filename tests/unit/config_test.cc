@@ -1,0 +1,134 @@
+// Config: INI + command line, precedence, and the errors a user sees.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "runtime/core/config.h"
+#include "runtime/core/error.h"
+#include "tests/support/test_support.h"
+
+namespace fedtrain {
+namespace {
+
+const char* kIni = R"([run]
+job_id = t
+[data]
+test = test.h5
+[federation]
+rounds = 7
+[site.es]
+ranks = 2
+data = es.h5
+[site.de]
+ranks = 3
+data = de.h5
+)";
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  std::string write(const std::string& text) {
+    std::string p = dir_.file("c" + std::to_string(n_++) + ".ini");
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string error_of(const std::vector<std::string>& args) {
+    try {
+      load_config(args, "");
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.exit_code(), 2);
+      return e.what();
+    }
+    ADD_FAILURE() << "no ConfigError";
+    return "";
+  }
+  testing::TempDir dir_;
+  int n_ = 0;
+};
+
+TEST_F(ConfigTest, ReadsFileWithDefaultsAndSitesInOrder) {
+  Config c = load_config({"--config", write(kIni)}, "");
+  EXPECT_EQ(c.job_id, "t");
+  EXPECT_EQ(c.rounds, 7);
+  EXPECT_EQ(c.local_steps, 50);  // default
+  ASSERT_EQ(c.sites.size(), 2u);
+  EXPECT_EQ(c.sites[0].name, "es");
+  EXPECT_EQ(c.sites[1].name, "de");
+  EXPECT_EQ(c.sites[1].ranks, 3);
+  EXPECT_EQ(c.world_size().value(), 5);
+  EXPECT_EQ(c.metrics_file, "runs/t/metrics.jsonl");
+}
+
+TEST_F(ConfigTest, CommandLineOverridesFileInBothSpellings) {
+  Config c = load_config({"--config", write(kIni), "--federation.rounds=3", "--inner.lr", "0.2",
+                          "--site.de.ranks=1", "--site.fr.ranks=2", "--site.fr.data=fr.h5"},
+                         "");
+  EXPECT_EQ(c.rounds, 3);
+  EXPECT_FLOAT_EQ(c.inner.lr, 0.2f);
+  EXPECT_EQ(c.sites[1].ranks, 1);
+  ASSERT_EQ(c.sites.size(), 3u);
+  EXPECT_EQ(c.sites[2].name, "fr");
+  // The resolved text reproduces the run.
+  Config again = load_config({"--config", write(c.resolved_text)}, "");
+  EXPECT_EQ(again.resolved_text, c.resolved_text);
+}
+
+TEST_F(ConfigTest, UnknownKeyIsNamedWithASuggestion) {
+  std::string e = error_of({"--config", write(std::string(kIni) + "[federation]\nround = 3\n")});
+  EXPECT_NE(e.find("'federation.round'"), std::string::npos) << e;
+  EXPECT_NE(e.find("did you mean 'federation.rounds'"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--federation.roundz=3"});
+  EXPECT_NE(e.find("federation.roundz"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--site.es.rank=3"});
+  EXPECT_NE(e.find("site.es.rank"), std::string::npos) << e;
+}
+
+TEST_F(ConfigTest, NoPrefixGuessing) {
+  std::string e = error_of({"--config", write(kIni), "--federation.r=3"});
+  EXPECT_NE(e.find("federation.r"), std::string::npos) << e;
+}
+
+TEST_F(ConfigTest, BadValuesNameKeyAndAllowedValues) {
+  std::string e = error_of({"--config", write(kIni), "--federation.rounds=abc"});
+  EXPECT_NE(e.find("federation.rounds"), std::string::npos) << e;
+  EXPECT_NE(e.find("'abc'"), std::string::npos) << e;
+  EXPECT_NE(e.find("integer from 1"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--inner.optimizer=adam"});
+  EXPECT_NE(e.find("one of sgd, adamw"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--inner.lr=-1"});
+  EXPECT_NE(e.find("inner.lr"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--model.hidden=256,,3"});
+  EXPECT_NE(e.find("model.hidden"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--outer.nesterov=maybe"});
+  EXPECT_NE(e.find("true or false"), std::string::npos) << e;
+}
+
+TEST_F(ConfigTest, StructuralErrors) {
+  EXPECT_NE(error_of({"--config", dir_.file("missing.ini")}).find("cannot read config file"), std::string::npos);
+  EXPECT_NE(error_of({"--config", write(std::string(kIni) + "[federation]\nrounds = 4\n")}).find("more than once"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n")}).find("no sites"), std::string::npos);
+  EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n[site.a]\nranks = 1\n")}).find("site.a] data"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n[site.a]\ndata = a.h5\n")}).find("ranks"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--config", write(kIni), "stray"}).find("unexpected argument 'stray'"), std::string::npos);
+  EXPECT_NE(error_of({"--config", write("this is not ini\n")}).find("config file"), std::string::npos);
+}
+
+TEST_F(ConfigTest, PerProcessSiteNaming) {
+  const std::string ini = "[data]\ntest = t.h5\n[site.a]\ndata = a.h5\n[site.b]\ndata = b.h5\n";
+  Config c = load_config({"--config", write(ini), "--site", "b"}, "");
+  EXPECT_EQ(c.process_site, "b");
+  EXPECT_FALSE(c.world_size().has_value());
+  Config env = load_config({"--config", write(ini)}, "a");
+  EXPECT_EQ(env.process_site, "a");
+  try {
+    load_config({"--config", write(ini), "--site", "zz"}, "");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'zz'"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace fedtrain
