@@ -1,20 +1,26 @@
 // fedtrain bench allreduce: the runtime's all-reduce beside raw MPI_Allreduce, nccl-tests style.
 //
-// For site_comm (every site at once, as in training) and then leaders_comm,
-// for sizes from --min-bytes to --max-bytes (doubling), in place, float sum:
+// For the site_comm of every site with 2 or more ranks, then leaders_comm,
+// for sizes from --min-bytes to --max-bytes (doubling), in place, float sum,
+// one communicator at a time while every other rank sleeps:
 //   1. correctness: inputs (rank+1) + (i mod 13) whose sums are exact in
 //      float; #wrong counts elements that differ from the closed form;
 //   2. timing: fedtrain's Collectives::allreduce_sum and raw MPI_Allreduce
 //      alternate, one barrier-aligned call at a time, so machine noise hits
 //      both alike; time is the median over iterations of the slowest rank.
 // algbw = bytes / time; busbw = algbw * 2(n-1)/n (nccl-tests' definition:
-// the per-link traffic of a bandwidth-optimal all-reduce).
+// the per-link traffic of a bandwidth-optimal all-reduce). The busbw ratio is
+// the median over iterations of t(MPI_Allreduce)/t(fedtrain) of the same
+// iteration, which cancels the drift of a shared machine.
 #include <mpi.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <vector>
 
@@ -44,6 +50,7 @@ size_t parse_size(const std::string& s) {
 struct Row {
   double time_us[2];
   long wrong[2];
+  double ratio;  // median over iterations of t(MPI_Allreduce) / t(fedtrain): the busbw ratio
 };
 
 double median(std::vector<double> v) {
@@ -85,47 +92,91 @@ Row measure(Collectives& coll, MPI_Comm comm, std::vector<float>& buf, size_t co
     MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, t[impl].data(), static_cast<int>(t[impl].size()), MPI_DOUBLE, MPI_MAX, comm));
     row.time_us[impl] = median(t[impl]) * 1e6;
   }
+  // Paired: the two calls of one iteration saw the same machine state.
+  std::vector<double> ratios(t[0].size());
+  for (size_t i = 0; i < ratios.size(); ++i) ratios[i] = t[1][i] / t[0][i];
+  row.ratio = median(ratios);
   return row;
 }
 
-void run_table(const char* title, const Comm& comm, bool print, size_t min_bytes, size_t max_bytes, int warmup) {
+// The table of one communicator, as text (complete on the communicator's rank 0).
+std::string run_table(const std::string& title, const Comm& comm, size_t min_bytes, size_t max_bytes, int warmup) {
   auto coll = make_mpi_collectives(comm);
   const int n = coll->size();
   const double bus_factor = 2.0 * (n - 1) / n;
   std::vector<float> buf(max_bytes / sizeof(float));
-  if (print) {
-    std::printf("#\n# %s: %d ranks, float sum, in place; time is the median over iterations of the slowest rank\n", title, n);
-    std::printf("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "", "", "", "",
-                "fedtrain", "", "", "", "MPI_Allreduce", "", "", "", "busbw");
-    std::printf("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "size", "count", "type", "redop",
-                "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", "ratio");
-    std::printf("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "(B)", "(elements)", "", "",
-                "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "", "");
-  }
+  std::string out;
+  char line[512];
+  auto emit = [&](const char* fmt, auto... args) {
+    std::snprintf(line, sizeof line, fmt, args...);
+    out += line;
+  };
+  emit("#\n# %s: %d ranks, float sum, in place; time is the median over iterations of the slowest rank\n",
+       title.c_str(), n);
+  emit("#%12s %12s %6s %6s | %-35s | %-35s | %7s\n", "", "", "", "", "fedtrain Collectives::allreduce_sum",
+       "raw MPI_Allreduce", "busbw");
+  emit("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "size", "count", "type", "redop", "time",
+       "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", "ratio");
+  emit("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "(B)", "(elements)", "", "", "(us)",
+       "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "", "");
   double worst = 1e9, sum_ratio = 0;
   int rows = 0;
   for (size_t bytes = min_bytes; bytes <= max_bytes; bytes *= 2) {
     const size_t count = bytes / sizeof(float);
-    const int iters = static_cast<int>(std::clamp<size_t>((size_t{2} << 30) / bytes, 10, 200));
+    const int iters = static_cast<int>(std::clamp<size_t>((size_t{4} << 30) / bytes, 30, 200));
     Row r = measure(*coll, comm.get(), buf, count, iters, warmup);
     double algbw[2], busbw[2];
     for (int i = 0; i < 2; ++i) {
       algbw[i] = static_cast<double>(bytes) / (r.time_us[i] * 1e-6) / 1e9;
       busbw[i] = algbw[i] * bus_factor;
     }
-    const double ratio = busbw[0] / busbw[1];
+    const double ratio = r.ratio;
     worst = std::min(worst, ratio);
     sum_ratio += ratio;
     ++rows;
-    if (print) {
-      std::printf(" %12zu %12zu %6s %6s | %10.1f %8.3f %8.3f %6ld | %10.1f %8.3f %8.3f %6ld | %7.3f\n", bytes, count,
-                  "float", "sum", r.time_us[0], algbw[0], busbw[0], r.wrong[0], r.time_us[1], algbw[1], busbw[1],
-                  r.wrong[1], ratio);
-      std::fflush(stdout);
+    emit(" %12zu %12zu %6s %6s | %10.1f %8.3f %8.3f %6ld | %10.1f %8.3f %8.3f %6ld | %7.3f\n", bytes, count, "float",
+         "sum", r.time_us[0], algbw[0], busbw[0], r.wrong[0], r.time_us[1], algbw[1], busbw[1], r.wrong[1], ratio);
+  }
+  emit("# busbw ratio fedtrain/MPI_Allreduce: mean %.3f, worst %.3f over %d sizes\n", sum_ratio / rows, worst, rows);
+  return out;
+}
+
+// A barrier that sleeps while it waits, so idle ranks leave the cores to the ranks being measured.
+void idle_barrier(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_CHECK(MPI_Ibarrier(comm, &req));
+  int done = 0;
+  while (true) {
+    MPI_CHECK(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    usleep(2000);
+  }
+}
+
+// Runs `table` on the members of one communicator while every other rank sleeps in
+// idle_barrier, and prints the text that `reporter` (a world rank) produced on world rank 0.
+void measured_alone(bool member, int reporter, const std::function<std::string()>& table) {
+  int world_rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+  std::string text;
+  if (member) text = table();
+  if (reporter != 0) {
+    if (world_rank == reporter) {
+      MPI_CHECK(MPI_Send(text.data(), static_cast<int>(text.size()), MPI_CHAR, 0, 0, MPI_COMM_WORLD));
+    } else if (world_rank == 0) {
+      MPI_Status st;
+      MPI_CHECK(MPI_Probe(reporter, 0, MPI_COMM_WORLD, &st));
+      int len = 0;
+      MPI_Get_count(&st, MPI_CHAR, &len);
+      text.resize(len);
+      MPI_CHECK(MPI_Recv(text.data(), len, MPI_CHAR, reporter, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE));
     }
   }
-  if (print)
-    std::printf("# busbw ratio fedtrain/MPI_Allreduce: mean %.3f, worst %.3f over %d sizes\n", sum_ratio / rows, worst, rows);
+  if (world_rank == 0) {
+    std::fputs(text.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  idle_barrier(MPI_COMM_WORLD);
 }
 
 }  // namespace
@@ -184,15 +235,20 @@ int bench_allreduce(const std::vector<std::string>& args) {
   if (world_rank == 0)
     std::printf("# fedtrain bench allreduce: %d ranks, sites %s\n", topo.world_size(), topo.describe().c_str());
 
-  if (topo.site_size() > 1 || topo.world_rank() == 0) {
-    std::string title = "site_comm of site " + topo.site_name() + " (all sites run at once)";
-    if (topo.site_size() > 1) run_table(title.c_str(), topo.site_comm(), world_rank == 0, min_bytes, max_bytes, warmup);
-    else if (world_rank == 0) std::printf("#\n# site_comm: one rank per site, nothing to reduce\n");
+  // One communicator at a time, the rest of the world asleep: the two paths
+  // are then compared on an otherwise quiet machine.
+  for (int s = 0; s < topo.n_sites(); ++s) {
+    const SiteLayout& site = topo.sites()[s];
+    if (site.ranks < 2) continue;
+    measured_alone(topo.site_index() == s, site.leader_world_rank, [&] {
+      return run_table("site_comm of site " + site.name, topo.site_comm(), min_bytes, max_bytes, warmup);
+    });
   }
-  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
-  if (topo.is_leader() && topo.n_sites() > 1)
-    run_table("leaders_comm (one leader per site)", topo.leaders_comm(), world_rank == 0, min_bytes, max_bytes, warmup);
-  MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+  if (topo.n_sites() > 1) {
+    measured_alone(topo.is_leader(), topo.sites()[0].leader_world_rank, [&] {
+      return run_table("leaders_comm (one leader per site)", topo.leaders_comm(), min_bytes, max_bytes, warmup);
+    });
+  }
   return kExitOk;
 }
 

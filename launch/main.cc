@@ -1,10 +1,14 @@
 // fedtrain command-line entry: run | data | config | bench | version.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "fedtrain/features.h"
+#include "kernels/cpu/blas_core.h"
 #include "launch/commands.h"
 #include "runtime/core/error.h"
 
@@ -22,9 +26,21 @@ const char* kUsage =
     "\n"
     "'fedtrain <command> --help' describes each command.\n";
 
+// OpenBLAS chooses its kernels when it loads; if it fell back to generic ones
+// on a CPU it does not recognise, start again with OPENBLAS_CORETYPE set
+// (before MPI_Init, so launchers see one process). See kernels/cpu/blas_core.h.
+void restart_with_fitting_blas_core(char** argv) {
+  auto core = fedtrain::kernels::cpu::blas_core_override();
+  if (!core) return;
+  setenv("OPENBLAS_CORETYPE", core->c_str(), 1);
+  setenv("FEDTRAIN_BLAS_CORE_SET", "1", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run with the generic kernels
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  restart_with_fitting_blas_core(argv);
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? fedtrain::kExitUsage : fedtrain::kExitOk;
@@ -36,7 +52,9 @@ int main(int argc, char** argv) {
   if (command == "config") return fedtrain::cmd_config(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
-    std::printf("fedtrain %s (cuda %s)\n", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off");
+    std::printf("fedtrain %s (cuda %s)\nkernels: %s%s\n", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",
+                fedtrain::kernels::cpu::blas_description().c_str(),
+                std::getenv("FEDTRAIN_BLAS_CORE_SET") ? " (OPENBLAS_CORETYPE set by fedtrain: OpenBLAS did not recognise this CPU)" : "");
     return fedtrain::kExitOk;
   }
   std::fprintf(stderr, "fedtrain: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);

@@ -50,4 +50,26 @@ void scale(float* x, size_t n, float alpha);
 // Sum of squares in double, and whether every element is finite.
 double sum_squares(const float* x, size_t n, bool* all_finite);
 
+// Uniform double in [0, 1) at position `counter` of the stream `seed`
+// (splitmix64, top 53 bits): counter-based, so the CPU and the GPU draw the
+// same number for the same element without sharing state.
+inline double stochastic_uniform(uint64_t seed, uint64_t counter) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (counter + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+// Fixed point in the ring Z_2^32, with stochastic rounding:
+//   v = clamp(x[i], -clip, clip) * scale                  (double)
+//   q = floor(v + stochastic_uniform(seed, offset + i))   (unbiased: E[q] = v)
+//   out[i] = q as a 32-bit two's-complement ring element
+// The caller picks scale (site weight * 2^frac_bits) so that the sum over
+// sites cannot overflow (see federation/quantizer.h). Every operation is a
+// single IEEE double operation, so the CUDA twin gives identical bits.
+void quantize(uint32_t* out, const float* x, size_t n, float clip, double scale, uint64_t seed, uint64_t offset);
+// out[i] = (float)(int32(q[i]) * inv_scale)
+void dequantize(float* out, const uint32_t* q, size_t n, double inv_scale);
+
 }  // namespace fedtrain::kernels::cpu

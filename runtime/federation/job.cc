@@ -7,11 +7,13 @@
 #include <optional>
 
 #include "fedtrain/features.h"
+#include "kernels/cpu/blas_core.h"
 #include "runtime/collectives/metered_collectives.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
 #include "runtime/data/shuffle.h"
 #include "runtime/federation/round_driver.h"
+#include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
 
 namespace fedtrain {
@@ -93,6 +95,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
                 describe_model(model, config.hidden).c_str());
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, aggregator->name());
+    std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
     std::printf("metrics: %s\n", config.metrics_file.c_str());
     std::fflush(stdout);
   }
@@ -110,7 +113,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   parts.aggregator = aggregator.get();
   parts.outer = outer.get();
   parts.evaluator = evaluator.get();
-  parts.report = report.get();
+  if (report) parts.observers.push_back(report.get());
   parts.site_weight = site_weight;
   RoundDriver driver(config, topo, parts);
   RoundMetrics last = driver.run(1, config.rounds);

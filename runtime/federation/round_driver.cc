@@ -28,44 +28,61 @@ RoundMetrics RoundDriver::run(int64_t first, int64_t last) {
 
 RoundMetrics RoundDriver::run_round(int64_t round) {
   using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
   const auto t0 = Clock::now();
   RoundMetrics m;
   m.round = round;
   m.sites = topo_.n_sites();
 
   // 1-2. Local steps, then the site's training loss.
+  const double reduce_before = p_.trainer->allreduce_seconds();
   LocalStats local = p_.trainer->train(config_.local_steps);
+  m.phases.local_steps = since(t0);
+  m.phases.site_allreduce = p_.trainer->allreduce_seconds() - reduce_before;
   double loss[2] = {local.loss_sum, static_cast<double>(local.samples)};
   p_.site->allreduce_sum(std::span<double>(loss, 2));
 
   auto params = p_.trainer->params();
   if (topo_.is_leader()) {
-    // 3-5. Pseudo-gradient, weighted average across sites, outer step.
+    // 3-6. Pseudo-gradient, weighted average across sites, outer step, agreement.
+    const auto t_agg = Clock::now();
     const uint64_t sent_before = p_.leaders->sent_bytes();
     kernels::cpu::pseudo_gradient(delta_.data(), global_.data(), params.data(), params.size());
     AggregateResult agg = p_.aggregator->average(delta_, p_.site_weight, RoundId{round, 0});
     p_.outer->step(global_, delta_);
-    // 6. Every leader must now hold the same global model.
     check_leaders_agree(round);
     std::memcpy(params.data(), global_.data(), params.size_bytes());
-    // Round totals over the sites (the metrics exchange itself is counted in the next round).
-    double totals[3] = {loss[0], loss[1], static_cast<double>(p_.leaders->sent_bytes() - sent_before)};
-    p_.leaders->allreduce_sum(std::span<double>(totals, 3));
     m.participating = agg.participants;
-    m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
-    m.egress_bytes = static_cast<uint64_t>(totals[2]);
+    m.site_egress_bytes = p_.leaders->sent_bytes() - sent_before;
+    m.phases.aggregation = since(t_agg);
   }
   // 7. The new global model to every rank of the site.
   p_.trainer->broadcast_params();
 
   // 8. Test loss and accuracy, on the evaluating site.
   if (p_.evaluator != nullptr) {
+    const auto t_eval = Clock::now();
     EvalResult e = p_.evaluator->evaluate(*p_.model, p_.trainer->params());
     m.test_loss = e.loss;
     m.test_accuracy = e.accuracy;
+    m.phases.evaluation = since(t_eval);
   }
-  m.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (p_.report != nullptr) p_.report->add(m);
+
+  // 9. Round totals over the leaders: every leader learns the federation's
+  // loss and egress, and the evaluating site's test results. (The bytes of
+  // this exchange are counted in the next round.)
+  if (topo_.is_leader()) {
+    const bool evaluating = p_.evaluator != nullptr;
+    double totals[5] = {loss[0], loss[1], static_cast<double>(m.site_egress_bytes), evaluating ? m.test_loss : 0.0,
+                        evaluating ? m.test_accuracy : 0.0};
+    p_.leaders->allreduce_sum(std::span<double>(totals, 5));
+    m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
+    m.egress_bytes = static_cast<uint64_t>(totals[2]);
+    m.test_loss = totals[3];
+    m.test_accuracy = totals[4];
+  }
+  m.seconds = since(t0);
+  for (RoundObserver* o : p_.observers) o->on_round_end(m);
   return m;
 }
 

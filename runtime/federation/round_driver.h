@@ -9,16 +9,15 @@
 //   6. leaders: SHA-256 of theta_global compared across leaders; a mismatch stops the job
 //   7. site: theta_global broadcast from the leader to every rank
 //   8. evaluating site: test loss and accuracy of theta_global
-//   9. rank 0: one row of the report
+//   9. leaders: round totals exchanged (loss, bytes, test results), observers told
 #pragma once
 
-#include <functional>
 #include <vector>
 
 #include "runtime/collectives/metered_collectives.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/outer_optimizer.h"
-#include "runtime/metrics/round_report.h"
+#include "runtime/metrics/round_metrics.h"
 #include "runtime/site/evaluator.h"
 #include "runtime/site/site_trainer.h"
 #include "runtime/topology/topology.h"
@@ -33,15 +32,16 @@ struct RoundParts {
   Aggregator* aggregator = nullptr;        // leaders only
   OuterOptimizer* outer = nullptr;         // leaders only
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
-  RoundReport* report = nullptr;           // world rank 0 only
   double site_weight = 0.0;                // leaders: this site's sample count
+  std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to
 };
 
 class RoundDriver {
  public:
   RoundDriver(const Config& config, const Topology& topology, RoundParts parts);
 
-  // Runs rounds first .. last (1-based, inclusive). Returns the last round's metrics (valid on rank 0).
+  // Runs rounds first .. last (1-based, inclusive). Returns the last round's
+  // metrics (complete on leaders; test values also on the evaluating site).
   RoundMetrics run(int64_t first, int64_t last);
 
   // Leaders: the global model (theta_global).

@@ -34,7 +34,7 @@ RoundReport::~RoundReport() {
   if (json_ != nullptr) std::fclose(json_);
 }
 
-void RoundReport::add(const RoundMetrics& m) {
+void RoundReport::on_round_end(const RoundMetrics& m) {
   if (!header_done_) {
     std::fprintf(table_, "%6s %7s %11s %10s %9s %12s %9s\n", "round", "sites", "train_loss", "test_loss", "test_acc",
                  "egress", "seconds");
@@ -47,9 +47,12 @@ void RoundReport::add(const RoundMetrics& m) {
   std::fflush(table_);
   std::fprintf(json_,
                "{\"job_id\":\"%s\",\"round\":%lld,\"sites\":%d,\"participating\":%d,\"train_loss\":%.6g,"
-               "\"test_loss\":%.6g,\"test_accuracy\":%.6g,\"egress_bytes\":%llu,\"seconds\":%.6g}\n",
+               "\"test_loss\":%.6g,\"test_accuracy\":%.6g,\"egress_bytes\":%llu,\"seconds\":%.6g,"
+               "\"local_seconds\":%.6g,\"site_allreduce_seconds\":%.6g,\"aggregation_seconds\":%.6g,"
+               "\"evaluation_seconds\":%.6g,\"checkpoint_seconds\":%.6g}\n",
                job_id_.c_str(), static_cast<long long>(m.round), m.sites, m.participating, m.train_loss, m.test_loss,
-               m.test_accuracy, static_cast<unsigned long long>(m.egress_bytes), m.seconds);
+               m.test_accuracy, static_cast<unsigned long long>(m.egress_bytes), m.seconds, m.phases.local_steps,
+               m.phases.site_allreduce, m.phases.aggregation, m.phases.evaluation, m.phases.checkpoint);
   if (std::fflush(json_) != 0) throw Error("cannot write metrics file '" + path_ + "': " + std::strerror(errno));
   last_ = m;
   egress_total_ += m.egress_bytes;

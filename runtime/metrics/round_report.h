@@ -1,28 +1,21 @@
 // The per-round report of rank 0: a table on stdout and one JSON object per line in the metrics file.
 //
-// JSON keys: round, sites, participating, train_loss, test_loss,
+// JSON keys: job_id, round, sites, participating, train_loss, test_loss,
 // test_accuracy (fraction), egress_bytes (bytes that left any site this
-// round), seconds (wall time of the round), job_id.
+// round), seconds (wall time of the round), and the phase times
+// local_seconds, site_allreduce_seconds, aggregation_seconds,
+// evaluation_seconds, checkpoint_seconds (as measured on rank 0).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
+#include "runtime/metrics/round_metrics.h"
+
 namespace fedtrain {
 
-struct RoundMetrics {
-  int64_t round = 0;
-  int sites = 0;
-  int participating = 0;
-  double train_loss = 0.0;
-  double test_loss = 0.0;
-  double test_accuracy = 0.0;
-  uint64_t egress_bytes = 0;
-  double seconds = 0.0;
-};
-
-class RoundReport {
+class RoundReport final : public RoundObserver {
  public:
   // Creates the metrics file (and its directory), truncating an old one.
   RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table);
@@ -30,7 +23,7 @@ class RoundReport {
   RoundReport(const RoundReport&) = delete;
   RoundReport& operator=(const RoundReport&) = delete;
 
-  void add(const RoundMetrics& m);
+  void on_round_end(const RoundMetrics& m) override;
   // The one-line summary at the end of a run.
   void finish(const std::string& layout, double total_seconds);
 

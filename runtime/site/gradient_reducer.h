@@ -17,10 +17,13 @@ class GradientReducer {
   GradientReducer(Collectives& site, size_t bucket_bytes);
   void average(std::span<float> grads);
   size_t bucket_count(size_t elements) const;
+  // Wall time spent in all-reduces since construction.
+  double seconds() const { return seconds_; }
 
  private:
   Collectives& site_;
   size_t bucket_elems_;
+  double seconds_ = 0.0;
 };
 
 }  // namespace fedtrain

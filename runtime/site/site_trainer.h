@@ -32,6 +32,9 @@ class SiteTrainer {
   std::span<float> params() { return params_; }
   std::span<const float> params() const { return params_; }
   InnerOptimizer& optimizer() { return optimizer_; }
+  ShardLoader& loader() { return loader_; }
+  // Wall time spent in gradient all-reduces since construction.
+  double allreduce_seconds() const { return reducer_.seconds(); }
 
   // Runs `steps` inner steps; returns this rank's training loss over them.
   LocalStats train(int steps);

@@ -56,7 +56,9 @@ TEST(Topology, SitesNamedPerProcessMayInterleave) {
   EXPECT_EQ(t.site_rank(), r / 2);
   EXPECT_EQ(t.sites()[0].leader_world_rank, 0);
   EXPECT_EQ(t.sites()[1].leader_world_rank, 1);
-  if (t.is_leader()) EXPECT_EQ(t.leaders_comm().rank(), t.site_index());
+  if (t.is_leader()) {
+    EXPECT_EQ(t.leaders_comm().rank(), t.site_index());
+  }
 }
 
 TEST(Topology, ConfiguredRanksMustMatchNamedProcesses) {

@@ -1,6 +1,7 @@
 // CPU kernels against naive loops and closed forms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -131,6 +132,56 @@ TEST(Kernels, PseudoGradientScaleAndNorm) {
   d[1] = NAN;
   sum_squares(d.data(), 3, &finite);
   EXPECT_FALSE(finite);
+}
+
+}  // namespace
+}  // namespace fedtrain::kernels::cpu
+
+namespace fedtrain::kernels::cpu {
+namespace {
+
+TEST(Kernels, QuantizeIsUnbiasedClippedAndInvertible) {
+  const size_t n = 200000;
+  std::vector<float> x(n, 0.3f);
+  x[0] = 5.0f;   // clipped to 1
+  x[1] = -5.0f;  // clipped to -1
+  std::vector<uint32_t> q(n);
+  const double scale = 1024.0;  // 10 fractional bits
+  quantize(q.data(), x.data(), n, 1.0f, scale, 42, 0);
+  EXPECT_EQ(static_cast<int32_t>(q[0]), 1024);
+  EXPECT_EQ(static_cast<int32_t>(q[1]), -1024);
+  double mean = 0;
+  for (size_t i = 2; i < n; ++i) {
+    const int32_t v = static_cast<int32_t>(q[i]);
+    ASSERT_TRUE(v == 307 || v == 308) << v;  // 0.3 * 1024 = 307.2
+    mean += v;
+  }
+  mean /= (n - 2);
+  EXPECT_NEAR(mean, 307.2, 0.01);  // unbiased
+  std::vector<float> back(n);
+  dequantize(back.data(), q.data(), n, 1.0 / scale);
+  for (size_t i = 2; i < 100; ++i) EXPECT_LE(std::abs(back[i] - 0.3f), 1.0 / scale);
+  // The same (seed, offset) gives the same bits; another seed, other roundings.
+  std::vector<uint32_t> again(n), other(n);
+  quantize(again.data(), x.data(), n, 1.0f, scale, 42, 0);
+  quantize(other.data(), x.data(), n, 1.0f, scale, 43, 0);
+  EXPECT_EQ(q, again);
+  EXPECT_NE(q, other);
+  // Offsets continue the stream: quantizing the second half alone gives the same bits.
+  std::vector<uint32_t> half(n / 2);
+  quantize(half.data(), x.data() + n / 2, n / 2, 1.0f, scale, 42, n / 2);
+  EXPECT_TRUE(std::equal(half.begin(), half.end(), q.begin() + n / 2));
+}
+
+TEST(Kernels, RingSumOfQuantizedValuesWrapsBackToTheSignedSum) {
+  std::vector<float> a = {-0.75f, 0.5f}, b = {0.25f, -1.0f};
+  std::vector<uint32_t> qa(2), qb(2);
+  quantize(qa.data(), a.data(), 2, 1.0f, 4.0, 1, 0);  // exact: multiples of 1/4
+  quantize(qb.data(), b.data(), 2, 1.0f, 4.0, 2, 0);
+  std::vector<uint32_t> sum = {qa[0] + qb[0], qa[1] + qb[1]};  // mod 2^32
+  std::vector<float> out(2);
+  dequantize(out.data(), sum.data(), 2, 0.25);
+  EXPECT_EQ(out, (std::vector<float>{-0.5f, -0.5f}));
 }
 
 }  // namespace
