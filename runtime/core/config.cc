@@ -187,7 +187,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   po::options_description keys;
   for (const Key& k : kKeys) keys.add_options()(k.key, po::value<std::vector<std::string>>());
   po::options_description cli;
-  cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>());
+  cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>())(
+      "inject", po::value<std::vector<std::string>>());
   cli.add(keys);
 
   po::parsed_options cmdline(nullptr);
@@ -199,6 +200,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   }
 
   std::string config_path, process_site = env_site;
+  std::vector<std::string> inject;
   Collector from_cli;
   for (const auto& opt : cmdline.options) {
     if (opt.position_key >= 0 || opt.string_key.empty()) {
@@ -212,6 +214,10 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     }
     if (opt.string_key == "site") {
       process_site = join_values(opt.value);
+      continue;
+    }
+    if (opt.string_key == "inject") {
+      inject.insert(inject.end(), opt.value.begin(), opt.value.end());
       continue;
     }
     if (opt.value.size() != 1) {
@@ -270,6 +276,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   if (c.metrics_file.empty()) c.metrics_file = "runs/" + c.job_id + "/metrics.jsonl";
   c.config_path = config_path;
   c.process_site = process_site;
+  c.inject = inject;
 
   // Cross-key checks.
   if (c.sites.empty())

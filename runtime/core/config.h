@@ -65,6 +65,9 @@ struct Config {
 
   // How this process names its site: from --site or FEDTRAIN_SITE (empty: by rank blocks).
   std::string process_site;
+  // Test-only fault injection, "--inject KIND:key=value,..." (repeatable); each
+  // subsystem reads the kinds it knows (see docs/testing.md). Empty in production.
+  std::vector<std::string> inject;
   // Where the config came from, and the resolved config as INI text (for logs and checkpoints).
   std::string config_path;
   std::string resolved_text;

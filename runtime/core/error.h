@@ -13,6 +13,9 @@ namespace fedtrain {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitUsage = 2;
+// Stopped on request (SIGTERM, SIGUSR1) at a round boundary after writing a
+// checkpoint: the job can be resumed (e.g. requeued by Slurm) without loss.
+inline constexpr int kExitPreempted = 3;
 
 class Error : public std::runtime_error {
  public:

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "kernels/cpu/kernels.h"
 #include "runtime/core/check.h"
 #include "runtime/core/error.h"
 #include "runtime/crypto/sha256.h"
@@ -42,16 +41,15 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
   double loss[2] = {local.loss_sum, static_cast<double>(local.samples)};
   p_.site->allreduce_sum(std::span<double>(loss, 2));
 
-  auto params = p_.trainer->params();
   if (topo_.is_leader()) {
     // 3-6. Pseudo-gradient, weighted average across sites, outer step, agreement.
     const auto t_agg = Clock::now();
     const uint64_t sent_before = p_.leaders->sent_bytes();
-    kernels::cpu::pseudo_gradient(delta_.data(), global_.data(), params.data(), params.size());
+    p_.trainer->pseudo_gradient(global_, delta_);
     AggregateResult agg = p_.aggregator->average(delta_, p_.site_weight, RoundId{round, 0});
     p_.outer->step(global_, delta_);
     check_leaders_agree(round);
-    std::memcpy(params.data(), global_.data(), params.size_bytes());
+    p_.trainer->set_params(global_);
     m.participating = agg.participants;
     m.site_egress_bytes = p_.leaders->sent_bytes() - sent_before;
     m.phases.aggregation = since(t_agg);

@@ -1,6 +1,11 @@
 // Synchronous data-parallel training inside one site.
 #include "runtime/site/site_trainer.h"
 
+#include <algorithm>
+
+#include "kernels/cpu/kernels.h"
+#include "runtime/core/check.h"
+
 namespace fedtrain {
 
 SiteTrainer::SiteTrainer(const Config& config, Collectives& site, Mlp& model, ShardLoader& loader)
@@ -28,6 +33,16 @@ LocalStats SiteTrainer::train(int steps) {
     stats.samples += b.samples;
   }
   return stats;
+}
+
+void SiteTrainer::pseudo_gradient(std::span<const float> global, std::span<float> delta) const {
+  FT_CHECK(global.size() == params_.size() && delta.size() == params_.size());
+  kernels::cpu::pseudo_gradient(delta.data(), global.data(), params_.data(), params_.size());
+}
+
+void SiteTrainer::set_params(std::span<const float> global) {
+  FT_CHECK(global.size() == params_.size());
+  std::copy(global.begin(), global.end(), params_.begin());
 }
 
 void SiteTrainer::broadcast_params() {

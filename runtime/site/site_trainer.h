@@ -38,6 +38,10 @@ class SiteTrainer {
 
   // Runs `steps` inner steps; returns this rank's training loss over them.
   LocalStats train(int steps);
+  // delta = global - params: this site's pseudo-gradient (host buffers, model-sized).
+  void pseudo_gradient(std::span<const float> global, std::span<float> delta) const;
+  // params = global (on the leader, before broadcast_params).
+  void set_params(std::span<const float> global);
   // The site leader's parameters to every rank of the site.
   void broadcast_params();
 
