@@ -9,7 +9,9 @@
 #include "kernels/cpu/kernels.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/job.h"
+#include "runtime/collectives/transport.h"
 #include "runtime/federation/outer_optimizer.h"
+#include "runtime/federation/secure_aggregator.h"
 #include "runtime/model/mlp.h"
 #include "runtime/topology/topology.h"
 #include "tests/support/test_support.h"
@@ -31,33 +33,83 @@ std::vector<float> site_vector(int site, size_t n) {
   return v;
 }
 
-TEST(Federation, WeightedAverageEqualsTheSampleWeightedMeanComputedIndependently) {
+// Every leader's aggregator over leaders_comm: plaintext, or secure with keys made on the spot.
+struct LeaderSetup {
+  std::unique_ptr<Collectives> collectives;
+  std::unique_ptr<MeteredCollectives> metered;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<Manifest> manifest;
+  std::unique_ptr<KeySchedule> schedule;
+  std::unique_ptr<Aggregator> aggregator;
+
+  LeaderSetup(const Topology& t, bool secure, int min_sites) {
+    std::vector<std::string> sites;
+    for (const auto& s : t.sites()) sites.push_back(s.name);
+    if (!secure) {
+      collectives = make_mpi_collectives(t.leaders_comm());
+      metered = std::make_unique<MeteredCollectives>(*collectives);
+      aggregator = make_plain_aggregator(*metered, sites, min_sites, 0.0);
+      return;
+    }
+    SecretKey key = SecretKey::generate();
+    const PublicKey mine = key.public_key();
+    std::vector<uint8_t> all(32 * t.n_sites());
+    MPI_Allgather(mine.data(), 32, MPI_BYTE, all.data(), 32, MPI_BYTE, t.leaders_comm().get());
+    std::vector<ManifestEntry> entries;
+    for (int s = 0; s < t.n_sites(); ++s) {
+      ManifestEntry e{sites[s], {}};
+      std::copy(all.begin() + 32 * s, all.begin() + 32 * (s + 1), e.public_key.begin());
+      entries.push_back(e);
+    }
+    manifest = std::make_unique<Manifest>(entries);
+    schedule = std::make_unique<KeySchedule>(*manifest, t.site_index(), key, "test");
+    transport = make_mpi_transport(t.leaders_comm());
+    SecureOptions o;
+    o.min_sites = min_sites;
+    o.chunk_bytes = 1000;  // several chunks per ring step
+    aggregator = std::make_unique<SecureAggregator>(*transport, nullptr, *schedule, sites, "test", o);
+  }
+};
+
+class WeightedAverage : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WeightedAverage, EqualsTheSampleWeightedMeanComputedIndependently) {
+  const bool secure = GetParam();
   Comm world = Comm::borrow(MPI_COMM_WORLD);
   Config c;
-  c.sites = {{"a", 1, ""}, {"b", 2, ""}, {"c", 1, ""}};
+  c.sites = {{.name = "a", .ranks = 1}, {.name = "b", .ranks = 2}, {.name = "c", .ranks = 1}};
   Topology t = Topology::create(c, world);
   const double weights[3] = {100, 250, 75};  // sample counts
   const size_t n = 1000;
   if (!t.is_leader()) return;
 
-  auto leaders = make_mpi_collectives(t.leaders_comm());
-  auto aggregator = make_plain_aggregator(*leaders);
+  LeaderSetup leaders(t, secure, 2);
   std::vector<float> global = site_vector(9, n);
   std::vector<float> theta = site_vector(t.site_index(), n), delta(n);
   kernels::cpu::pseudo_gradient(delta.data(), global.data(), theta.data(), n);
-  AggregateResult r = aggregator->average(delta, weights[t.site_index()], RoundId{1, 0});
+  UpdateStatus status;
+  status.samples = weights[t.site_index()];
+  status.norm = 1.0;
+  AggregateResult r = leaders.aggregator->average(delta, status, RoundId{1, 0});
+  ASSERT_TRUE(r.applied) << r.failure;
   EXPECT_EQ(r.participants, 3);
   OuterOptimizer fedavg(OuterOptimizerConfig{1.0f, 0.0f, false}, n);
   fedavg.step(global, delta);
+  EXPECT_TRUE(leaders.aggregator->agree(sha256(global.data(), n * sizeof(float)), RoundId{1, 0}));
 
   // Independently: the sample-weighted mean of the three sites' models, in double.
+  // Secure aggregation adds at most one quantisation step (2^-24) per element.
   std::vector<double> mean(n, 0.0);
   for (int s = 0; s < 3; ++s) {
     std::vector<float> v = site_vector(s, n);
     for (size_t i = 0; i < n; ++i) mean[i] += weights[s] / 425.0 * v[i];
   }
-  for (size_t i = 0; i < n; ++i) ASSERT_NEAR(global[i], mean[i], 1e-6) << "element " << i;
+  const double tol = secure ? std::ldexp(1.0, -24) + 1e-6 : 1e-6;
+  for (size_t i = 0; i < n; ++i) ASSERT_NEAR(global[i], mean[i], tol) << "element " << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(PlainAndSecure, WeightedAverage, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "secure" : "plaintext"; });
 
 // Tiny per-site datasets written once by rank 0 into a directory every rank sees.
 class JobTest : public ::testing::Test {
@@ -88,7 +140,8 @@ class JobTest : public ::testing::Test {
     c.rounds = 3;
     c.local_steps = 4;
     c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
-    c.sites = {{"a", 2, path_ + "/a.h5"}, {"b", 2, path_ + "/b.h5"}};
+    c.sites = {{.name = "a", .ranks = 2, .data = path_ + "/a.h5"}, {.name = "b", .ranks = 2, .data = path_ + "/b.h5"}};
+    c.exchange.secure = false;
     return c;
   }
   static std::vector<Sha256Digest> gather(const Sha256Digest& d) {
