@@ -26,12 +26,21 @@ struct RoundId {
   int64_t attempt = 0;  // 0, then 1, 2, ... when a failed exchange is retried
 };
 
+// What one leader saw of an exchange attempt. Leaders can see different
+// things (a tampered message reaches one of them), so the outcome only counts
+// once agree() found every leader with the same one.
+enum class Outcome : uint8_t { kApplied = 1, kAbandoned = 2, kFailed = 3 };
+
 struct AggregateResult {
-  bool applied = false;    // `update` now holds the weighted average
-  bool abandoned = false;  // fewer than federation.min_sites took part: nothing to apply
+  Outcome outcome = Outcome::kFailed;  // kApplied: `update` holds the weighted average
   int participants = 0;
-  std::vector<std::string> sitting_out;  // "site 'de': its update has non-finite values"
-  std::string failure;     // non-empty: this attempt failed on every leader (e.g. a message did not open)
+  std::vector<std::string> sitting_out;  // "site 'de' sits the round out: its update has non-finite values"
+  std::string failure;                   // kFailed: what went wrong on this leader
+};
+
+struct Agreement {
+  bool agreed = false;  // every leader reported the same outcome (and, if applied, the same new model)
+  std::string failure;  // otherwise: which leader differed, or which message did not open
 };
 
 class Aggregator {
@@ -39,12 +48,13 @@ class Aggregator {
   virtual ~Aggregator() = default;
   virtual const char* name() const = 0;
   // Collective over the leaders. On entry `update` is this site's
-  // pseudo-gradient and `status` describes it; if the result is applied,
+  // pseudo-gradient and `status` describes it; if the outcome is kApplied,
   // `update` is sum_s(n_s * update_s) / sum_s(n_s) over the participants.
   // Throws Error when the leaders started the round from different models.
   virtual AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) = 0;
-  // True iff every leader reports the same digest (of its new global model).
-  virtual bool agree(const Sha256Digest& digest, const RoundId& id) = 0;
+  // Collective over the leaders, called after every average() whatever its
+  // outcome: every leader's outcome and the digest of its (new) global model.
+  virtual Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) = 0;
   // Element-wise sum over the leaders, added in site order (round totals for the report).
   virtual void sum(std::span<double> values, const RoundId& id) = 0;
   // Bytes this leader has sent to other sites so far.

@@ -38,23 +38,31 @@ class PlainAggregator final : public Aggregator {
     for (int s = 0; s < n; ++s)
       if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);
     if (p.abandoned) {
-      r.abandoned = true;
+      r.outcome = Outcome::kAbandoned;
       return r;
     }
     const double w = p.takes_part[leaders_.rank()] ? status.samples / p.total_samples : 0.0;
     if (w == 0.0) std::memset(update.data(), 0, update.size_bytes());  // also clears non-finite values
     else kernels::cpu::scale(update.data(), update.size(), static_cast<float>(w));
     leaders_.allreduce_sum(update);
-    r.applied = true;
+    r.outcome = Outcome::kApplied;
     return r;
   }
 
-  bool agree(const Sha256Digest& digest, const RoundId&) override {
-    std::vector<uint8_t> all(digest.size() * leaders_.size());
-    leaders_.allgather(digest, all);
-    for (int s = 0; s < leaders_.size(); ++s)
-      if (std::memcmp(all.data() + s * digest.size(), digest.data(), digest.size()) != 0) return false;
-    return true;
+  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId&) override {
+    std::vector<uint8_t> mine(1 + digest.size()), all(mine.size() * leaders_.size());
+    mine[0] = static_cast<uint8_t>(outcome);
+    std::memcpy(mine.data() + 1, digest.data(), digest.size());
+    leaders_.allgather(mine, all);
+    Agreement a;
+    for (int s = 0; s < leaders_.size(); ++s) {
+      if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
+        a.failure = "site '" + sites_[s] + "' ended the exchange differently (outcome or new global model)";
+        return a;
+      }
+    }
+    a.agreed = true;
+    return a;
   }
 
   void sum(std::span<double> values, const RoundId&) override { leaders_.allreduce_sum(values); }

@@ -98,27 +98,29 @@ int RoundDriver::exchange(int64_t round) {
 
     AggregateResult r = p_.aggregator->average(delta_, status, id);
     for (const auto& why : r.sitting_out) log_warn("round " + std::to_string(round) + ": " + why);
-    if (r.applied) {
-      // Keep what the outer step changes, to undo it if the leaders disagree.
+    if (r.outcome == Outcome::kApplied) {
+      // Tentatively: kept to be undone unless every leader agrees.
       global_backup_ = global_;
       momentum_backup_ = p_.outer->momentum();
       p_.outer->step(global_, delta_);
-      if (p_.aggregator->agree(sha256(global_.data(), global_.size() * sizeof(float)), id)) {
-        failed_attempts_ = 0;
-        p_.trainer->set_params(global_);
-        return r.participants;
-      }
+    }
+    const Agreement a = p_.aggregator->agree(r.outcome, sha256(global_.data(), global_.size() * sizeof(float)), id);
+    if (a.agreed && r.outcome == Outcome::kApplied) {
+      failed_attempts_ = 0;
+      p_.trainer->set_params(global_);
+      return r.participants;
+    }
+    if (r.outcome == Outcome::kApplied) {
       global_.swap(global_backup_);
       p_.outer->momentum().swap(momentum_backup_);
-      r.failure = "round " + std::to_string(round) + " attempt " + std::to_string(attempt) +
-                  ": the leaders' new global models differ (hash check after the outer step)";
     }
-    if (r.abandoned) {
+    if (a.agreed && r.outcome == Outcome::kAbandoned) {
       log_warn("round " + std::to_string(round) + " abandoned: " + std::to_string(r.participants) +
                " site(s) took part, fewer than federation.min_sites; the global model is unchanged");
       p_.trainer->set_params(global_);
       return 0;
     }
+    if (r.failure.empty()) r.failure = a.failure;
     ++failed_attempts_;
     log_error(r.failure + "; the global model is unchanged (" + std::to_string(failed_attempts_) + " of " +
               std::to_string(config_.exchange.max_failed_rounds) + " consecutive failures allowed)");

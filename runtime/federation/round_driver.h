@@ -6,13 +6,14 @@
 //   3. leaders: delta = theta_global - theta_site (pseudo-gradient), its norm and finiteness
 //   4. leaders: Aggregator::average: statuses exchanged, participation decided,
 //      weighted average of the deltas (secure or plaintext). Three outcomes:
-//        applied   -> 5. outer step on theta_global (OuterOptimizer), then
-//                     6. SHA-256 of the new theta_global compared across leaders
-//                        (Aggregator::agree); a mismatch undoes the step and fails the attempt
+//        applied   -> 5. outer step on theta_global (OuterOptimizer), tentatively
 //        abandoned -> below quorum: theta_global unchanged
-//        failed    -> a message did not open: theta_global unchanged, the exchange
-//                     is retried with attempt + 1 (fresh keys and masks); after
-//                     federation.max_failed_rounds consecutive failures the job stops
+//        failed    -> a message did not open: theta_global unchanged
+//   6. leaders: Aggregator::agree, whatever the outcome: every leader's outcome
+//      and the SHA-256 of its theta_global. Only the same outcome and hash on
+//      every leader counts; otherwise the step is undone and the exchange is
+//      retried with attempt + 1 (fresh keys and masks). After
+//      federation.max_failed_rounds consecutive failures the job stops.
 //   7. site: theta_global broadcast from the leader to every rank (also after an
 //      abandoned round: every site restarts from the unchanged global model)
 //   8. evaluating site: test loss and accuracy of theta_global

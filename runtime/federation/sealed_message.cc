@@ -54,8 +54,7 @@ const char* phase_name(Phase p) {
     case Phase::kStatus: return "status";
     case Phase::kReduceScatter: return "reduce-scatter";
     case Phase::kAllGather: return "all-gather";
-    case Phase::kVerdict: return "verdict";
-    case Phase::kDigest: return "digest";
+    case Phase::kOutcome: return "outcome";
     case Phase::kTotals: return "totals";
   }
   return "?";

@@ -27,9 +27,8 @@ enum class Phase : uint16_t {
   kStatus = 2,         // participation status
   kReduceScatter = 3,  // ring, first half
   kAllGather = 4,      // ring, second half
-  kVerdict = 5,        // did every message of the round open?
-  kDigest = 6,         // hash of the new global model
-  kTotals = 7,         // round totals for the report
+  kOutcome = 5,        // each leader's outcome and the hash of its new global model
+  kTotals = 6,         // round totals for the report
 };
 const char* phase_name(Phase p);
 

@@ -127,7 +127,9 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
     zeros.assign(update.size(), 0.0f);
     source = zeros;
   }
-  const uint64_t seed = mix_seed(mix_seed(mix_seed(options_.seed, id.round), id.attempt), me);
+  // Not keyed by the attempt: a retried exchange rounds exactly as the failed one
+  // would have, so a failed attempt leaves no trace in the model.
+  const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
   encode_masked(ring_, source, options_.fixed_point, weight, seed, me, peers, masks, &stats_.quantize_seconds,
                 &stats_.mask_seconds);
 
@@ -135,42 +137,44 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   std::string ring_failure = ring_allreduce(link_, ring_, options_.chunk_bytes);
   if (failure.empty()) failure = ring_failure;
 
-  // 5. Verdict: the attempt counts only if every leader opened everything.
-  const uint8_t ok = failure.empty() ? 1 : 0;
-  std::string verdict_failure = exchange(Phase::kVerdict, id, {&ok, 1}, theirs);
-  if (failure.empty()) failure = verdict_failure;
-  if (failure.empty()) {
-    for (int s = 0; s < n; ++s) {
-      if (theirs[s][0] != 1) {
-        failure = "round " + std::to_string(id.round) + " attempt " + std::to_string(id.attempt) + ": site '" +
-                  sites_[s] + "' reported a message that did not open (see its log)";
-        break;
-      }
-    }
-  }
   if (!failure.empty()) {
     r.failure = failure;
-    return r;
+    return r;  // kFailed
   }
   if (p.abandoned) {
-    r.abandoned = true;
+    r.outcome = Outcome::kAbandoned;
     return r;
   }
 
-  // 6. Decode the sum.
+  // 5. Decode the sum.
   const auto t = Clock::now();
   kernels::cpu::dequantize(update.data(), ring_.data(), update.size(), options_.fixed_point.step());
   stats_.dequantize_seconds += since(t);
-  r.applied = true;
+  r.outcome = Outcome::kApplied;
   return r;
 }
 
-bool SecureAggregator::agree(const Sha256Digest& digest, const RoundId& id) {
+Agreement SecureAggregator::agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) {
+  std::vector<uint8_t> mine(1 + digest.size());
+  mine[0] = static_cast<uint8_t>(outcome);
+  std::memcpy(mine.data() + 1, digest.data(), digest.size());
   std::vector<std::vector<uint8_t>> theirs;
-  if (!exchange(Phase::kDigest, id, digest, theirs).empty()) return false;
-  for (const auto& d : theirs)
-    if (std::memcmp(d.data(), digest.data(), digest.size()) != 0) return false;
-  return true;
+  Agreement a;
+  a.failure = exchange(Phase::kOutcome, id, mine, theirs);
+  if (!a.failure.empty()) return a;
+  for (size_t s = 0; s < theirs.size(); ++s) {
+    if (theirs[s] != mine) {
+      const auto theirs_outcome = static_cast<Outcome>(theirs[s][0]);
+      a.failure = "round " + std::to_string(id.round) + " attempt " + std::to_string(id.attempt) + ": site '" +
+                  sites_[s] + "' " +
+                  (theirs_outcome == Outcome::kFailed ? "reported a message that did not open (see its log)"
+                   : theirs_outcome != outcome        ? "ended the exchange with another outcome"
+                                                      : "holds a different new global model");
+      return a;
+    }
+  }
+  a.agreed = true;
+  return a;
 }
 
 void SecureAggregator::sum(std::span<double> values, const RoundId& id) {

@@ -8,9 +8,12 @@
 //               the pairwise masks (lower site index adds, higher subtracts);
 //               a site that sits out contributes zeros, still masked
 //   4. ring     encrypted ring all-reduce (reduce-scatter + all-gather, sealed chunks)
-//   5. verdict  sealed all-to-all: did every message this leader received open?
-//               any "no", or a verdict that does not open, fails the attempt everywhere
-//   6. decode   the ring sum, read as signed fixed point, is the weighted average
+//   5. decode   the ring sum, read as signed fixed point, is the weighted average
+// then, from the round driver, after the outer step:
+//   6. outcome  sealed all-to-all (agree()): each leader's outcome (applied,
+//               abandoned, failed: a message did not open) and the hash of its
+//               new global model; anything but the same outcome and hash
+//               everywhere fails the attempt on every leader, which undo it
 // Masks cancel in the sum, so a leader only ever sees masked vectors and the aggregate.
 #pragma once
 
@@ -54,7 +57,7 @@ class SecureAggregator final : public Aggregator {
 
   const char* name() const override { return "secure (masked, AES-256-GCM ring)"; }
   AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) override;
-  bool agree(const Sha256Digest& digest, const RoundId& id) override;
+  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) override;
   void sum(std::span<double> values, const RoundId& id) override;
   uint64_t sent_bytes() const override { return session_bytes_ + link_.stats().wire_bytes; }
   uint64_t sum_bytes(size_t count) const override {

@@ -3,14 +3,14 @@
 // Two shapes of exchange, both in lock-step on every leader whatever
 // happens (every message is sent and received even after a failure, so no
 // leader waits for a message that will never come):
-//   all_to_all  a small payload to every other leader (status, verdict, digest, totals)
+//   all_to_all  a small payload to every other leader (status, outcome, totals)
 //   ring_step   one step of the ring: a segment to the next leader and one
 //               from the previous, in chunks, sealing, sending, receiving
 //               and opening overlapped; each chunk is handed on only after
 //               its tag verified.
 // Every message sent is recorded in the egress log. A failure does not throw:
 // it is returned as text naming sender, receiver, round, phase and what
-// failed, and the round is then failed on every leader by the verdict.
+// failed, and the attempt is then failed on every leader by the outcome exchange.
 #pragma once
 
 #include <cstdint>

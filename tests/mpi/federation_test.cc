@@ -14,6 +14,7 @@
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/model/mlp.h"
 #include "runtime/topology/topology.h"
+#include "tests/support/secure_leaders.h"
 #include "tests/support/test_support.h"
 
 namespace fedtrain {
@@ -37,9 +38,7 @@ std::vector<float> site_vector(int site, size_t n) {
 struct LeaderSetup {
   std::unique_ptr<Collectives> collectives;
   std::unique_ptr<MeteredCollectives> metered;
-  std::unique_ptr<Transport> transport;
-  std::unique_ptr<Manifest> manifest;
-  std::unique_ptr<KeySchedule> schedule;
+  std::unique_ptr<testing::SecureLeaders> keys;
   std::unique_ptr<Aggregator> aggregator;
 
   LeaderSetup(const Topology& t, bool secure, int min_sites) {
@@ -51,23 +50,11 @@ struct LeaderSetup {
       aggregator = make_plain_aggregator(*metered, sites, min_sites, 0.0);
       return;
     }
-    SecretKey key = SecretKey::generate();
-    const PublicKey mine = key.public_key();
-    std::vector<uint8_t> all(32 * t.n_sites());
-    MPI_Allgather(mine.data(), 32, MPI_BYTE, all.data(), 32, MPI_BYTE, t.leaders_comm().get());
-    std::vector<ManifestEntry> entries;
-    for (int s = 0; s < t.n_sites(); ++s) {
-      ManifestEntry e{sites[s], {}};
-      std::copy(all.begin() + 32 * s, all.begin() + 32 * (s + 1), e.public_key.begin());
-      entries.push_back(e);
-    }
-    manifest = std::make_unique<Manifest>(entries);
-    schedule = std::make_unique<KeySchedule>(*manifest, t.site_index(), key, "test");
-    transport = make_mpi_transport(t.leaders_comm());
+    keys = std::make_unique<testing::SecureLeaders>(t.leaders_comm());
     SecureOptions o;
     o.min_sites = min_sites;
     o.chunk_bytes = 1000;  // several chunks per ring step
-    aggregator = std::make_unique<SecureAggregator>(*transport, nullptr, *schedule, sites, "test", o);
+    aggregator = std::make_unique<SecureAggregator>(*keys->transport, nullptr, *keys->schedule, sites, "test", o);
   }
 };
 
@@ -91,11 +78,11 @@ TEST_P(WeightedAverage, EqualsTheSampleWeightedMeanComputedIndependently) {
   status.samples = weights[t.site_index()];
   status.norm = 1.0;
   AggregateResult r = leaders.aggregator->average(delta, status, RoundId{1, 0});
-  ASSERT_TRUE(r.applied) << r.failure;
+  ASSERT_EQ(r.outcome, Outcome::kApplied) << r.failure;
   EXPECT_EQ(r.participants, 3);
   OuterOptimizer fedavg(OuterOptimizerConfig{1.0f, 0.0f, false}, n);
   fedavg.step(global, delta);
-  EXPECT_TRUE(leaders.aggregator->agree(sha256(global.data(), n * sizeof(float)), RoundId{1, 0}));
+  EXPECT_TRUE(leaders.aggregator->agree(Outcome::kApplied, sha256(global.data(), n * sizeof(float)), RoundId{1, 0}).agreed);
 
   // Independently: the sample-weighted mean of the three sites' models, in double.
   // Secure aggregation adds at most one quantisation step (2^-24) per element.
