@@ -123,6 +123,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
   result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
+  result.params.assign(trainer.params().begin(), trainer.params().end());
   if (reporting) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -3,7 +3,9 @@
 #include <mpi.h>
 
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "kernels/cpu/kernels.h"
@@ -109,6 +111,12 @@ class JobTest : public ::testing::Test {
       write_dataset_file(dir_->file("a.h5"), testing::make_blobs(300, 20, 4, 1), 4, {});
       write_dataset_file(dir_->file("b.h5"), testing::make_blobs(500, 20, 4, 2), 4, {});
       write_dataset_file(dir_->file("test.h5"), testing::make_blobs(200, 20, 4, 3), 4, {});
+      for (const char* site : {"a", "b"}) {
+        SecretKey key = SecretKey::generate();
+        key.save(dir_->file(std::string(site) + ".key"));
+        const PublicKey pub = key.public_key();
+        std::ofstream(dir_->file(std::string(site) + ".pub")) << to_base64(pub.data(), pub.size()) << "\n";
+      }
     }
     MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
     path_ = path;
@@ -127,8 +135,18 @@ class JobTest : public ::testing::Test {
     c.rounds = 3;
     c.local_steps = 4;
     c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
-    c.sites = {{.name = "a", .ranks = 2, .data = path_ + "/a.h5"}, {.name = "b", .ranks = 2, .data = path_ + "/b.h5"}};
+    for (const char* name : {"a", "b"}) {
+      const std::string site = name;
+      c.sites.push_back({.name = site, .ranks = 2, .data = path_ + "/" + site + ".h5",
+                         .public_key_file = path_ + "/" + site + ".pub", .secret_key = path_ + "/" + site + ".key",
+                         .egress_log = path_ + "/egress-" + site + ".jsonl"});
+    }
     c.exchange.secure = false;
+    return c;
+  }
+  Config secure_config() const {
+    Config c = config();
+    c.exchange.secure = true;
     return c;
   }
   static std::vector<Sha256Digest> gather(const Sha256Digest& d) {
@@ -158,6 +176,47 @@ TEST_F(JobTest, EveryRankOfEverySiteHoldsBitIdenticalParametersAfterTheRounds) {
     EXPECT_GT(r.test_accuracy, 0.5);
     EXPECT_TRUE(std::filesystem::exists(c.metrics_file));
   }
+}
+
+TEST_F(JobTest, SecureReplicasAreBitIdenticalToo) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config c = secure_config();
+  JobResult r = run_job(c, Topology::create(c, world));
+  auto all = gather(r.params_hash);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_EQ(all[i], all[0]) << "rank " << i;
+}
+
+// Each site's weighted update is rounded once, stochastically, to the grid of
+// step 2^-frac_bits: its error is below one step, so the average of n sites
+// is within n steps of the plaintext one (and zero in expectation).
+TEST_F(JobTest, SecureAndPlaintextDifferByLessThanOneQuantisationStepPerSite) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config plain = config(), secure = secure_config();
+  for (Config* c : {&plain, &secure}) {
+    c->rounds = 1;
+    c->outer = OuterOptimizerConfig{1.0f, 0.0f, false};  // FedAvg
+  }
+  const JobResult p = run_job(plain, Topology::create(plain, world));
+  const JobResult s = run_job(secure, Topology::create(secure, world));
+  const double step = std::ldexp(1.0, -secure.exchange.frac_bits);
+  ASSERT_EQ(p.params.size(), s.params.size());
+  double worst = 0;
+  for (size_t i = 0; i < p.params.size(); ++i) {
+    const double d = std::abs(static_cast<double>(p.params[i]) - s.params[i]);
+    worst = std::max(worst, d);
+    // One step per site, plus the float rounding of the two sums.
+    ASSERT_LE(d, 2 * step + 2 * std::abs(p.params[i]) * 0x1p-24) << "parameter " << i;
+  }
+  EXPECT_GT(worst, 0.0);  // the two paths really are different arithmetic
+}
+
+TEST_F(JobTest, ATamperedExchangeIsRetriedAndLeavesNoTrace) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config clean = secure_config(), attacked = secure_config();
+  attacked.inject = {"tamper:site=b,round=2,field=ciphertext"};
+  const JobResult a = run_job(clean, Topology::create(clean, world));
+  const JobResult b = run_job(attacked, Topology::create(attacked, world));
+  EXPECT_EQ(a.params_hash, b.params_hash);
 }
 
 TEST_F(JobTest, SitesNamedPerProcessTrainTheSameWay) {
