@@ -49,7 +49,8 @@ class Aggregator {
   virtual const char* name() const = 0;
   // Collective over the leaders. On entry `update` is this site's
   // pseudo-gradient and `status` describes it; if the outcome is kApplied,
-  // `update` is sum_s(n_s * update_s) / sum_s(n_s) over the participants.
+  // `update` is sum_s(n_s * update_s) / sum_s(n_s) over the participants;
+  // otherwise its contents are unspecified (the caller recomputes it to retry).
   // Throws Error when the leaders started the round from different models.
   virtual AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) = 0;
   // Collective over the leaders, called after every average() whatever its

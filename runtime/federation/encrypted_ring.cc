@@ -5,9 +5,12 @@
 
 namespace fedtrain {
 
-std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t chunk_bytes) {
+std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t chunk_bytes, const FinalSink& final) {
   const int n = link.size(), r = link.self();
-  if (n == 1) return "";
+  if (n == 1) {
+    if (final) final(0, data.data(), data.size());
+    return "";
+  }
   const int next = (r + 1) % n, prev = (r + n - 1) % n;
   auto seg_begin = [&](int k) { return data.size() * static_cast<size_t>(k) / n; };
   auto segment = [&](int k) {
@@ -33,11 +36,17 @@ std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t ch
                                      });
     if (failure.empty()) failure = why;
   }
+  if (final && failure.empty()) {
+    std::span<uint32_t> owned = segment(r + 1);
+    final(static_cast<size_t>(owned.data() - data.data()), owned.data(), owned.size());
+  }
   for (int s = 0; s + 1 < n; ++s) {
     std::span<uint32_t> into = segment(r - s);
     std::string why = link.ring_step(Phase::kAllGather, static_cast<uint32_t>(s), next, bytes_of(segment(r + 1 - s)), prev,
                                      into.size_bytes(), chunk, [&](size_t offset, const uint8_t* p, size_t bytes) {
-                                       std::memcpy(reinterpret_cast<uint8_t*>(into.data()) + offset, p, bytes);
+                                       uint32_t* dst = into.data() + offset / sizeof(uint32_t);
+                                       std::memcpy(dst, p, bytes);
+                                       if (final) final(static_cast<size_t>(dst - data.data()), dst, bytes / sizeof(uint32_t));
                                      });
     if (failure.empty()) failure = why;
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -21,7 +22,12 @@
 
 namespace fedtrain {
 
-// In place; returns "" or the first failure seen by this leader.
-std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t chunk_bytes);
+// Told every piece of the final sum as soon as this leader knows it (its own
+// segment after the reduce-scatter, then each chunk the all-gather brings),
+// while it is still in cache: (first element, values, count).
+using FinalSink = std::function<void(size_t first, const uint32_t* values, size_t count)>;
+
+// In place; returns "" or the first failure seen by this leader. `final` may be empty.
+std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t chunk_bytes, const FinalSink& final = {});
 
 }  // namespace fedtrain

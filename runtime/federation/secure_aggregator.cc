@@ -133,8 +133,15 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   encode_masked(ring_, source, options_.fixed_point, weight, seed, me, peers, masks, &stats_.quantize_seconds,
                 &stats_.mask_seconds);
 
-  // 4. The encrypted ring.
-  std::string ring_failure = ring_allreduce(link_, ring_, options_.chunk_bytes);
+  // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
+  // final, while in cache (used only if the whole attempt succeeds).
+  const double step = options_.fixed_point.step();
+  std::string ring_failure =
+      ring_allreduce(link_, ring_, options_.chunk_bytes, [&](size_t first, const uint32_t* values, size_t count) {
+        const auto t = Clock::now();
+        kernels::cpu::dequantize(update.data() + first, values, count, step);
+        stats_.dequantize_seconds += since(t);
+      });
   if (failure.empty()) failure = ring_failure;
 
   if (!failure.empty()) {
@@ -146,10 +153,6 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
     return r;
   }
 
-  // 5. Decode the sum.
-  const auto t = Clock::now();
-  kernels::cpu::dequantize(update.data(), ring_.data(), update.size(), options_.fixed_point.step());
-  stats_.dequantize_seconds += since(t);
   r.outcome = Outcome::kApplied;
   return r;
 }

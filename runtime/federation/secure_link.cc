@@ -49,12 +49,34 @@ void SecureLink::send(int peer, Phase phase, std::span<const uint8_t> wire, std:
   pending.push_back(transport_.isend(peer, static_cast<int>(phase), wire));
   stats_.wire_bytes += wire.size();
   ++stats_.messages;
-  if (log_ != nullptr) {
-    // Logged while the message is on its way (the hash overlaps the transfer).
-    const auto t = Clock::now();
-    log_->record(keys_->round(), keys_->attempt(), phase_name(phase), sites_[peer], wire);
-    stats_.log_seconds += since(t);
+  if (log_ != nullptr) to_log_.push_back({peer, phase, wire});
+}
+
+bool SecureLink::log_one() {
+  if (to_log_.empty()) return false;
+  const PendingLog p = to_log_.front();
+  to_log_.pop_front();
+  const auto t = Clock::now();
+  log_->record(keys_->round(), keys_->attempt(), phase_name(p.phase), sites_[p.peer], p.wire);
+  stats_.log_seconds += since(t);
+  return true;
+}
+
+void SecureLink::log_all() {
+  while (log_one()) {
   }
+}
+
+size_t SecureLink::wait_logging(Transport::Handle h) {
+  size_t got = 0;
+  while (!to_log_.empty()) {
+    if (transport_.test(h, &got)) return got;
+    log_one();  // hash a sent message instead of idling
+  }
+  const auto t = Clock::now();
+  got = transport_.wait(h);
+  stats_.transfer_seconds += since(t);
+  return got;
 }
 
 std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
@@ -76,10 +98,11 @@ std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
     send(p, phase, {send_wire_.data() + p * msg, msg}, sends);
   }
   std::string failure;
-  const auto t_wait = Clock::now();
   std::vector<size_t> got(n, 0);
   for (int p = 0; p < n; ++p)
-    if (p != me) got[p] = transport_.wait(recvs[p]);
+    if (p != me) got[p] = wait_logging(recvs[p]);
+  log_all();
+  const auto t_wait = Clock::now();
   for (auto h : sends) transport_.wait(h);
   stats_.transfer_seconds += since(t_wait);
   for (int p = 0; p < n; ++p) {
@@ -140,11 +163,10 @@ std::string SecureLink::ring_step(Phase phase, uint32_t step, int to, std::span<
     while (next_open < n_recv && transport_.test(recvs[next_open], &got)) open_chunk(next_open++, got);
   }
   while (next_open < n_recv) {
-    const auto t = Clock::now();
-    const size_t got = transport_.wait(recvs[next_open]);
-    stats_.transfer_seconds += since(t);
+    const size_t got = wait_logging(recvs[next_open]);
     open_chunk(next_open++, got);
   }
+  log_all();
   const auto t = Clock::now();
   for (auto h : sends) transport_.wait(h);
   stats_.transfer_seconds += since(t);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <span>
 #include <string>
@@ -58,6 +59,12 @@ class SecureLink {
                        size_t length) const;
   std::string describe(const MessageHeader& h, const std::string& what) const;
   void send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending);
+  // Egress log records wait here until the leader would otherwise wait for
+  // the transport, or the step ends (their buffers live until then).
+  bool log_one();
+  void log_all();
+  // Waits for a receive, logging queued messages while it is not complete.
+  size_t wait_logging(Transport::Handle h);
 
   Transport& transport_;
   EgressLog* log_;
@@ -66,6 +73,12 @@ class SecureLink {
   RoundKeys* keys_ = nullptr;
   LinkStats stats_;
   std::vector<uint8_t> send_wire_, recv_wire_;
+  struct PendingLog {
+    int peer;
+    Phase phase;
+    std::span<const uint8_t> wire;
+  };
+  std::deque<PendingLog> to_log_;
 };
 
 }  // namespace fedtrain
