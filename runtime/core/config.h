@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fedtrain {
@@ -37,9 +38,14 @@ struct OuterOptimizerConfig {
 };
 
 struct SiteConfig {
+  SiteConfig() = default;
+  SiteConfig(std::string name_, int ranks_, std::string data_, std::string checkpoint_dir_ = "")
+      : name(std::move(name_)), ranks(ranks_), data(std::move(data_)), checkpoint_dir(std::move(checkpoint_dir_)) {}
+
   std::string name;
   int ranks = 0;          // 0: not given (sites named per process with --site)
   std::string data;       // HDF5 training shard of this site
+  std::string checkpoint_dir;  // this site's checkpoint volume (empty: no checkpoints)
 };
 
 struct Config {
@@ -59,9 +65,16 @@ struct Config {
   // [federation]
   int rounds = 20;
   int local_steps = 50;
+  // [checkpoint]
+  int checkpoint_every = 0;      // rounds between checkpoints; 0: only on a stop request
+  int checkpoint_keep_last = 3;  // newest checkpoints kept per site
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
   std::vector<SiteConfig> sites;
+
+  // --resume: the run must continue from a checkpoint (without it, a run
+  // resumes by itself when its checkpoint directories hold checkpoints).
+  bool resume = false;
 
   // How this process names its site: from --site or FEDTRAIN_SITE (empty: by rank blocks).
   std::string process_site;
@@ -73,11 +86,13 @@ struct Config {
   std::string resolved_text;
 
   int site_index(const std::string& name) const;  // -1 if absent
+  // Every site has a checkpoint_dir (checkpoints are all or nothing).
+  bool checkpoints_configured() const;
   // Total world size implied by [site.NAME] ranks; nullopt when any site leaves it open.
   std::optional<int> world_size() const;
 };
 
-// Parses "--config FILE", "--site NAME" and "--section.key=value" overrides.
+// Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC" and "--section.key=value" overrides.
 // `env_site` is FEDTRAIN_SITE (or empty). Throws ConfigError.
 Config load_config(const std::vector<std::string>& args, const std::string& env_site);
 

@@ -9,13 +9,16 @@
 //   6. leaders: SHA-256 of theta_global compared across leaders; a mismatch stops the job
 //   7. site: theta_global broadcast from the leader to every rank
 //   8. evaluating site: test loss and accuracy of theta_global
-//   9. leaders: round totals exchanged (loss, bytes, test results), observers told
+//   9. leaders: round totals exchanged (loss, bytes, test results)
+//  10. every rank: stop requests agreed over the world; the round's checkpoint
+//      written when due (Checkpointer); observers told
 #pragma once
 
 #include <vector>
 
 #include "runtime/collectives/metered_collectives.h"
 #include "runtime/federation/aggregator.h"
+#include "runtime/federation/checkpointer.h"
 #include "runtime/federation/outer_optimizer.h"
 #include "runtime/metrics/round_metrics.h"
 #include "runtime/site/evaluator.h"
@@ -32,6 +35,7 @@ struct RoundParts {
   Aggregator* aggregator = nullptr;        // leaders only
   OuterOptimizer* outer = nullptr;         // leaders only
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
+  Checkpointer* checkpoints = nullptr;     // every rank, or none (no checkpoints)
   double site_weight = 0.0;                // leaders: this site's sample count
   std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to
 };
@@ -40,9 +44,12 @@ class RoundDriver {
  public:
   RoundDriver(const Config& config, const Topology& topology, RoundParts parts);
 
-  // Runs rounds first .. last (1-based, inclusive). Returns the last round's
-  // metrics (complete on leaders; test values also on the evaluating site).
+  // Runs rounds first .. last (1-based, inclusive), or fewer when a stop is
+  // requested (stop_signal()). Returns the last round's metrics (complete on
+  // leaders; test values also on the evaluating site).
   RoundMetrics run(int64_t first, int64_t last);
+  // The signal (SIGTERM, SIGUSR1) that stopped run() early after a checkpoint, 0 if none.
+  int stop_signal() const { return stop_signal_; }
 
   // Leaders: the global model (theta_global).
   std::vector<float>& global() { return global_; }
@@ -55,6 +62,8 @@ class RoundDriver {
   const Topology& topo_;
   RoundParts p_;
   std::vector<float> global_, delta_;
+  int64_t last_ = 0;
+  int stop_signal_ = 0;
 };
 
 }  // namespace fedtrain
