@@ -12,10 +12,11 @@ namespace fedtrain {
 namespace {
 
 const char* kBenchUsage =
-    "usage: fedtrain bench <allreduce|train> [options]   ('fedtrain bench NAME --help' for options)\n"
+    "usage: fedtrain bench <allreduce|train|checkpoint> [options]   ('fedtrain bench NAME --help' for options)\n"
     "  allreduce  nccl-tests style table of the runtime's all-reduce on site_comm and leaders_comm\n"
     "             beside raw MPI_Allreduce on the same communicator (run under mpirun)\n"
-    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n";
+    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n"
+    "  checkpoint checkpoint writes (HDF5, hashes, fsync, rename) next to a raw write+fsync of the same bytes\n";
 
 #if FEDTRAIN_WITH_BENCH
 struct BenchArgs {
@@ -34,9 +35,9 @@ int cmd_bench(int argc, char** argv, const std::vector<std::string>& args) {
 #if FEDTRAIN_WITH_BENCH
   BenchArgs rest{std::vector<std::string>(args.begin() + 1, args.end())};
   if (args[0] == "allreduce") return with_mpi(argc, argv, allreduce_body, &rest);
-  if (args[0] == "train") {
+  if (args[0] == "train" || args[0] == "checkpoint") {
     try {
-      return bench_train(rest.args);
+      return args[0] == "train" ? bench_train(rest.args) : bench_checkpoint(rest.args);
     } catch (const std::exception& e) {
       return report_error(e);
     }

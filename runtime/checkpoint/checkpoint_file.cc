@@ -1,6 +1,8 @@
 // One checkpoint file in plain HDF5, with a SHA-256 for every part.
 #include "runtime/checkpoint/checkpoint_file.h"
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
@@ -129,21 +131,32 @@ void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, cons
   for (size_t r = 0; r < ckpt.data.size(); ++r)
     items.push_back({"/data/" + std::to_string(r), H5Type::kInt64, {2}, &ckpt.data[r], sizeof(LoaderPosition)});
 
-  // Hash on a second thread while this one writes; the jthread joins even if a write throws.
+  // Hash on other threads (1 to 4, a core left to the writer) while this one
+  // writes and flushes: SHA-256 runs at about 1.4 GB/s per core, about as
+  // fast as a disk takes the bytes. The disk starts on each dataset as soon
+  // as it is written (EarlyWriteback), so the flush overlaps the hashing too.
+  // The jthreads join on every way out of this block, a throwing write included.
   std::vector<std::string> digests(items.size());
   {
-    std::jthread hasher([&] {
-      for (size_t i = 0; i < items.size(); ++i) digests[i] = hex_sha256(items[i].data, items[i].bytes);
-    });
+    std::atomic<size_t> next{0};
+    const unsigned hashers = std::clamp(std::thread::hardware_concurrency(), 2u, 5u) - 1;  // a core left to the writer
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < hashers; ++t) {
+      pool.emplace_back([&] {
+        for (size_t i = next++; i < items.size(); i = next++) digests[i] = hex_sha256(items[i].data, items[i].bytes);
+      });
+    }
     H5File f = H5File::create(path);
+    EarlyWriteback writeback(path);
     for (size_t i = 0; i < items.size(); ++i) {
       f.write(items[i].path, items[i].type, items[i].shape, items[i].data);
+      writeback.start();
       if (progress) progress(i + 1, items.size());
     }
     // The bulk of the bytes to disk while the hashes finish.
     f.flush();
     sync_file(path, /*data_only=*/true);
-    hasher.join();
+    for (auto& t : pool) t.join();
 
     std::map<std::string, std::string> dataset_hashes;
     for (size_t i = 0; i < items.size(); ++i) {

@@ -70,8 +70,9 @@ ParamLayout parse_layout_text(const std::string& text, const std::string& where)
 using WriteProgress = std::function<void(size_t written, size_t total)>;
 
 // Writes `ckpt` to `path` (created or truncated) and makes it durable (fsync).
-// The hashes are computed on a second thread while the data are written and
-// flushed, so hashing costs little wall time. Throws Error.
+// The hashes are computed on up to 4 other threads while the data are written
+// and flushed (writeback starts after each dataset), so hashing costs little
+// wall time. Throws Error.
 void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, const WriteProgress& progress = {});
 
 // Reads and checks the whole file (see above). Throws Error naming the file

@@ -41,4 +41,22 @@ void rename_durably(const std::string& from, const std::string& to) {
   sync_directory(std::filesystem::path(to).parent_path().string());
 }
 
+EarlyWriteback::EarlyWriteback(const std::string& path) {
+#ifdef __linux__
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+#else
+  (void)path;
+#endif
+}
+
+EarlyWriteback::~EarlyWriteback() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void EarlyWriteback::start() {
+#ifdef __linux__
+  if (fd_ >= 0) (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+}
+
 }  // namespace fedtrain
