@@ -33,6 +33,15 @@ Checkpointer::Checkpointer(const Config& config, const Topology& topology, SiteT
       throw ConfigError("--inject crash: needs site=NAME (a configured site), round=N (>= 1) and "
                         "at=checkpoint_write|checkpoint_commit", /*collective=*/true);
   }
+  signals_in_ = injections_of(config.inject, "signal");
+  for (const Injection& i : signals_in_) {
+    const std::string sig = i.get("sig", "USR1");
+    if (config.site_index(i.get("site")) < 0 || i.get_int("round", 0) < 1 || i.get_int("rank", 0) < 0 ||
+        (sig != "USR1" && sig != "TERM"))
+      throw ConfigError("--inject signal: needs site=NAME (a configured site), round=N (>= 1), and takes rank=R "
+                        "(site rank, default 0) and sig=USR1|TERM",
+                        /*collective=*/true);
+  }
   if (enabled_) signals_.emplace();
 }
 
@@ -170,8 +179,13 @@ int64_t Checkpointer::resume() {
   return round;
 }
 
-int Checkpointer::agree_stop() {
+int Checkpointer::agree_stop(int64_t round) {
   if (!enabled_) return 0;
+  for (const Injection& i : signals_in_) {
+    if (i.get("site") == topo_.site_name() && i.get_int("rank", 0) == topo_.site_rank() &&
+        i.get_int("round", 0) == round)
+      std::raise(i.get("sig", "USR1") == "TERM" ? SIGTERM : SIGUSR1);  // to this process only
+  }
   return max_over(topo_.world(), signals_->requested());
 }
 
@@ -185,7 +199,14 @@ bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping
   const LoaderPosition mine{p.epoch, p.cursor};
   const std::vector<std::string> positions =
       allgather_strings(topo_.site_comm(), std::string(reinterpret_cast<const char*>(&mine), sizeof mine));
-  if (!topo_.is_leader()) return true;
+  if (topo_.is_leader()) write_round(id, positions);
+  // Before a stop no rank may exit while a leader still writes: launchers
+  // (mpirun, srun) kill the whole job when the first rank exits.
+  if (stopping) all_of(topo_.world(), true);
+  return true;
+}
+
+void Checkpointer::write_round(const RoundId& id, const std::vector<std::string>& positions) {
 
   // 2. The leader writes the site's checkpoint.
   Checkpoint c;
@@ -222,7 +243,6 @@ bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping
   all_of(topo_.leaders_comm(), true);
   for (const std::string& old : store_.prune(id.round, config_.checkpoint_keep_last)) log_debug("removed '" + old + "'");
   log_debug("checkpoint of round " + std::to_string(id.round) + " written to '" + path + "'");
-  return true;
 }
 
 Sha256Digest training_state_hash(SiteTrainer& trainer, OuterOptimizer* outer) {

@@ -8,6 +8,8 @@
 //   3. leaders: all_of(written) over leaders_comm; only then does each leader
 //      remove its files beyond checkpoint.keep_last, so that a round every site
 //      holds is never removed before a newer one exists on every site
+//   4. before a stop: a world barrier, so that no rank exits (and makes the
+//      launcher kill the job) while a leader still writes
 // Resuming is described in checkpoint/resume_agreement.h.
 //
 // Nothing here is used when no site has a checkpoint_dir (enabled() false).
@@ -48,9 +50,9 @@ class Checkpointer {
   // collective Error when no common round exists.
   int64_t resume();
 
-  // Collective over the world at a round boundary: the signal that asked any
-  // rank to stop (SIGTERM, SIGUSR1), 0 if none.
-  int agree_stop();
+  // Collective over the world at the end of round `round`: the signal that
+  // asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
+  int agree_stop(int64_t round);
 
   // Collective over every site and over the leaders: writes round `round`'s
   // checkpoint if it is due. Returns whether it wrote one.
@@ -61,6 +63,8 @@ class Checkpointer {
 
  private:
   CheckpointExpectation expectation();
+  // Steps 2-3 on a leader; `positions` holds every site rank's LoaderPosition bytes.
+  void write_round(const RoundId& id, const std::vector<std::string>& positions);
   void maybe_crash(int64_t round, const std::string& at) const;
 
   const Config& config_;
@@ -72,6 +76,7 @@ class Checkpointer {
   CheckpointStore store_;
   std::optional<StopSignals> signals_;
   std::vector<Injection> crashes_;  // --inject crash:site=NAME,round=N,at=checkpoint_write|checkpoint_commit
+  std::vector<Injection> signals_in_;  // --inject signal:site=NAME,rank=R,round=N,sig=USR1|TERM
 };
 
 // SHA-256 over everything a rank would need to continue: parameters, inner

@@ -84,7 +84,7 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
   // 10. A stop request on any rank, then the checkpoint when due.
   if (p_.checkpoints != nullptr) {
     const auto t_ckpt = Clock::now();
-    stop_signal_ = p_.checkpoints->agree_stop();
+    stop_signal_ = p_.checkpoints->agree_stop(round);
     p_.checkpoints->after_round(RoundId{round, 0}, round == last_, stop_signal_ != 0);
     m.phases.checkpoint = since(t_ckpt);
   }
