@@ -55,7 +55,7 @@ int inspect(const std::string& path) {
   return kExitOk;
 }
 
-// One file: "ok ..." or "damaged: reason". Returns whether it is intact.
+// One file: "ok: ..." or "failed: reason". Returns whether it is intact.
 bool verify_file(const std::string& path) {
   try {
     const Checkpoint c = read_checkpoint_file(path);
@@ -64,7 +64,7 @@ bool verify_file(const std::string& path) {
                 c.data.size());
     return true;
   } catch (const Error& e) {
-    std::printf("damaged: %s\n", e.what());
+    std::printf("failed: %s\n", e.what());
     return false;
   }
 }
@@ -83,7 +83,7 @@ int verify(const std::string& target) {
     if (checkpoint_round_of(e.path().filename().string(), /*temporary=*/true) >= 0)
       std::printf("ignored: %s: an unfinished write (the next run removes it)\n", e.path().string().c_str());
   }
-  if (rounds.empty()) std::printf("damaged: no round-NNNNNN.h5 checkpoint in '%s'\n", target.c_str());
+  if (rounds.empty()) std::printf("failed: no round-NNNNNN.h5 checkpoint in '%s'\n", target.c_str());
   return all_ok ? kExitOk : kExitRuntime;
 }
 
