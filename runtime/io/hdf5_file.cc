@@ -68,7 +68,8 @@ herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) 
 }  // namespace
 
 std::string h5_locking_hint(const std::string& detail) {
-  if (detail.find("lock") == std::string::npos) return "";
+  // HDF5 says "unable to lock file, errno = 37, error message = 'No locks available'".
+  if (detail.find("unable to lock") == std::string::npos && detail.find("file locking") == std::string::npos) return "";
   return "; the file system refuses file locking (common on NFS and some parallel or network volumes): "
          "set HDF5_USE_FILE_LOCKING=FALSE in the environment of every rank (mpirun -x HDF5_USE_FILE_LOCKING=FALSE, "
          "or export it in the batch script before srun)";

@@ -246,5 +246,12 @@ TEST_F(CheckpointFileTest, AFileThatIsNotACheckpointIsNamedSo) {
   EXPECT_NE(read_error(dir_.file("data.h5")).find("not a fedtrain checkpoint"), std::string::npos);
 }
 
+TEST(Hdf5LockingHint, OnlyForLockingFailures) {
+  EXPECT_NE(h5_locking_hint("unable to lock file, errno = 37, error message = 'No locks available'")
+                .find("HDF5_USE_FILE_LOCKING=FALSE"),
+            std::string::npos);
+  EXPECT_EQ(h5_locking_hint("truncated file: eof = 300000, sblock->base_addr = 0, stored_eof = 625392"), "");
+}
+
 }  // namespace
 }  // namespace fedtrain
