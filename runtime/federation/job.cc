@@ -148,7 +148,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.test_accuracy = last.test_accuracy;
   result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
   result.state_hash = training_state_hash(trainer, outer.get());
-  result.stop_signal = driver.stop_signal();
+  // A stop asked for during the last round changes nothing: the job is complete.
+  result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {
     if (topo.is_leader())
       log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
