@@ -42,7 +42,7 @@ int inspect(const std::string& path) {
   std::printf("datasets (path, type, shape, recorded sha256, data offset in the file):\n");
   for (const auto& d : l.datasets) {
     std::printf("  %-44s %-8s %-12s %s %lld\n", d.path.c_str(), d.type.c_str(), shape_text(d.shape).c_str(),
-                d.sha256.empty() ? "(no sha256)" : d.sha256.c_str(), static_cast<long long>(d.offset));
+                d.sha256.empty() ? "(no sha256)" : d.sha256.c_str(), static_cast<long long>(d.offset_bytes));
   }
   std::printf("config:\n");
   size_t pos = 0;

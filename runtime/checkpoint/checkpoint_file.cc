@@ -320,7 +320,7 @@ CheckpointListing list_checkpoint_file(const std::string& path) {
     d.type = info.type;
     d.shape = info.shape;
     d.sha256 = f.has_attr(ds, "sha256") ? f.attr_string(ds, "sha256") : "";
-    d.offset = f.data_offset(ds);
+    d.offset_bytes = f.data_offset(ds);
     out.datasets.push_back(std::move(d));
   }
   return out;

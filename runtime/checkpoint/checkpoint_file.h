@@ -86,7 +86,7 @@ struct CheckpointListing {
     std::string path, type;
     std::vector<size_t> shape;
     std::string sha256;  // as recorded in the file
-    int64_t offset = -1; // of the data in the file (contiguous), -1 if none
+    int64_t offset_bytes = -1;  // of the data in the file (contiguous), -1 if none
   };
   std::vector<std::pair<std::string, std::string>> attributes;  // root attributes, name and value as text
   std::vector<Dataset> datasets;

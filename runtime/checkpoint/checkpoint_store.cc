@@ -78,7 +78,8 @@ std::vector<int64_t> CheckpointStore::rounds() const {
   std::vector<int64_t> out;
   for (const auto& e : entries(dir_)) {
     const int64_t r = checkpoint_round_of(e.path().filename().string());
-    if (r >= 0 && e.is_regular_file()) out.push_back(r);
+    std::error_code ec;
+    if (r >= 0 && e.is_regular_file(ec)) out.push_back(r);
   }
   std::sort(out.rbegin(), out.rend());
   return out;

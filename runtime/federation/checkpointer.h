@@ -54,8 +54,9 @@ class Checkpointer {
   // asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
   int agree_stop(int64_t round);
 
-  // Collective over every site and over the leaders: writes round `round`'s
-  // checkpoint if it is due. Returns whether it wrote one.
+  // Collective over every site and over the leaders (and the world when
+  // `stopping`): writes the round's checkpoint if it is due (every
+  // checkpoint.every rounds, the last round, a stop). Returns whether it was due.
   bool after_round(const RoundId& id, bool last_round, bool stopping);
 
   // The file this site wrote for `round` (leaders).

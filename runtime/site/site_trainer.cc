@@ -77,10 +77,10 @@ void SiteTrainer::load_state(const TrainerState& in) {
     if (in.optimizer[i].size() != state[i].buffer->size())
       throw Error("the saved inner optimizer buffer '" + state[i].name + "' has the wrong size");
   }
+  loader_.seek(in.loader);  // the one step that can fail on good input (a shard that shrank): first
   std::copy(in.params.begin(), in.params.end(), params_.begin());
   for (size_t i = 0; i < state.size(); ++i) *state[i].buffer = in.optimizer[i];
   optimizer_.set_steps(in.optimizer_steps);
-  loader_.seek(in.loader);
 }
 
 }  // namespace fedtrain

@@ -135,9 +135,9 @@ TEST_F(CheckpointFileTest, AFlippedByteInAnyDatasetIsFoundAndTheDatasetNamed) {
   const CheckpointListing listing = list_checkpoint_file(path_);
   ASSERT_EQ(listing.datasets.size(), 4u + 8u + 1u + 4u + 3u);  // model, 2 inner, steps, outer, 3 ranks
   for (const auto& d : listing.datasets) {
-    ASSERT_GE(d.offset, 0) << d.path;
+    ASSERT_GE(d.offset_bytes, 0) << d.path;
     std::string bytes = pristine_;
-    bytes[static_cast<size_t>(d.offset) + 1] ^= 0x10;
+    bytes[static_cast<size_t>(d.offset_bytes) + 1] ^= 0x10;
     const std::string p = copy("flipped.h5", bytes);
     const std::string err = read_error(p);
     EXPECT_NE(err.find("checkpoint '" + p + "'"), std::string::npos) << err;
