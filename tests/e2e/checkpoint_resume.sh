@@ -73,8 +73,11 @@ seed=${FEDTRAIN_TEST_SEED:-$RANDOM}
 RANDOM=$seed
 "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" $(dirs kill) "${long[@]}" >"$WORK/kill.out" 2>&1 &
 mpirun_pid=$!
-for _ in $(seq 600); do [[ -s $WORK/kill.jsonl ]] && break; sleep 0.05; done
-sleep "0.$((RANDOM % 6))$((RANDOM % 10))"
+# A random point: within round k+1 (k random in 1..7, of 10), a random fraction of a round's time into it.
+k=$((1 + RANDOM % 7))
+for _ in $(seq 1200); do [[ -s $WORK/kill.jsonl && $(wc -l <"$WORK/kill.jsonl") -ge $k ]] && break; sleep 0.02; done
+round_s=$(head -1 "$WORK/kill.jsonl" | sed -E 's/.*"seconds":([0-9.e+-]+).*/\1/')
+sleep "$(awk -v s="$round_s" -v f=$((RANDOM % 100)) 'BEGIN { printf "%.3f", s * f / 100 }')"
 ranks=($(pgrep -P "$mpirun_pid"))  # the ranks: mpirun's children (named "exe": fedtrain re-executes itself)
 victim=$((RANDOM % ${#ranks[@]}))
 kill -9 "${ranks[$victim]}"
