@@ -12,5 +12,7 @@ int bench_allreduce(const std::vector<std::string>& args);
 int bench_secagg(const std::vector<std::string>& args);
 // One process: training step vs sgemm of the same shapes.
 int bench_train(const std::vector<std::string>& args);
+// One process: checkpoint write vs raw write+fsync of the same bytes.
+int bench_checkpoint(const std::vector<std::string>& args);
 
 }  // namespace fedtrain

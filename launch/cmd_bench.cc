@@ -12,11 +12,12 @@ namespace fedtrain {
 namespace {
 
 const char* kBenchUsage =
-    "usage: fedtrain bench <allreduce|secagg|train> [options]   ('fedtrain bench NAME --help' for options)\n"
+    "usage: fedtrain bench <allreduce|secagg|train|checkpoint> [options]   ('fedtrain bench NAME --help' for options)\n"
     "  allreduce  nccl-tests style table of the runtime's all-reduce on site_comm and leaders_comm\n"
     "             beside raw MPI_Allreduce on the same communicator (run under mpirun)\n"
     "  secagg     the secure exchange between site leaders beside plaintext MPI_Allreduce (run under mpirun)\n"
-    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n";
+    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n"
+    "  checkpoint checkpoint writes (HDF5, hashes, fsync, rename) next to a raw write+fsync of the same bytes\n";
 
 #if FEDTRAIN_WITH_BENCH
 struct BenchArgs {
@@ -37,9 +38,9 @@ int cmd_bench(int argc, char** argv, const std::vector<std::string>& args) {
   BenchArgs rest{std::vector<std::string>(args.begin() + 1, args.end())};
   if (args[0] == "allreduce") return with_mpi(argc, argv, allreduce_body, &rest);
   if (args[0] == "secagg") return with_mpi(argc, argv, secagg_body, &rest);
-  if (args[0] == "train") {
+  if (args[0] == "train" || args[0] == "checkpoint") {
     try {
-      return bench_train(rest.args);
+      return args[0] == "train" ? bench_train(rest.args) : bench_checkpoint(rest.args);
     } catch (const std::exception& e) {
       return report_error(e);
     }

@@ -16,20 +16,24 @@ namespace fedtrain {
 namespace {
 
 const char* kRunUsage =
-    "usage: mpirun -n N fedtrain run --config FILE [--site NAME] [--section.key=value ...]\n"
+    "usage: mpirun -n N fedtrain run --config FILE [--site NAME] [--resume] [--section.key=value ...]\n"
     "\n"
     "Trains one model across the sites of the config. Sites take consecutive world\n"
     "ranks ([site.NAME] ranks = N, in the order listed), or each process names its\n"
     "site with --site NAME or FEDTRAIN_SITE (one MPMD app context per site).\n"
     "Any key below can be set in the INI file or overridden on the command line.\n"
-    "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.\n";
+    "With [site.NAME] checkpoint_dir set for every site, a run continues by itself\n"
+    "from the newest round every site holds intact; --resume makes that a must.\n"
+    "SIGTERM or SIGUSR1 stops the job at the next round boundary with a checkpoint.\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config, 3 stopped by\n"
+    "SIGTERM/SIGUSR1 after a checkpoint (resumable; see docs/checkpoint-format.md).\n";
 
 int run_body(void* arg) {
   const Config& config = *static_cast<const Config*>(arg);
   Comm world = Comm::borrow(MPI_COMM_WORLD);
   Topology topo = Topology::create(config, world);
-  run_job(config, topo);
-  return kExitOk;
+  JobResult r = run_job(config, topo);
+  return r.stop_signal != 0 ? kExitPreempted : kExitOk;
 }
 
 void apply_log_level(const Config& c) {

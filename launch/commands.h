@@ -1,4 +1,5 @@
-// The fedtrain subcommands. Each returns the process exit code (0 ok, 1 runtime failure, 2 bad usage/config).
+// The fedtrain subcommands. Each returns the process exit code (0 ok, 1 runtime failure, 2 bad usage/config,
+// 3 run stopped by SIGTERM/SIGUSR1 after a checkpoint).
 #pragma once
 
 #include <string>
@@ -11,6 +12,7 @@ int cmd_data(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
 int cmd_keygen(const std::vector<std::string>& args);
 int cmd_bench(int argc, char** argv, const std::vector<std::string>& args);
+int cmd_ckpt(const std::vector<std::string>& args);
 
 // Runs `body` inside an MPI session and maps what it throws to an exit code:
 // collective errors are reported once (world rank 0) and end the job cleanly;

@@ -15,6 +15,7 @@ packages=(
   libopenblas-dev                           # sgemm for the CPU kernels
   zlib1g-dev                                # gzip IDX files
   libgtest-dev                              # tests
+  procps                                    # pgrep: the checkpoint tests signal and kill single ranks
   dataset-fashion-mnist                     # the demo dataset (IDX files)
   "$@"
 )

@@ -1,4 +1,4 @@
-// fedtrain command-line entry: run | data | config | bench | version.
+// fedtrain command-line entry: run | data | config | ckpt | bench | version.
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,7 +22,8 @@ const char* kUsage =
     "  data     prepare per-site shards:  fedtrain data fashion-mnist --out DIR --sites es,de [--partition iid|dirichlet]\n"
     "  keygen   a site's key pair for secure aggregation:  fedtrain keygen --site es --out keys/\n"
     "  config   check a config and print it resolved (or its world size)\n"
-    "  bench    benchmarks: allreduce | train\n"
+    "  ckpt     look into checkpoints:  fedtrain ckpt inspect FILE | fedtrain ckpt verify FILE|DIR\n"
+    "  bench    benchmarks: allreduce | secagg | train | checkpoint\n"
     "  version  version and build features\n"
     "\n"
     "'fedtrain <command> --help' describes each command.\n";
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   if (command == "data") return fedtrain::cmd_data(args);
   if (command == "config") return fedtrain::cmd_config(args);
   if (command == "keygen") return fedtrain::cmd_keygen(args);
+  if (command == "ckpt") return fedtrain::cmd_ckpt(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
     std::printf("fedtrain %s (cuda %s)\nkernels: %s%s\n", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",

@@ -90,6 +90,10 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.chunk_bytes = static_cast<size_t>(parse_int(k, v, 1, 1 << 20)) * 1024; }},
   {"federation.max_failed_rounds", "3", "consecutive failed exchange attempts before the job stops (exit 1)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_failed_rounds = static_cast<int>(parse_int(k, v, 1, 1000)); }},
+  {"checkpoint.every", "0", "write a checkpoint every N rounds and after the last one (0: only when stopped by SIGTERM/SIGUSR1); needs [site.NAME] checkpoint_dir",
+   [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_every = static_cast<int>(parse_int(k, v, 0, 1 << 30)); }},
+  {"checkpoint.keep_last", "3", "newest checkpoints kept in each site's checkpoint_dir (older ones are removed)",
+   [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_keep_last = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
 };
@@ -107,6 +111,8 @@ const SiteKey kSiteKeys[] = {
    [](SiteConfig& s, const std::string&, const std::string& v) { s.secret_key = v; }},
   {"egress_log", "one line per message that left the site (default runs/<job_id>/egress-<site>.jsonl)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
+  {"checkpoint_dir", "directory of this site's checkpoints (its own volume); written by the site leader only",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.checkpoint_dir = v; }},
 };
 // clang-format on
 
@@ -196,6 +202,13 @@ int Config::site_index(const std::string& name) const {
   return -1;
 }
 
+bool Config::checkpoints_configured() const {
+  if (sites.empty()) return false;
+  for (const auto& s : sites)
+    if (s.checkpoint_dir.empty()) return false;
+  return true;
+}
+
 std::optional<int> Config::world_size() const {
   int n = 0;
   for (const auto& s : sites) {
@@ -210,7 +223,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   for (const Key& k : kKeys) keys.add_options()(k.key, po::value<std::vector<std::string>>());
   po::options_description cli;
   cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>())(
-      "inject", po::value<std::vector<std::string>>());
+      "inject", po::value<std::vector<std::string>>())("resume", po::bool_switch());
   cli.add(keys);
 
   po::parsed_options cmdline(nullptr);
@@ -223,6 +236,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
 
   std::string config_path, process_site = env_site;
   std::vector<std::string> inject;
+  bool resume = false;
   Collector from_cli;
   for (const auto& opt : cmdline.options) {
     if (opt.position_key >= 0 || opt.string_key.empty()) {
@@ -240,6 +254,12 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     }
     if (opt.string_key == "inject") {
       inject.insert(inject.end(), opt.value.begin(), opt.value.end());
+      continue;
+    }
+    if (opt.string_key == "resume") {
+      if (!opt.value.empty() && !(opt.value.size() == 1 && opt.value[0].empty()))
+        throw ConfigError("--resume takes no value");
+      resume = true;
       continue;
     }
     if (opt.value.size() != 1) {
@@ -303,6 +323,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   c.config_path = config_path;
   c.process_site = process_site;
   c.inject = inject;
+  c.resume = resume;
 
   // Cross-key checks.
   if (c.sites.empty())
@@ -335,6 +356,28 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
                         " with secure aggregation: the aggregate of one site is that site's update, so at least 2 "
                         "sites must take part; set federation.min_sites >= 2");
   }
+  size_t with_dir = 0;
+  for (const auto& s : c.sites) {
+    if (s.checkpoint_dir.empty()) continue;
+    ++with_dir;
+    for (const auto& t : c.sites)
+      if (&t != &s && t.checkpoint_dir == s.checkpoint_dir)
+        throw ConfigError("sites '" + s.name + "' and '" + t.name + "' share checkpoint_dir '" + s.checkpoint_dir +
+                          "': every site needs a directory of its own");
+  }
+  for (const auto& s : c.sites) {
+    if (!s.checkpoint_dir.empty()) continue;
+    if (c.checkpoint_every > 0)
+      throw ConfigError("checkpoint.every = " + std::to_string(c.checkpoint_every) + " but site '" + s.name +
+                        "' has no checkpoint directory: set [site." + s.name +
+                        "] checkpoint_dir = PATH (a volume of that site), or checkpoint.every = 0");
+    if (with_dir > 0)
+      throw ConfigError("site '" + s.name + "' has no checkpoint_dir while other sites have one: checkpoints are "
+                        "written by every site or by none; set [site." + s.name + "] checkpoint_dir = PATH");
+    if (c.resume)
+      throw ConfigError("--resume needs checkpoints, but no site has a checkpoint_dir: set [site." + s.name +
+                        "] checkpoint_dir = PATH for every site");
+  }
 
   // The resolved configuration, as an INI file that reproduces this run.
   std::ostringstream out;
@@ -354,6 +397,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.public_key_file.empty()) out << "public_key_file = " << s.public_key_file << "\n";
     if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";
     out << "egress_log = " << s.egress_log << "\n";
+    if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";
   }
   c.resolved_text = out.str();
   return c;

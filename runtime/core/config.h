@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fedtrain {
@@ -47,6 +48,7 @@ struct SiteConfig {
   std::string public_key_file;
   std::string secret_key;
   std::string egress_log;  // default runs/<job_id>/egress-<site>.jsonl
+  std::string checkpoint_dir;  // this site's checkpoint volume (empty: no checkpoints)
 };
 
 // [federation] keys of the exchange between the site leaders.
@@ -78,9 +80,16 @@ struct Config {
   int rounds = 20;
   int local_steps = 50;
   ExchangeConfig exchange;
+  // [checkpoint]
+  int checkpoint_every = 0;      // rounds between checkpoints; 0: only on a stop request
+  int checkpoint_keep_last = 3;  // newest checkpoints kept per site
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
   std::vector<SiteConfig> sites;
+
+  // --resume: the run must continue from a checkpoint (without it, a run
+  // resumes by itself when its checkpoint directories hold checkpoints).
+  bool resume = false;
 
   // How this process names its site: from --site or FEDTRAIN_SITE (empty: by rank blocks).
   std::string process_site;
@@ -92,11 +101,13 @@ struct Config {
   std::string resolved_text;
 
   int site_index(const std::string& name) const;  // -1 if absent
+  // Every site has a checkpoint_dir (checkpoints are all or nothing).
+  bool checkpoints_configured() const;
   // Total world size implied by [site.NAME] ranks; nullopt when any site leaves it open.
   std::optional<int> world_size() const;
 };
 
-// Parses "--config FILE", "--site NAME" and "--section.key=value" overrides.
+// Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC" and "--section.key=value" overrides.
 // `env_site` is FEDTRAIN_SITE (or empty). Throws ConfigError.
 Config load_config(const std::vector<std::string>& args, const std::string& env_site);
 

@@ -37,7 +37,7 @@ size_t field_offset(const std::string& field, size_t message_bytes) {
 FaultyTransport::FaultyTransport(Transport& inner, std::vector<Injection> injections, std::string site)
     : inner_(inner), injections_(std::move(injections)), site_(std::move(site)) {
   for (const auto& in : injections_)
-    if (in.kind == "tamper") field_offset(in.param("field", "ciphertext"), 1000);  // reject bad fields at start
+    if (in.kind == "tamper") field_offset(in.get("field", "ciphertext"), 1000);  // reject bad fields at start
 }
 
 Transport::Handle FaultyTransport::add_slot(Handle inner) {
@@ -69,11 +69,11 @@ Transport::Handle FaultyTransport::isend(int peer, int tag, std::span<const uint
   for (size_t i = 0; i < injections_.size(); ++i) {
     const Injection& in = injections_[i];
     if (!in.matches(site_, static_cast<int64_t>(h.round), h.attempt)) continue;
-    const std::string want_phase = in.param("phase", in.kind == "misroute" ? "status" : "reduce-scatter");
+    const std::string want_phase = in.get("phase", in.kind == "misroute" ? "status" : "reduce-scatter");
     if (phase != want_phase || fired_.count({i, h.round, h.attempt})) continue;
     if (in.kind == "tamper") {
       std::vector<uint8_t> copy(bytes.begin(), bytes.end());
-      copy[field_offset(in.param("field", "ciphertext"), copy.size())] ^= 1;
+      copy[field_offset(in.get("field", "ciphertext"), copy.size())] ^= 1;
       out = keep(copy);
     } else if (in.kind == "truncate") {
       out = bytes.first(bytes.size() / 2);

@@ -13,6 +13,7 @@
 #include "runtime/core/log.h"
 #include "runtime/data/shuffle.h"
 #include "runtime/federation/leader_exchange.h"
+#include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
@@ -83,11 +84,17 @@ JobResult run_job(const Config& config, const Topology& topo) {
     site_weight = static_cast<double>(train_info.rows);
   }
 
+  // Checkpoints: resume from the newest round every site holds intact, if any.
+  SiteTrainer trainer(config, *site_coll, model, *loader);
+  Checkpointer checkpoints(config, topo, trainer, outer.get(), model.layout());
+  if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
+  const int64_t resumed = checkpoints.resume();
+
   std::unique_ptr<Evaluator> evaluator;
   std::unique_ptr<RoundReport> report;
   try {
     if (evaluating_site) evaluator = std::make_unique<Evaluator>(config.test_file, test_info, *site_coll);
-    if (reporting) report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout);
+    if (reporting) report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed);
   } catch (const Error& e) {
     error = e.what();
   }
@@ -101,10 +108,16 @@ JobResult run_job(const Config& config, const Topology& topo) {
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
     std::printf("metrics: %s\n", config.metrics_file.c_str());
+    if (checkpoints.enabled()) {
+      std::printf("checkpoints: %s, keep %d per site%s\n",
+                  config.checkpoint_every > 0 ? ("every " + std::to_string(config.checkpoint_every) + " rounds").c_str()
+                                              : "only when stopped by SIGTERM/SIGUSR1",
+                  config.checkpoint_keep_last,
+                  resumed > 0 ? (", resumed after round " + std::to_string(resumed)).c_str() : "");
+    }
     std::fflush(stdout);
   }
 
-  SiteTrainer trainer(config, *site_coll, model, *loader);
   RoundParts parts;
   parts.trainer = &trainer;
   parts.model = &model;
@@ -113,17 +126,39 @@ JobResult run_job(const Config& config, const Topology& topo) {
   parts.injections = parse_injections(config.inject);
   parts.outer = outer.get();
   parts.evaluator = evaluator.get();
+  if (checkpoints.enabled()) parts.checkpoints = &checkpoints;
   if (report) parts.observers.push_back(report.get());
   parts.site_weight = site_weight;
   RoundDriver driver(config, topo, parts);
-  RoundMetrics last = driver.run(1, config.rounds);
-
   JobResult result;
-  result.rounds = config.rounds;
+  result.resumed_after = resumed;
+  if (resumed >= config.rounds) {
+    if (reporting)
+      std::printf("fedtrain: job %s already holds round %lld (federation.rounds = %d): nothing to train; raise "
+                  "federation.rounds to train on\n",
+                  config.job_id.c_str(), static_cast<long long>(resumed), config.rounds);
+    result.rounds = resumed;
+    result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
+    result.state_hash = training_state_hash(trainer, outer.get());
+    return result;
+  }
+  RoundMetrics last = driver.run(resumed + 1, config.rounds);
+
+  result.rounds = last.round;
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
   result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
   result.params.assign(trainer.params().begin(), trainer.params().end());
+  result.state_hash = training_state_hash(trainer, outer.get());
+  // A stop asked for during the last round changes nothing: the job is complete.
+  result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
+  if (result.stop_signal != 0) {
+    if (topo.is_leader())
+      log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
+               " is checkpointed in '" + checkpoints.path_of(last.round) + "'; exiting with code " +
+               std::to_string(kExitPreempted) + " (run the same command again to resume)");
+    return result;
+  }
   if (reporting) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -11,16 +11,20 @@
 namespace fedtrain {
 
 struct JobResult {
-  int64_t rounds = 0;
+  int64_t rounds = 0;          // the last round trained (or restored)
+  int64_t resumed_after = 0;   // the checkpointed round this run continued after; 0: fresh start
+  int stop_signal = 0;         // SIGTERM/SIGUSR1 that stopped the job early (after a checkpoint), 0 if none
   double test_loss = 0.0;      // valid on the reporting rank
   double test_accuracy = 0.0;  // valid on the reporting rank
   Sha256Digest params_hash{};  // of this rank's final parameters
   std::vector<float> params;   // this rank's final parameters (the global model)
+  Sha256Digest state_hash{};   // of everything this rank would continue from (training_state_hash)
 };
 
 // Collective over the world. The first site's leader reports (table on
-// stdout, JSON lines in config.metrics_file). Throws Error; start-up failures
-// are collective (every rank throws the same).
+// stdout, JSON lines in config.metrics_file). Resumes from checkpoints when
+// the sites' checkpoint directories hold some (see federation/checkpointer.h).
+// Throws Error; start-up failures are collective (every rank throws the same).
 JobResult run_job(const Config& config, const Topology& topology);
 
 }  // namespace fedtrain

@@ -20,6 +20,8 @@ void LeaderExchange::prepare() {
   log_ = std::make_unique<EgressLog>(config_.sites[topo_.site_index()].egress_log);
 }
 
+std::string LeaderExchange::manifest_sha256() const { return manifest_ ? to_hex(manifest_->hash()) : ""; }
+
 void LeaderExchange::connect() {
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);

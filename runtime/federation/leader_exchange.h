@@ -27,6 +27,8 @@ class LeaderExchange {
   void prepare();
   void connect();
   Aggregator& aggregator() { return *aggregator_; }
+  // SHA-256 of the federation manifest, hex; "" in plaintext mode.
+  std::string manifest_sha256() const;
 
  private:
   const Config& config_;

@@ -27,7 +27,8 @@ RoundDriver::RoundDriver(const Config& config, const Topology& topology, RoundPa
 
 RoundMetrics RoundDriver::run(int64_t first, int64_t last) {
   RoundMetrics m;
-  for (int64_t r = first; r <= last; ++r) m = run_round(r);
+  last_ = last;
+  for (int64_t r = first; r <= last && stop_signal_ == 0; ++r) m = run_round(r);
   return m;
 }
 
@@ -81,6 +82,14 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     m.test_loss = totals[3];
     m.test_accuracy = totals[4];
   }
+
+  // 10. A stop request on any rank, then the checkpoint when due.
+  if (p_.checkpoints != nullptr) {
+    const auto t_ckpt = Clock::now();
+    stop_signal_ = p_.checkpoints->agree_stop(round);
+    p_.checkpoints->after_round(RoundId{round, attempt_}, round == last_, stop_signal_ != 0);
+    m.phases.checkpoint = since(t_ckpt);
+  }
   m.seconds = since(t0);
   for (RoundObserver* o : p_.observers) o->on_round_end(m);
   return m;
@@ -89,6 +98,7 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
 int RoundDriver::exchange(int64_t round) {
   for (int64_t attempt = 0;; ++attempt) {
     const RoundId id{round, attempt};
+    attempt_ = attempt;
     p_.trainer->pseudo_gradient(global_, delta_);
     if (find_injection(p_.injections, "nan", topo_.site_name(), round, attempt)) delta_[0] = NAN;
     UpdateStatus status;

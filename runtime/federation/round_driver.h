@@ -17,13 +17,16 @@
 //   7. site: theta_global broadcast from the leader to every rank (also after an
 //      abandoned round: every site restarts from the unchanged global model)
 //   8. evaluating site: test loss and accuracy of theta_global
-//   9. leaders: round totals exchanged (loss, bytes, test results), observers told
+//   9. leaders: round totals exchanged (loss, bytes, test results)
+//  10. every rank: stop requests agreed over the world; the round's checkpoint
+//      written when due (Checkpointer); observers told
 #pragma once
 
 #include <vector>
 
 #include "runtime/core/injection.h"
 #include "runtime/federation/aggregator.h"
+#include "runtime/federation/checkpointer.h"
 #include "runtime/federation/outer_optimizer.h"
 #include "runtime/metrics/round_metrics.h"
 #include "runtime/site/evaluator.h"
@@ -39,6 +42,7 @@ struct RoundParts {
   Aggregator* aggregator = nullptr;        // leaders only
   OuterOptimizer* outer = nullptr;         // leaders only
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
+  Checkpointer* checkpoints = nullptr;     // every rank, or none (no checkpoints)
   double site_weight = 0.0;                // leaders: this site's sample count
   std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to
   std::vector<Injection> injections;       // test-only faults (--inject nan:...)
@@ -48,9 +52,12 @@ class RoundDriver {
  public:
   RoundDriver(const Config& config, const Topology& topology, RoundParts parts);
 
-  // Runs rounds first .. last (1-based, inclusive). Returns the last round's
-  // metrics (complete on leaders; test values also on the evaluating site).
+  // Runs rounds first .. last (1-based, inclusive), or fewer when a stop is
+  // requested (stop_signal()). Returns the last round's metrics (complete on
+  // leaders; test values also on the evaluating site).
   RoundMetrics run(int64_t first, int64_t last);
+  // The signal (SIGTERM, SIGUSR1) that stopped run() early after a checkpoint, 0 if none.
+  int stop_signal() const { return stop_signal_; }
 
   // Leaders: the global model (theta_global).
   std::vector<float>& global() { return global_; }
@@ -66,6 +73,9 @@ class RoundDriver {
   std::vector<float> global_, delta_, global_backup_, momentum_backup_;
   int failed_attempts_ = 0;  // consecutive
   uint64_t counted_bytes_ = 0;  // this leader's egress already attributed to a round
+  int64_t attempt_ = 0;         // leaders: the attempt that completed the current round
+  int64_t last_ = 0;
+  int stop_signal_ = 0;
 };
 
 }  // namespace fedtrain

@@ -1,6 +1,7 @@
 // RAII over the HDF5 C API.
 #include "runtime/io/hdf5_file.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "runtime/core/error.h"
@@ -22,10 +23,57 @@ herr_t innermost(unsigned n, const H5E_error2_t* e, void* out) {
   return 0;
 }
 
-hid_t native(H5Type t) { return t == H5Type::kFloat32 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT32; }
-const char* type_name(H5Type t) { return t == H5Type::kFloat32 ? "float32" : "int32"; }
+hid_t native(H5Type t) {
+  switch (t) {
+    case H5Type::kFloat32: return H5T_NATIVE_FLOAT;
+    case H5Type::kInt32: return H5T_NATIVE_INT32;
+    case H5Type::kInt64: return H5T_NATIVE_INT64;
+  }
+  return H5T_NATIVE_FLOAT;
+}
+hid_t file_type(H5Type t) {
+  switch (t) {
+    case H5Type::kFloat32: return H5T_IEEE_F32LE;
+    case H5Type::kInt32: return H5T_STD_I32LE;
+    case H5Type::kInt64: return H5T_STD_I64LE;
+  }
+  return H5T_IEEE_F32LE;
+}
+const char* type_name(H5Type t) {
+  switch (t) {
+    case H5Type::kFloat32: return "float32";
+    case H5Type::kInt32: return "int32";
+    case H5Type::kInt64: return "int64";
+  }
+  return "?";
+}
+size_t type_bytes(H5Type t) { return t == H5Type::kInt64 ? 8 : 4; }
+
+// Appends every dataset reached through a hard link to the vector (op_data).
+herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t* info, void* out) {
+  if (info->type != H5L_TYPE_HARD) return 0;
+  hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+  if (obj < 0) return -1;
+  const bool is_dataset = H5Iget_type(obj) == H5I_DATASET;
+  H5Oclose(obj);
+  if (is_dataset) static_cast<std::vector<std::string>*>(out)->push_back(std::string("/") + name);
+  return 0;
+}
+
+herr_t collect_attr_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->push_back(name);
+  return 0;
+}
 
 }  // namespace
+
+std::string h5_locking_hint(const std::string& detail) {
+  // HDF5 says "unable to lock file, errno = 37, error message = 'No locks available'".
+  if (detail.find("unable to lock") == std::string::npos && detail.find("file locking") == std::string::npos) return "";
+  return "; the file system refuses file locking (common on NFS and some parallel or network volumes): "
+         "set HDF5_USE_FILE_LOCKING=FALSE in the environment of every rank (mpirun -x HDF5_USE_FILE_LOCKING=FALSE, "
+         "or export it in the batch script before srun)";
+}
 
 std::string h5_last_error() {
   std::string msg;
@@ -51,7 +99,7 @@ H5File H5File::open_read(const std::string& path) {
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) {
     std::string detail = h5_last_error();
-    throw Error("cannot open HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail));
+    throw Error("cannot open HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail) + h5_locking_hint(detail));
   }
   return H5File(path, H5Id(id, H5Fclose));
 }
@@ -61,7 +109,8 @@ H5File H5File::create(const std::string& path) {
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (id < 0) {
     std::string detail = h5_last_error();
-    throw Error("cannot create HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail));
+    throw Error("cannot create HDF5 file '" + path + "'" + (detail.empty() ? "" : ": " + detail) +
+                h5_locking_hint(detail));
   }
   return H5File(path, H5Id(id, H5Fclose));
 }
@@ -80,7 +129,7 @@ std::vector<size_t> H5File::shape(const std::string& dataset, H5Type type) const
   if (ft.get() < 0) fail("cannot read the type of dataset '" + dataset + "'");
   const H5T_class_t cls = H5Tget_class(ft.get());
   const size_t bytes = H5Tget_size(ft.get());
-  const bool ok = type == H5Type::kFloat32 ? (cls == H5T_FLOAT && bytes == 4) : (cls == H5T_INTEGER && bytes == 4);
+  const bool ok = (type == H5Type::kFloat32 ? cls == H5T_FLOAT : cls == H5T_INTEGER) && bytes == type_bytes(type);
   if (!ok) fail("dataset '" + dataset + "' must hold " + type_name(type));
   H5Id space(H5Dget_space(ds.get()), H5Sclose);
   int rank = H5Sget_simple_extent_ndims(space.get());
@@ -107,28 +156,104 @@ void H5File::read_rows(const std::string& dataset, H5Type type, size_t row0, siz
     fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
 }
 
+void H5File::read_all(const std::string& dataset, H5Type type, size_t count, void* out) const {
+  std::vector<size_t> dims = shape(dataset, type);
+  size_t n = 1;
+  for (size_t d : dims) n *= d;
+  if (n != count)
+    fail("dataset '" + dataset + "' holds " + std::to_string(n) + " elements, expected " + std::to_string(count));
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  if (count > 0 && H5Dread(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
+}
+
+size_t H5DatasetInfo::bytes() const {
+  size_t n = element_bytes;
+  for (size_t d : shape) n *= d;
+  return n;
+}
+
+H5DatasetInfo H5File::info(const std::string& dataset) const {
+  if (!has(dataset)) fail("dataset '" + dataset + "' is missing");
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  H5Id ft(H5Dget_type(ds.get()), H5Tclose);
+  H5Id space(H5Dget_space(ds.get()), H5Sclose);
+  if (ft.get() < 0 || space.get() < 0) fail("cannot read the type and shape of dataset '" + dataset + "'");
+  H5DatasetInfo out;
+  out.element_bytes = H5Tget_size(ft.get());
+  const H5T_class_t cls = H5Tget_class(ft.get());
+  if (cls == H5T_FLOAT && out.element_bytes == 4) out.type = "float32";
+  else if (cls == H5T_INTEGER && out.element_bytes == 4) out.type = "int32";
+  else if (cls == H5T_INTEGER && out.element_bytes == 8) out.type = "int64";
+  else out.type = "other";
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) fail("cannot read the shape of dataset '" + dataset + "'");
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  out.shape.assign(dims.begin(), dims.end());
+  return out;
+}
+
+void H5File::read_raw(const std::string& dataset, void* out, size_t bytes) const {
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  H5Id ft(H5Dget_type(ds.get()), H5Tclose);
+  H5Id space(H5Dget_space(ds.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (ft.get() < 0 || n < 0 || static_cast<size_t>(n) * H5Tget_size(ft.get()) != bytes)
+    fail("dataset '" + dataset + "' does not hold " + std::to_string(bytes) + " bytes");
+  if (bytes > 0 && H5Dread(ds.get(), ft.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
+}
+
+std::vector<std::string> H5File::datasets() const {
+  std::vector<std::string> out;
+  if (H5Lvisit(id(), H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &out) < 0) fail("cannot list the datasets");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int64_t H5File::data_offset(const std::string& dataset) const {
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  const haddr_t offset = H5Dget_offset(ds.get());
+  if (offset == HADDR_UNDEF) {
+    h5_last_error();
+    return -1;
+  }
+  return static_cast<int64_t>(offset);
+}
+
 void H5File::write(const std::string& dataset, H5Type type, const std::vector<size_t>& shape, const void* data) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   H5Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   if (space.get() < 0) fail("cannot make the dataspace of '" + dataset + "'");
-  hid_t file_type = type == H5Type::kFloat32 ? H5T_IEEE_F32LE : H5T_STD_I32LE;
   H5Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  H5Id ds(H5Dcreate2(id(), dataset.c_str(), file_type, space.get(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl.get(), 0);
+  H5Id ds(H5Dcreate2(id(), dataset.c_str(), file_type(type), space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+          H5Dclose);
   if (ds.get() < 0) fail("cannot create dataset '" + dataset + "'");
   if (H5Dwrite(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail("cannot write dataset '" + dataset + "'");
 }
 
-void H5File::set_attr(const std::string& name, const std::string& value) {
+void H5File::set_attr(const std::string& name, const std::string& value) { set_attr("/", name, value); }
+
+void H5File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
   H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), value.empty() ? 1 : value.size());
   H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  if (H5Aexists(id(), name.c_str()) > 0) H5Adelete(id(), name.c_str());
-  H5Id attr(H5Acreate2(id(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  const char* obj = object.c_str();
+  if (H5Aexists_by_name(id(), obj, name.c_str(), H5P_DEFAULT) > 0) H5Adelete_by_name(id(), obj, name.c_str(), H5P_DEFAULT);
+  H5Id attr(H5Acreate_by_name(id(), obj, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose);
   if (attr.get() < 0 || H5Awrite(attr.get(), type.get(), value.empty() ? "" : value.data()) < 0)
-    fail("cannot write attribute '" + name + "'");
+    fail("cannot write attribute '" + name + "' of '" + object + "'");
 }
 
 void H5File::set_attr(const std::string& name, int64_t value) {
@@ -147,30 +272,51 @@ void H5File::set_attr(const std::string& name, double value) {
     fail("cannot write attribute '" + name + "'");
 }
 
-bool H5File::has_attr(const std::string& name) const {
-  htri_t r = H5Aexists(id(), name.c_str());
+bool H5File::has_attr(const std::string& name) const { return has_attr("/", name); }
+
+bool H5File::has_attr(const std::string& object, const std::string& name) const {
+  htri_t r = H5Aexists_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT);
   if (r < 0) h5_last_error();
   return r > 0;
 }
 
-std::string H5File::attr_string(const std::string& name) const {
-  if (!has_attr(name)) fail("attribute '" + name + "' is missing");
-  H5Id attr(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+std::string H5File::attr_string(const std::string& name) const { return attr_string("/", name); }
+
+std::string H5File::attr_string(const std::string& object, const std::string& name) const {
+  const std::string where = object == "/" ? "attribute '" + name + "'" : "attribute '" + name + "' of '" + object + "'";
+  if (!has_attr(object, name)) fail(where + " is missing");
+  H5Id attr(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.get() < 0) fail("cannot open " + where);
   H5Id type(H5Aget_type(attr.get()), H5Tclose);
-  if (attr.get() < 0 || type.get() < 0 || H5Tget_class(type.get()) != H5T_STRING)
-    fail("attribute '" + name + "' must be a string");
+  if (type.get() < 0 || H5Tget_class(type.get()) != H5T_STRING) fail(where + " must be a string");
   if (H5Tis_variable_str(type.get()) > 0) {
     char* s = nullptr;
     H5Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
-    if (H5Aread(attr.get(), mem.get(), &s) < 0) fail("cannot read attribute '" + name + "'");
+    if (H5Aread(attr.get(), mem.get(), &s) < 0) fail("cannot read " + where);
     std::string out = s ? s : "";
     H5free_memory(s);
     return out;
   }
   std::string out(H5Tget_size(type.get()), '\0');
-  if (H5Aread(attr.get(), type.get(), out.data()) < 0) fail("cannot read attribute '" + name + "'");
+  if (H5Aread(attr.get(), type.get(), out.data()) < 0) fail("cannot read " + where);
   while (!out.empty() && out.back() == '\0') out.pop_back();
+  return out;
+}
+
+bool H5File::attr_is_string(const std::string& object, const std::string& name) const {
+  H5Id attr(H5Aopen_by_name(id(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (attr.get() < 0) fail("cannot open attribute '" + name + "' of '" + object + "'");
+  H5Id type(H5Aget_type(attr.get()), H5Tclose);
+  return type.get() >= 0 && H5Tget_class(type.get()) == H5T_STRING;
+}
+
+std::vector<std::string> H5File::attr_names(const std::string& object) const {
+  std::vector<std::string> out;
+  hsize_t idx = 0;
+  if (H5Aiterate_by_name(id(), object.c_str(), H5_INDEX_NAME, H5_ITER_INC, &idx, collect_attr_name, &out,
+                         H5P_DEFAULT) < 0)
+    fail("cannot list the attributes of '" + object + "'");
   return out;
 }
 

@@ -42,7 +42,15 @@ class H5Id {
   herr_t (*close_)(hid_t) = nullptr;
 };
 
-enum class H5Type { kFloat32, kInt32 };
+enum class H5Type { kFloat32, kInt32, kInt64 };
+
+// What a dataset holds, whatever its type.
+struct H5DatasetInfo {
+  std::string type;            // "float32", "int32", "int64", or "other"
+  size_t element_bytes = 0;
+  std::vector<size_t> shape;
+  size_t bytes() const;        // element_bytes times the element count
+};
 
 class H5File {
  public:
@@ -57,7 +65,18 @@ class H5File {
   std::vector<size_t> shape(const std::string& dataset, H5Type type) const;
   // Rows [row0, row0+rows) of a dataset whose rows hold `row_count` elements each.
   void read_rows(const std::string& dataset, H5Type type, size_t row0, size_t rows, size_t row_count, void* out) const;
+  // A whole dataset of `count` elements (its shape must hold exactly that many).
+  void read_all(const std::string& dataset, H5Type type, size_t count, void* out) const;
+  H5DatasetInfo info(const std::string& dataset) const;
+  // A whole dataset's bytes exactly as stored (no conversion); `bytes` must be info().bytes().
+  void read_raw(const std::string& dataset, void* out, size_t bytes) const;
+  // Creates the dataset (and missing groups) contiguous, without modification
+  // times, so that the same data give the same bytes.
   void write(const std::string& dataset, H5Type type, const std::vector<size_t>& shape, const void* data);
+  // Every dataset in the file, as absolute paths ("/model/layers.0.weight"), in name order.
+  std::vector<std::string> datasets() const;
+  // Byte offset of a contiguous dataset's data in the file; -1 if it has none.
+  int64_t data_offset(const std::string& dataset) const;
 
   void set_attr(const std::string& name, const std::string& value);
   void set_attr(const std::string& name, int64_t value);
@@ -65,6 +84,13 @@ class H5File {
   bool has_attr(const std::string& name) const;
   std::string attr_string(const std::string& name) const;
   int64_t attr_int(const std::string& name) const;
+  // The same on any object ("/" is the root group; "/model/layers.0.weight" a dataset).
+  void set_attr(const std::string& object, const std::string& name, const std::string& value);
+  bool has_attr(const std::string& object, const std::string& name) const;
+  std::string attr_string(const std::string& object, const std::string& name) const;
+  bool attr_is_string(const std::string& object, const std::string& name) const;
+  // Names of an object's attributes, in name order.
+  std::vector<std::string> attr_names(const std::string& object) const;
 
   void flush();
   void close();  // closes now, checking the result (the destructor cannot report)
@@ -78,5 +104,10 @@ class H5File {
 
 // HDF5's innermost error message, and the stack cleared; "" if none.
 std::string h5_last_error();
+
+// What to tell the user when HDF5 could not lock a file: some parallel and
+// network file systems (NFS without lockd, some Lustre and Longhorn mounts)
+// refuse flock(). Empty when `hdf5_detail` is not about locking.
+std::string h5_locking_hint(const std::string& hdf5_detail);
 
 }  // namespace fedtrain

@@ -3,7 +3,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "runtime/core/error.h"
 
@@ -19,12 +21,28 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
-RoundReport::RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table)
+RoundReport::RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table,
+                         int64_t keep_through_round)
     : path_(metrics_path), job_id_(job_id), table_(table) {
   std::filesystem::path p(metrics_path);
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  // A resumed run keeps the rounds it continues from (lines of later rounds
+  // came from a run that stopped before checkpointing them).
+  std::string kept;
+  if (keep_through_round > 0) {
+    std::ifstream old(metrics_path);
+    std::string line;
+    while (std::getline(old, line)) {
+      const size_t at = line.find("\"round\":");
+      if (at != std::string::npos && std::atoll(line.c_str() + at + 8) <= keep_through_round) kept += line + "\n";
+    }
+  }
   json_ = std::fopen(metrics_path.c_str(), "w");
+  if (json_ != nullptr && (std::fputs(kept.c_str(), json_) < 0 || std::fflush(json_) != 0)) {
+    std::fclose(json_);
+    json_ = nullptr;
+  }
   if (json_ == nullptr)
     throw Error("cannot create metrics file '" + metrics_path + "': " + std::strerror(errno) +
                 "; set run.metrics_file to a writable path");

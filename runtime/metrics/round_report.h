@@ -17,8 +17,11 @@ namespace fedtrain {
 
 class RoundReport final : public RoundObserver {
  public:
-  // Creates the metrics file (and its directory), truncating an old one.
-  RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table);
+  // Creates the metrics file (and its directory), truncating an old one; a
+  // run resumed after round `keep_through_round` (> 0) keeps the old file's
+  // lines of rounds up to that one and appends.
+  RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table,
+              int64_t keep_through_round = 0);
   ~RoundReport();
   RoundReport(const RoundReport&) = delete;
   RoundReport& operator=(const RoundReport&) = delete;

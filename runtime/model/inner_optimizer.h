@@ -21,6 +21,8 @@ class InnerOptimizer {
   void step(std::span<float> params, std::span<const float> grads);
 
   int64_t steps() const { return steps_; }
+  // Restores the step count (AdamW's bias correction depends on it), with state() for the buffers.
+  void set_steps(int64_t steps) { steps_ = steps; }
   // Named state buffers ("momentum", or "exp_avg" and "exp_avg_sq"), for checkpoints.
   struct State {
     std::string name;

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/core/check.h"
+#include "runtime/core/error.h"
 
 namespace fedtrain {
 
@@ -47,6 +48,39 @@ void SiteTrainer::set_params(std::span<const float> global) {
 
 void SiteTrainer::broadcast_params() {
   if (site_.size() > 1) site_.broadcast(params_, 0);
+}
+
+void SiteTrainer::save_state(TrainerState& out) {
+  out.params.assign(params_.begin(), params_.end());
+  out.optimizer_names.clear();
+  out.optimizer.clear();
+  for (const InnerOptimizer::State& s : optimizer_.state()) {
+    out.optimizer_names.push_back(s.name);
+    out.optimizer.push_back(*s.buffer);
+  }
+  out.optimizer_steps = optimizer_.steps();
+  out.loader = loader_.position();
+}
+
+void SiteTrainer::load_state(const TrainerState& in) {
+  if (in.params.size() != params_.size())
+    throw Error("the saved parameters hold " + std::to_string(in.params.size()) + " values, this model " +
+                std::to_string(params_.size()));
+  std::vector<InnerOptimizer::State> state = optimizer_.state();
+  std::string want;
+  for (const auto& s : state) want += (want.empty() ? "" : ", ") + s.name;
+  std::string have;
+  for (const auto& n : in.optimizer_names) have += (have.empty() ? "" : ", ") + n;
+  if (have != want || in.optimizer.size() != state.size())
+    throw Error("the saved inner optimizer state holds [" + have + "], this optimizer needs [" + want + "]");
+  for (size_t i = 0; i < state.size(); ++i) {
+    if (in.optimizer[i].size() != state[i].buffer->size())
+      throw Error("the saved inner optimizer buffer '" + state[i].name + "' has the wrong size");
+  }
+  loader_.seek(in.loader);  // the one step that can fail on good input (a shard that shrank): first
+  std::copy(in.params.begin(), in.params.end(), params_.begin());
+  for (size_t i = 0; i < state.size(); ++i) *state[i].buffer = in.optimizer[i];
+  optimizer_.set_steps(in.optimizer_steps);
 }
 
 }  // namespace fedtrain

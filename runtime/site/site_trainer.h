@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "runtime/collectives/collectives.h"
@@ -19,6 +20,17 @@
 #include "runtime/site/gradient_reducer.h"
 
 namespace fedtrain {
+
+// Everything one rank needs to continue training exactly where it stood, in
+// host memory (a trainer on a GPU copies from and to the device). At a round
+// boundary `params` is theta_global on every rank of every site.
+struct TrainerState {
+  std::vector<float> params;                  // (param_count), ParamLayout order
+  std::vector<std::string> optimizer_names;   // the inner optimizer's buffers: "momentum", or "exp_avg", "exp_avg_sq"
+  std::vector<std::vector<float>> optimizer;  // one (param_count) buffer per name, ParamLayout order
+  int64_t optimizer_steps = 0;                // inner steps taken (AdamW's bias correction needs it)
+  ShardLoader::Position loader;               // this rank's place in its data
+};
 
 struct LocalStats {
   double loss_sum = 0.0;  // over this rank's samples
@@ -44,6 +56,12 @@ class SiteTrainer {
   void set_params(std::span<const float> global);
   // The site leader's parameters to every rank of the site.
   void broadcast_params();
+
+  // Copies this rank's whole training state out (for checkpoints), or back in
+  // (on resume). load_state throws Error if the state does not fit this
+  // trainer (other model size or optimizer).
+  void save_state(TrainerState& out);
+  void load_state(const TrainerState& in);
 
  private:
   Collectives& site_;

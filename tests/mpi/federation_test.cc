@@ -111,12 +111,7 @@ class JobTest : public ::testing::Test {
       write_dataset_file(dir_->file("a.h5"), testing::make_blobs(300, 20, 4, 1), 4, {});
       write_dataset_file(dir_->file("b.h5"), testing::make_blobs(500, 20, 4, 2), 4, {});
       write_dataset_file(dir_->file("test.h5"), testing::make_blobs(200, 20, 4, 3), 4, {});
-      for (const char* site : {"a", "b"}) {
-        SecretKey key = SecretKey::generate();
-        key.save(dir_->file(std::string(site) + ".key"));
-        const PublicKey pub = key.public_key();
-        std::ofstream(dir_->file(std::string(site) + ".pub")) << to_base64(pub.data(), pub.size()) << "\n";
-      }
+      testing::write_site_keys(dir_->path(), {"a", "b"});
     }
     MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
     path_ = path;

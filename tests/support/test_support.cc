@@ -1,7 +1,10 @@
 // Helpers shared by the tests.
 #include "tests/support/test_support.h"
 
+#include "runtime/crypto/x25519.h"
+
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 
@@ -16,6 +19,15 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+void write_site_keys(const std::string& dir, const std::vector<std::string>& sites) {
+  for (const auto& site : sites) {
+    SecretKey key = SecretKey::generate();
+    key.save(dir + "/" + site + ".key");
+    const PublicKey pub = key.public_key();
+    std::ofstream(dir + "/" + site + ".pub") << to_base64(pub.data(), pub.size()) << "\n";
+  }
 }
 
 Dataset make_blobs(size_t rows, size_t features, int classes, uint64_t seed) {

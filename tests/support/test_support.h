@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/data/dataset_file.h"
 
@@ -21,6 +22,9 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A key pair per site in `dir`: NAME.key (mode 0600) and NAME.pub, as 'fedtrain keygen' writes them.
+void write_site_keys(const std::string& dir, const std::vector<std::string>& sites);
 
 // A learnable classification problem: class c lights up feature block c
 // (plus noise), so a small MLP separates the classes in a few steps.
