@@ -2,6 +2,7 @@
 #include "kernels/cuda/device.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace fedtrain::kernels::cuda {
 
@@ -25,6 +26,16 @@ std::string describe_current_device() {
   char memory[32];
   std::snprintf(memory, sizeof memory, "%.1f GiB", static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
   return std::string(p.name) + ", sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " + memory;
+}
+
+std::array<uint8_t, 16> current_device_uuid() {
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp p{};
+  CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  std::array<uint8_t, 16> uuid{};
+  std::memcpy(uuid.data(), p.uuid.bytes, uuid.size());
+  return uuid;
 }
 
 }  // namespace fedtrain::kernels::cuda

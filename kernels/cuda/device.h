@@ -8,7 +8,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <utility>
@@ -23,6 +25,9 @@ int device_count(std::string* why = nullptr);
 
 // "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB" for the current device.
 std::string describe_current_device();
+
+// The current device's UUID (distinct for every GPU and MIG instance).
+std::array<uint8_t, 16> current_device_uuid();
 
 template <typename T>
 class DeviceBuffer {

@@ -104,9 +104,12 @@ JobResult run_job(const Config& config, const Topology& topo) {
              "(plaintext MPI_Allreduce over leaders_comm)");
   }
 
-  SiteTrainer trainer(config, *site_coll, model, *loader);
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, model, *loader);
+  if (reporting) std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
+  if (topo.is_leader() && !reporting) log_info("site " + topo.site_name() + " trains on " + trainer->describe());
+  std::fflush(stdout);
   RoundParts parts;
-  parts.trainer = &trainer;
+  parts.trainer = trainer.get();
   parts.model = &model;
   parts.site = site_coll.get();
   parts.leaders = leaders.get();
@@ -122,7 +125,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.rounds = config.rounds;
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
-  result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
+  const std::span<const float> final_params = trainer->params();
+  result.params_hash = sha256(final_params.data(), final_params.size_bytes());
   if (reporting) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

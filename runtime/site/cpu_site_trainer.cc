@@ -1,0 +1,95 @@
+// Synchronous data-parallel training inside one site on the CPU.
+#include "runtime/site/cpu_site_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "kernels/cpu/kernels.h"
+#include "runtime/core/check.h"
+#include "runtime/core/config_values.h"
+#include "runtime/core/error.h"
+#include "runtime/core/log.h"
+
+namespace fedtrain {
+
+CpuSiteTrainer::CpuSiteTrainer(const Config& config, const Topology& topology, Collectives& site, Mlp& model,
+                               ShardLoader& loader)
+    : site_(site),
+      model_(model),
+      loader_(loader),
+      batch_size_(config.batch_size),
+      params_(model.param_count()),
+      grads_(model.param_count()),
+      batch_x_(static_cast<size_t>(config.batch_size) * model.input_dim()),
+      batch_y_(config.batch_size),
+      optimizer_(config.inner, model.param_count()),
+      reducer_(site, static_cast<size_t>(config.bucket_mib * 1024 * 1024)),
+      watchdog_(site.size() > 1 ? config.collective_timeout_s : 0.0,
+                "site " + topology.site_name() + " (rank " + std::to_string(topology.site_rank()) + " of " +
+                    std::to_string(topology.site_size()) + ")"),
+      hang_before_(injected_hang_step(config, topology.site_name(), topology.site_rank())) {
+  model_.init(params_, config.seed);
+}
+
+LocalStats CpuSiteTrainer::train(int steps) {
+  LocalStats stats;
+  for (int s = 0; s < steps; ++s) {
+    ++steps_done_;
+    loader_.next_batch(batch_size_, batch_x_.data(), batch_y_.data());
+    BatchStats b = model_.forward_backward(params_, batch_x_.data(), batch_y_.data(), batch_size_, grads_);
+    if (hang_before_ == steps_done_) stall_forever("--inject hang");
+    {
+      auto guard = watchdog_.arm("gradient all-reduce");
+      reducer_.average(grads_);
+    }
+    optimizer_.step(params_, grads_);
+    stats.loss_sum += b.loss_sum;
+    stats.samples += b.samples;
+  }
+  return stats;
+}
+
+void CpuSiteTrainer::pseudo_gradient(std::span<const float> global, std::span<float> delta) {
+  FT_CHECK(global.size() == params_.size() && delta.size() == params_.size());
+  kernels::cpu::pseudo_gradient(delta.data(), global.data(), params_.data(), params_.size());
+}
+
+void CpuSiteTrainer::set_params(std::span<const float> global) {
+  FT_CHECK(global.size() == params_.size());
+  std::copy(global.begin(), global.end(), params_.begin());
+}
+
+void CpuSiteTrainer::broadcast_params() {
+  if (site_.size() > 1) site_.broadcast(params_, 0);
+}
+
+std::optional<int64_t> injected_hang_step(const Config& config, const std::string& site, int site_rank) {
+  for (const std::string& spec : config.inject) {
+    if (spec.rfind("hang:", 0) != 0) continue;
+    std::string want_site;
+    long long want_rank = -1, step = -1;
+    std::stringstream fields(spec.substr(5));
+    std::string field;
+    while (std::getline(fields, field, ',')) {
+      const size_t eq = field.find('=');
+      const std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
+      if (key == "site") want_site = value;
+      else if (key == "rank") want_rank = config_values::parse_int("--inject hang rank", value, 0, 1 << 20);
+      else if (key == "step") step = config_values::parse_int("--inject hang step", value, 1, 1LL << 40);
+      else throw ConfigError("--inject " + spec + ": unknown field '" + key + "'; hang takes site=NAME,rank=R,step=N");
+    }
+    if (want_site.empty() || want_rank < 0 || step < 1)
+      throw ConfigError("--inject " + spec + ": hang needs site=NAME,rank=R,step=N");
+    if (want_site == site && want_rank == site_rank) return step;
+  }
+  return std::nullopt;
+}
+
+void stall_forever(const std::string& why) {
+  log_warn(why + ": this rank stalls here on purpose");
+  for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+}  // namespace fedtrain
