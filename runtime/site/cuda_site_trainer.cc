@@ -129,7 +129,7 @@ CudaSiteTrainer::CudaSiteTrainer(const Config& config, const Topology& topology,
   if (failed > 0) throw Error("another rank of " + where_ + " could not set up its GPU (see its error)");
 
 #if FEDTRAIN_WITH_NCCL
-  if (plan.nccl && site.size() > 1) nccl_ = make_nccl_collectives(topology.site_comm(), stream_.get(), timeout_s_, where_);
+  if (plan.nccl) nccl_ = make_nccl_collectives(topology.site_comm(), stream_.get(), timeout_s_, where_);
 #endif
   const size_t bucket = static_cast<size_t>(bucket_bytes_);
   if (nccl_) reducer_.emplace(*nccl_, bucket);
@@ -204,7 +204,7 @@ LocalStats CudaSiteTrainer::train(int steps) {
 }
 
 void CudaSiteTrainer::reduce_gradients(int slot) {
-  if (site_.size() == 1) return;
+  if (site_.size() == 1 && !nccl_) return;
   const cudaStream_t s = stream_.get();
   const float inv_size = 1.0f / static_cast<float>(site_.size());
   if (nccl_) {
@@ -296,7 +296,6 @@ void CudaSiteTrainer::set_params(std::span<const float> global) {
 }
 
 void CudaSiteTrainer::broadcast_params() {
-  if (site_.size() == 1) return;
   if (nccl_) {
     // Non-leaders may have waited here for the other sites' whole round: meet
     // on the host first (MPI, no timeout), so that the NCCL broadcast itself,
@@ -306,6 +305,7 @@ void CudaSiteTrainer::broadcast_params() {
     nccl_->broadcast(params_.span(), 0);
     return;
   }
+  if (site_.size() == 1) return;
   const cudaStream_t s = stream_.get();
   if (site_.rank() == 0) {
     CUDA_CHECK(cudaMemcpyAsync(host_.data(), params_.data(), params_.bytes(), cudaMemcpyDeviceToHost, s));

@@ -60,7 +60,8 @@ std::string hex(const Uuid& u) {
 std::string DevicePlan::describe(int site_size) const {
   if (!cuda) return "cpu";
   std::string s = "cuda:" + std::to_string(gpu) + " (" + gpu_name + ")";
-  if (site_size > 1) s += nccl ? ", all-reduce nccl" : ", all-reduce mpi through host memory";
+  if (nccl) s += ", all-reduce nccl";
+  else if (site_size > 1) s += ", all-reduce mpi through host memory";
   return s;
 }
 
@@ -114,7 +115,14 @@ DevicePlan plan_devices(const Config& config, const Topology& topo, Collectives&
   if (!site_cuda) {
     if (config.collectives == SiteCollectivesKind::kNccl && topo.is_leader())
       error = "site.collectives = nccl, but " + where + " trains on the CPU (not every rank sees a GPU)";
-  } else if (site.size() > 1) {
+  } else if (site.size() == 1) {
+    // Nothing to all-reduce, so auto and mpi skip NCCL; nccl asked for explicitly still
+    // gets a one-rank communicator (its calls are then copies), which checks NCCL itself.
+    if (config.collectives == SiteCollectivesKind::kNccl) {
+      if (FEDTRAIN_WITH_NCCL) plan.nccl = true;
+      else if (topo.is_leader()) error = "site.collectives = nccl, but this fedtrain was built without NCCL";
+    }
+  } else {
     std::vector<uint8_t> all(uuid.size() * static_cast<size_t>(site.size()));
     site.allgather(uuid, all);
     int shared_with = -1;  // the lowest site rank whose GPU another rank also uses

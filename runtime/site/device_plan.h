@@ -14,7 +14,9 @@
 //      rank has a GPU of its own (NCCL refuses two ranks on one GPU): the ranks
 //      compare their GPUs' UUIDs. nccl with a shared GPU fails the start-up;
 //      auto falls back to mpi (gradients through pinned host memory) and says
-//      so; a build without NCCL always uses mpi.
+//      so; a build without NCCL always uses mpi. A one-rank site needs no
+//      all-reduce: it uses NCCL only when nccl is asked for explicitly (a
+//      one-rank communicator, which exercises NCCL on a single GPU).
 #pragma once
 
 #include <string>

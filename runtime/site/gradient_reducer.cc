@@ -22,7 +22,6 @@ void GradientReducer::average(std::span<float> grads) {
 }
 
 void GradientReducer::sum_buckets(std::span<float> grads) {
-  if (site_.size() == 1) return;
   for (size_t end = grads.size(); end > 0;) {
     const size_t begin = end > bucket_elems_ ? end - bucket_elems_ : 0;
     site_.allreduce_sum(grads.subspan(begin, end - begin));

@@ -66,7 +66,8 @@ class CudaTrainer : public ::testing::Test {
     MPI_Barrier(MPI_COMM_WORLD);
     dir_.reset();
   }
-  Config config(DeviceKind device, InnerOptimizerKind optimizer) const {
+  // One site of two ranks, or (one_rank_sites) two sites of one rank each.
+  Config config(DeviceKind device, InnerOptimizerKind optimizer, bool one_rank_sites = false) const {
     Config c;
     c.hidden = {32, 16};
     c.batch_size = 16;
@@ -77,6 +78,7 @@ class CudaTrainer : public ::testing::Test {
     c.bucket_mib = 1.0 / 1024;  // 256 floats per bucket: many buckets
     c.collective_timeout_s = 60;
     c.sites = {{"a", 2, path_ + "/a.h5"}};
+    if (one_rank_sites) c.sites = {{"a", 1, path_ + "/a.h5"}, {"b", 1, path_ + "/a.h5"}};
     return c;
   }
   std::unique_ptr<testing::TempDir> dir_;
@@ -138,6 +140,26 @@ TEST_F(CudaTrainer, NcclNeedsAGpuPerRankAutoFallsBackToMpi) {
     c.collectives = SiteCollectivesKind::kNccl;  // both ranks on one GPU: a start-up error on every rank
     EXPECT_THROW(Rank refused(c, world_), Error);
   }
+}
+
+TEST_F(CudaTrainer, OneRankSitesUseTheirOwnNcclCommunicators) {
+  // Two processes sharing one GPU, each a site of its own with a one-rank NCCL
+  // communicator: the NCCL path (all-reduce, broadcast) on any GPU count.
+  Config c = config(DeviceKind::kCuda, InnerOptimizerKind::kSgd, /*one_rank_sites=*/true);
+  c.collectives = SiteCollectivesKind::kNccl;
+  Rank gpu(c, world_);
+  Rank cpu(config(DeviceKind::kCpu, InnerOptimizerKind::kSgd, true), world_);
+  EXPECT_NE(gpu.trainer->describe().find("all-reduce nccl"), std::string::npos) << gpu.trainer->describe();
+  const LocalStats a = cpu.trainer->train(25), b = gpu.trainer->train(25);
+  EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-4 * std::abs(a.loss_sum));
+  EXPECT_TRUE(testing::all_close(params_of(*gpu.trainer), params_of(*cpu.trainer), 1e-4, 1e-3));
+
+  std::vector<float> global = params_of(*cpu.trainer);
+  for (float& g : global) g *= 0.5f;
+  gpu.trainer->set_params(global);
+  gpu.trainer->broadcast_params();
+  EXPECT_EQ(params_of(*gpu.trainer), global);
+  gpu.trainer->train(2);  // the stream and the communicator still work after the broadcast
 }
 
 }  // namespace
