@@ -228,7 +228,7 @@ int bench_allreduce(const std::vector<std::string>& args) {
       throw ConfigError("bench allreduce: " + std::to_string(world_size) + " ranks do not split into sites of " +
                             std::to_string(per_site) + "; pass --ranks-per-site or --config",
                         true);
-    for (int s = 0; s < world_size / per_site; ++s) config.sites.push_back({"site" + std::to_string(s), per_site, ""});
+    for (int s = 0; s < world_size / per_site; ++s) config.sites.push_back({.name = "site" + std::to_string(s), .ranks = per_site});
   }
   Comm world = Comm::borrow(MPI_COMM_WORLD);
   Topology topo = Topology::create(config, world);

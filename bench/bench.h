@@ -8,6 +8,8 @@ namespace fedtrain {
 
 // Collective over MPI_COMM_WORLD (MPI already initialised).
 int bench_allreduce(const std::vector<std::string>& args);
+// Collective over MPI_COMM_WORLD: every rank one site's leader.
+int bench_secagg(const std::vector<std::string>& args);
 // One process: training step vs sgemm of the same shapes (--device cpu or cuda).
 int bench_train(const std::vector<std::string>& args);
 

@@ -89,8 +89,12 @@ trap 'rm -rf "$work"' EXIT
 env "${CARRIED_ENV[@]}" "$out/bin/fedtrain" data fashion-mnist --source "$out/fashion-mnist" --out "$work/data" \
   --sites es,de --train-limit 4000 --test-limit 1000 >/dev/null
 job=("$MPIRUN" -n 2 "$out/bin/fedtrain" run --config configs/quickstart.ini --data.test="$work/data/test.h5"
-     --site.es.ranks=1 --site.de.ranks=1 --site.es.data="$work/data/train-es.h5" --site.de.data="$work/data/train-de.h5"
      --federation.rounds=2 --federation.local_steps=20 --run.metrics_file="$work/metrics.jsonl")
+for site in es de; do
+  env "${CARRIED_ENV[@]}" "$out/bin/fedtrain" keygen --site $site --out "$work/keys" >/dev/null
+  job+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
+        --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/egress-$site.jsonl")
+done
 hidden=(/usr/lib/x86_64-linux-gnu/openmpi /usr/lib/x86_64-linux-gnu/pmix2 /usr/share/openmpi /etc/openmpi)
 if unshare --mount true 2>/dev/null; then
   mkdir -p "$work/empty"

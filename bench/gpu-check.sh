@@ -14,8 +14,9 @@
 #   4. the MLP training step on the GPU next to the same model and step in PyTorch on the same GPU
 #      (when python3 can import torch) and the GPU's FP32 SGEMM rate, batches 128 and 2048
 #   5. Fashion-MNIST, 2 sites x 1 rank (two processes sharing the GPU, each site with its own NCCL
-#      communicator), the quick-start schedule on the GPU and, as the reference, on the CPU: the GPU
-#      run must reach the accuracy bar and stay within 2 points of the CPU run
+#      communicator), the quick-start schedule (secure aggregation between the two leaders) on the
+#      GPU and, as the reference, on the CPU: the GPU run must reach the accuracy bar and stay within
+#      2 points of the CPU run
 # Writes OUTDIR/gpu-check.md (the table) and OUTDIR/gpu-check.log (everything the steps printed).
 #
 # GPU_CHECK_REHEARSE=1 runs on a machine without a GPU, to check the script itself: the GPU steps
@@ -189,14 +190,20 @@ federated() {  # LABEL [overrides]: sets acc and secs from the summary line
   local label=$1
   shift
   acc="" secs=""
+  local sites=() site
+  for site in es de; do
+    sites+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
+            --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/$label-egress-$site.jsonl")
+  done
   run 240 "$label" env "${CARRIED_ENV[@]}" "$MPIRUN" -n 2 "$bin/fedtrain" run --config configs/quickstart.ini \
-    --data.test="$work/data/test.h5" --site.es.ranks=1 --site.de.ranks=1 --site.es.data="$work/data/train-es.h5" \
-    --site.de.data="$work/data/train-de.h5" --run.metrics_file="$work/$label.jsonl" "$@" || return 1
+    --data.test="$work/data/test.h5" "${sites[@]}" --run.metrics_file="$work/$label.jsonl" "$@" || return 1
   acc=$(sed -nE 's/.*job quickstart done: .*test accuracy ([0-9.]+)%.*, ([0-9.]+) s$/\1/p' <<<"$last")
   secs=$(sed -nE 's/.*job quickstart done: .*test accuracy ([0-9.]+)%.*, ([0-9.]+) s$/\2/p' <<<"$last")
   [[ -n $acc ]]
 }
-if run 120 "data" "${fedtrain[@]}" data fashion-mnist --source "$fmnist" --out "$work/data" --sites es,de; then
+if run 120 "data" "${fedtrain[@]}" data fashion-mnist --source "$fmnist" --out "$work/data" --sites es,de &&
+   run 30 "keys" "${fedtrain[@]}" keygen --site es --out "$work/keys" &&
+   run 30 "keys" "${fedtrain[@]}" keygen --site de --out "$work/keys"; then
   cpu_acc=""
   if federated cpu --run.device=cpu; then
     cpu_acc=$acc
@@ -222,6 +229,6 @@ if run 120 "data" "${fedtrain[@]}" data fashion-mnist --source "$fmnist" --out "
     row "$label" FAIL "$(why_failed)"
   fi
 else
-  row "Fashion-MNIST shards" FAIL "$(why_failed)"
+  row "Fashion-MNIST shards and site keys" FAIL "$(why_failed)"
 fi
 finish

@@ -60,6 +60,11 @@ if(FEDTRAIN_CUDA_ENABLED)
   endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
+  # CMake before 3.26 does not know nvcc's C++20 flag; the .cu files are C++20 like the rest.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
 endif()
 
 # NCCL: the all-reduce inside GPU sites. Without it GPU sites all-reduce through

@@ -1,6 +1,7 @@
 # Test helpers, one test executable per test file, all registered with ctest:
 #   fedtrain_add_test(NAME SOURCES...)           a GoogleTest binary, one process
 #   fedtrain_add_mpi_test(NAME NP SOURCES...)    a GoogleTest binary under mpiexec -n NP
+#   fedtrain_add_mpi_test_sizes(NAME SIZES 2 3 .. SOURCES ...)  the same binary under several -n
 #   fedtrain_add_script_test(NAME SCRIPT)        a bash script that drives the fedtrain CLI
 #   fedtrain_add_gpu_test(NAME [NP N] SOURCES...) a GoogleTest binary that needs a GPU (CUDA builds only):
 #                                                one process, or N under mpiexec; without a GPU every
@@ -27,6 +28,17 @@ function(fedtrain_add_mpi_test NAME NP)
   target_link_libraries(${NAME} PRIVATE fedtrain_test_support fedtrain_mpi_test_main GTest::gtest fedtrain::warnings)
   add_test(NAME ${NAME} COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${NP} $<TARGET_FILE:${NAME}>)
   set_tests_properties(${NAME} PROPERTIES ENVIRONMENT "${FEDTRAIN_TEST_ENV}" PROCESSORS ${NP} TIMEOUT 300)
+endfunction()
+
+# One binary under several world sizes: NAME_np2, NAME_np3, ...
+function(fedtrain_add_mpi_test_sizes NAME)
+  cmake_parse_arguments(ARG "" "" "SIZES;SOURCES" ${ARGN})
+  add_executable(${NAME} ${ARG_SOURCES})
+  target_link_libraries(${NAME} PRIVATE fedtrain_test_support fedtrain_mpi_test_main GTest::gtest fedtrain::warnings)
+  foreach(np IN LISTS ARG_SIZES)
+    add_test(NAME ${NAME}_np${np} COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${np} $<TARGET_FILE:${NAME}>)
+    set_tests_properties(${NAME}_np${np} PROPERTIES ENVIRONMENT "${FEDTRAIN_TEST_ENV}" PROCESSORS ${np} TIMEOUT 300)
+  endforeach()
 endfunction()
 
 function(fedtrain_add_script_test NAME SCRIPT)

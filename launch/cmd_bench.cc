@@ -12,9 +12,10 @@ namespace fedtrain {
 namespace {
 
 const char* kBenchUsage =
-    "usage: fedtrain bench <allreduce|train> [options]   ('fedtrain bench NAME --help' for options)\n"
+    "usage: fedtrain bench <allreduce|secagg|train> [options]   ('fedtrain bench NAME --help' for options)\n"
     "  allreduce  nccl-tests style table of the runtime's all-reduce on site_comm and leaders_comm\n"
     "             beside raw MPI_Allreduce on the same communicator (run under mpirun)\n"
+    "  secagg     the secure exchange between site leaders beside plaintext MPI_Allreduce (run under mpirun)\n"
     "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n";
 
 #if FEDTRAIN_WITH_BENCH
@@ -22,6 +23,7 @@ struct BenchArgs {
   std::vector<std::string> args;
 };
 int allreduce_body(void* p) { return bench_allreduce(static_cast<BenchArgs*>(p)->args); }
+int secagg_body(void* p) { return bench_secagg(static_cast<BenchArgs*>(p)->args); }
 #endif
 
 }  // namespace
@@ -34,6 +36,7 @@ int cmd_bench(int argc, char** argv, const std::vector<std::string>& args) {
 #if FEDTRAIN_WITH_BENCH
   BenchArgs rest{std::vector<std::string>(args.begin() + 1, args.end())};
   if (args[0] == "allreduce") return with_mpi(argc, argv, allreduce_body, &rest);
+  if (args[0] == "secagg") return with_mpi(argc, argv, secagg_body, &rest);
   if (args[0] == "train") {
     try {
       return bench_train(rest.args);

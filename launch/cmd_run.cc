@@ -6,6 +6,8 @@
 #include "launch/commands.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "runtime/core/injection.h"
+#include "runtime/federation/secure_setup.h"
 #include "runtime/core/log.h"
 #include "runtime/federation/job.h"
 #include "runtime/topology/topology.h"
@@ -50,6 +52,8 @@ int cmd_run(int argc, char** argv, const std::vector<std::string>& args) {
   try {
     const char* env_site = std::getenv("FEDTRAIN_SITE");
     config = load_config(args, env_site ? env_site : "");
+    check_exchange_config(config);
+    parse_injections(config.inject);
   } catch (const Error& e) {
     return report_error(e);  // before MPI_Init: every rank reports and exits 2
   }

@@ -9,6 +9,7 @@ namespace fedtrain {
 int cmd_run(int argc, char** argv, const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
+int cmd_keygen(const std::vector<std::string>& args);
 int cmd_bench(int argc, char** argv, const std::vector<std::string>& args);
 
 // Runs `body` inside an MPI session and maps what it throws to an exit code:

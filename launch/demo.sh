@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick start: installs what fedtrain needs, builds it, prepares Fashion-MNIST
-# for two sites and trains them together under mpirun (2 sites x 2 ranks).
+# and a key pair for each of two sites, and trains them together under mpirun
+# (2 sites x 2 ranks, secure aggregation between the two site leaders).
 #
 #   launch/demo.sh                          IID split (configs/quickstart.ini)
 #   launch/demo.sh configs/non-iid.ini      label-skewed split, Dirichlet alpha 0.5
@@ -19,5 +20,8 @@ for split in iid dirichlet; do
   if [[ ! -f $out/test.h5 ]]; then
     "$bin" data fashion-mnist --out "$out" --sites es,de --partition "$split" --alpha 0.5 --seed 1
   fi
+done
+for site in es de; do
+  [[ -f data/keys/$site.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
 done
 FEDTRAIN_BIN=$bin exec launch/fedtrain-mpirun "$config" "$@"

@@ -23,6 +23,7 @@ const char* kUsage =
     "commands:\n"
     "  run      train a federation:  mpirun -n 4 fedtrain run --config configs/quickstart.ini [--section.key=value ...]\n"
     "  data     prepare per-site shards:  fedtrain data fashion-mnist --out DIR --sites es,de [--partition iid|dirichlet]\n"
+    "  keygen   a site's key pair for secure aggregation:  fedtrain keygen --site es --out keys/\n"
     "  config   check a config and print it resolved (or its world size)\n"
     "  bench    benchmarks: allreduce | train\n"
     "  version  version and build features\n"
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   if (command == "run") return fedtrain::cmd_run(argc, argv, args);
   if (command == "data") return fedtrain::cmd_data(args);
   if (command == "config") return fedtrain::cmd_config(args);
+  if (command == "keygen") return fedtrain::cmd_keygen(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
     std::printf("fedtrain %s (cuda %s, nccl %s)\nkernels: %s%s\n%s", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",

@@ -6,6 +6,7 @@
 // Matrices are row-major; a Linear weight is (OC, C) as in PyTorch.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -57,15 +58,22 @@ void scale(float* x, size_t n, float alpha);
 // Sum of squares in double, and whether every element is finite.
 double sum_squares(const float* x, size_t n, bool* all_finite);
 
-// Uniform double in [0, 1) at position `counter` of the stream `seed`
-// (splitmix64, top 53 bits): counter-based, so the CPU and the GPU draw the
-// same number for the same element without sharing state.
+// Uniform double in [0, 1) at position `counter` of the stream `seed`:
+// splitmix64 of the counter, its top 52 bits as the mantissa of a double in
+// [1, 2), minus 1 (exact). Counter-based, so the CPU and the GPU draw the
+// same number for the same element without sharing state, and made of
+// integer operations and one subtraction so that it vectorises.
 FEDTRAIN_HOST_DEVICE inline double stochastic_uniform(uint64_t seed, uint64_t counter) {
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (counter + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
+  const uint64_t bits = (z >> 12) | 0x3ff0000000000000ULL;
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(bits)) - 1.0;  // the same bits, in device code
+#else
+  return std::bit_cast<double>(bits) - 1.0;
+#endif
 }
 
 // Fixed point in the ring Z_2^32, with stochastic rounding:

@@ -80,6 +80,20 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.rounds = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
   {"federation.local_steps", "50", "inner steps per round (H)",
    [](Config& c, const std::string& k, const std::string& v) { c.local_steps = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
+  {"federation.secure", "true", "secure aggregation between leaders (false: plaintext MPI_Allreduce, for comparison)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.secure = parse_bool(k, v); }},
+  {"federation.min_sites", "2", "quorum: a round with fewer participating sites is abandoned",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.min_sites = static_cast<int>(parse_int(k, v, 1, 1 << 16)); }},
+  {"federation.max_update_norm", "0", "a site whose update norm exceeds this sits the round out (0: no bound)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_update_norm = parse_double(k, v, 0, 1e30); }},
+  {"federation.clip", "4", "secure aggregation: update elements are clipped to [-clip, clip]",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.clip = static_cast<float>(parse_double(k, v, 1e-6, 1e6)); }},
+  {"federation.frac_bits", "24", "secure aggregation: fixed-point fraction bits (one step is 2^-frac_bits)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.frac_bits = static_cast<int>(parse_int(k, v, 1, 30)); }},
+  {"federation.chunk_kib", "1024", "secure aggregation: bytes per sealed message of the ring, KiB",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.chunk_bytes = static_cast<size_t>(parse_int(k, v, 1, 1 << 20)) * 1024; }},
+  {"federation.max_failed_rounds", "3", "consecutive failed exchange attempts before the job stops (exit 1)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_failed_rounds = static_cast<int>(parse_int(k, v, 1, 1000)); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
   {"site.collectives", "auto", "all-reduce inside a GPU site: nccl, mpi (through host memory), or auto (nccl where every rank has a GPU of its own)",
@@ -95,6 +109,14 @@ const SiteKey kSiteKeys[] = {
    [](SiteConfig& s, const std::string& k, const std::string& v) { s.ranks = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
   {"data", "HDF5 training shard of this site (/features, /labels); read only by this site's ranks",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.data = v; }},
+  {"public_key", "the site's X25519 public key, base64 (its entry in the federation manifest)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key = v; }},
+  {"public_key_file", "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.pub)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key_file = v; }},
+  {"secret_key", "the site's secret key file (mode 0600), read only by the site's leader",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.secret_key = v; }},
+  {"egress_log", "one line per message that left the site (default runs/<job_id>/egress-<site>.jsonl)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
 };
 // clang-format on
 
@@ -268,7 +290,11 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (std::find(site_order.begin(), site_order.end(), name) == site_order.end()) site_order.push_back(name);
 
   Config c;
-  for (const auto& name : site_order) c.sites.push_back(SiteConfig{name, 0, ""});
+  for (const auto& name : site_order) {
+    SiteConfig site;
+    site.name = name;
+    c.sites.push_back(site);
+  }
   for (const Collector* from : {&from_file, &from_cli}) {
     for (const Setting& s : from->settings()) {
       std::string name, sub;
@@ -307,6 +333,21 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
     throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
                       "or site.collectives = mpi");
+  if (c.exchange.secure) {
+    for (const auto& s : c.sites) {
+      if (s.public_key.empty() == s.public_key_file.empty())
+        throw ConfigError("site '" + s.name + "' needs exactly one of [site." + s.name + "] public_key or public_key_file "
+                          "for secure aggregation (create keys with 'fedtrain keygen --site " + s.name +
+                          " --out DIR'), or set federation.secure = false");
+      if (s.secret_key.empty())
+        throw ConfigError("site '" + s.name + "' has no secret key file: set [site." + s.name +
+                          "] secret_key = PATH (read only by that site's leader)");
+    }
+    if (c.sites.size() > 1 && c.exchange.min_sites < 2)
+      throw ConfigError("config key 'federation.min_sites' = " + std::to_string(c.exchange.min_sites) +
+                        " with secure aggregation: the aggregate of one site is that site's update, so at least 2 "
+                        "sites must take part; set federation.min_sites >= 2");
+  }
 
   // The resolved configuration, as an INI file that reproduces this run.
   std::ostringstream out;
@@ -317,10 +358,15 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (sec != section) out << (section.empty() ? "" : "\n") << "[" << sec << "]\n", section = sec;
     out << key.substr(key.find('.') + 1) << " = " << values[key] << "\n";
   }
-  for (const auto& s : c.sites) {
+  for (auto& s : c.sites) {
+    if (s.egress_log.empty()) s.egress_log = "runs/" + c.job_id + "/egress-" + s.name + ".jsonl";
     out << "\n[site." << s.name << "]\n";
     if (s.ranks > 0) out << "ranks = " << s.ranks << "\n";
     out << "data = " << s.data << "\n";
+    if (!s.public_key.empty()) out << "public_key = " << s.public_key << "\n";
+    if (!s.public_key_file.empty()) out << "public_key_file = " << s.public_key_file << "\n";
+    if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";
+    out << "egress_log = " << s.egress_log << "\n";
   }
   c.resolved_text = out.str();
   return c;

@@ -47,6 +47,24 @@ struct SiteConfig {
   std::string name;
   int ranks = 0;          // 0: not given (sites named per process with --site)
   std::string data;       // HDF5 training shard of this site
+  // Secure aggregation: the site's entry in the federation manifest (its
+  // X25519 public key, inline base64 or a file), the secret key file read
+  // only by this site's leader, and the site's egress log.
+  std::string public_key;
+  std::string public_key_file;
+  std::string secret_key;
+  std::string egress_log;  // default runs/<job_id>/egress-<site>.jsonl
+};
+
+// [federation] keys of the exchange between the site leaders.
+struct ExchangeConfig {
+  bool secure = true;          // false: plaintext MPI_Allreduce (comparison only)
+  int min_sites = 2;           // quorum: fewer participants abandon the round
+  double max_update_norm = 0;  // 0: no bound
+  float clip = 4.0f;           // fixed point: |delta| clipped to this
+  int frac_bits = 24;          // fixed point: one step is 2^-frac_bits
+  size_t chunk_bytes = size_t{1} << 20;
+  int max_failed_rounds = 3;   // consecutive failed attempts before the job stops
 };
 
 struct Config {
@@ -67,6 +85,7 @@ struct Config {
   // [federation]
   int rounds = 20;
   int local_steps = 50;
+  ExchangeConfig exchange;
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
   SiteCollectivesKind collectives = SiteCollectivesKind::kAuto;

@@ -8,10 +8,11 @@
 
 #include "fedtrain/features.h"
 #include "kernels/cpu/blas_core.h"
-#include "runtime/collectives/metered_collectives.h"
+#include "runtime/core/injection.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
 #include "runtime/data/shuffle.h"
+#include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/round_driver.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
@@ -34,11 +35,18 @@ JobResult run_job(const Config& config, const Topology& topo) {
   const bool evaluating_site = topo.site_index() == 0;
   const bool reporting = evaluating_site && topo.is_leader();
 
-  // Start-up: every rank checks and loads its own data, then all agree.
+  // Start-up: every rank checks and loads its own data, each leader its site's
+  // identity, then all agree (a bad key file exits 2, bad data 1).
   DatasetInfo train_info, test_info;
   std::optional<ShardLoader> loader;
+  std::optional<LeaderExchange> exchange;
   std::string error;
+  int error_code = kExitRuntime;
   try {
+    if (topo.is_leader()) {
+      exchange.emplace(config, topo);
+      exchange->prepare();
+    }
     train_info = inspect_dataset(site.data);
     if (evaluating_site) test_info = inspect_dataset(config.test_file);
     loader.emplace(site.data, train_info, topo.site_rank(), topo.site_size(),
@@ -46,8 +54,9 @@ JobResult run_job(const Config& config, const Topology& topo) {
                             static_cast<uint64_t>(topo.site_rank())));
   } catch (const Error& e) {
     error = e.what();
+    error_code = e.exit_code();
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agree_startup(topo.world(), error, error_code);
 
   // Every site must feed the same model shape.
   const auto [fmin, fmax] = min_max(topo.world(), static_cast<int64_t>(train_info.features));
@@ -66,15 +75,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
 
   Mlp model(static_cast<int>(train_info.features), config.hidden, classes);
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
-  std::unique_ptr<Collectives> leaders_raw;
-  std::unique_ptr<MeteredCollectives> leaders;
-  std::unique_ptr<Aggregator> aggregator;
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
   if (topo.is_leader()) {
-    leaders_raw = make_mpi_collectives(topo.leaders_comm());
-    leaders = std::make_unique<MeteredCollectives>(*leaders_raw);
-    aggregator = make_plain_aggregator(*leaders);
+    exchange->connect();
     outer = std::make_unique<OuterOptimizer>(config.outer, model.param_count());
     site_weight = static_cast<double>(train_info.rows);
   }
@@ -94,14 +98,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
                 topo.n_sites(), topo.describe().c_str(), topo.world_size(),
                 describe_model(model, config.hidden).c_str());
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
-                config.local_steps, config.batch_size, aggregator->name());
+                config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
     std::printf("metrics: %s\n", config.metrics_file.c_str());
     std::fflush(stdout);
-  }
-  if (topo.is_leader()) {
-    log_warn("federation.secure is not available yet: site updates cross site borders in clear "
-             "(plaintext MPI_Allreduce over leaders_comm)");
   }
 
   std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, model, *loader);
@@ -112,8 +112,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
   parts.trainer = trainer.get();
   parts.model = &model;
   parts.site = site_coll.get();
-  parts.leaders = leaders.get();
-  parts.aggregator = aggregator.get();
+  parts.aggregator = exchange ? &exchange->aggregator() : nullptr;
+  parts.injections = parse_injections(config.inject);
   parts.outer = outer.get();
   parts.evaluator = evaluator.get();
   if (report) parts.observers.push_back(report.get());
@@ -127,6 +127,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.test_accuracy = last.test_accuracy;
   const std::span<const float> final_params = trainer->params();
   result.params_hash = sha256(final_params.data(), final_params.size_bytes());
+  result.params.assign(final_params.begin(), final_params.end());
   if (reporting) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "runtime/core/config.h"
 #include "runtime/crypto/sha256.h"
@@ -14,6 +15,7 @@ struct JobResult {
   double test_loss = 0.0;      // valid on the reporting rank
   double test_accuracy = 0.0;  // valid on the reporting rank
   Sha256Digest params_hash{};  // of this rank's final parameters
+  std::vector<float> params;   // this rank's final parameters (the global model)
 };
 
 // Collective over the world. The first site's leader reports (table on

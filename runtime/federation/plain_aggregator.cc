@@ -1,9 +1,12 @@
-// Plaintext weighted average of the pseudo-gradients: two all-reduces over leaders_comm.
+// Plaintext weighted average of the pseudo-gradients: MPI collectives over leaders_comm.
 //
-//   1. W = sum of the weights (one double).
-//   2. Each leader scales its update by weight / W; a float all-reduce sums them.
-// MPI_Allreduce gives every leader the same sum, so every leader applies the
-// same outer step (the round driver checks that with a hash).
+//   1. statuses all-gathered; participation decided as in secure mode
+//   2. each participant scales its update by n_s / sum(n), the others by 0;
+//      one float all-reduce sums them
+// Everyone on the path sees every site's update: use it to compare against
+// secure aggregation, never across organisations.
+#include <cstring>
+
 #include "kernels/cpu/kernels.h"
 #include "runtime/core/error.h"
 #include "runtime/federation/aggregator.h"
@@ -13,26 +16,74 @@ namespace {
 
 class PlainAggregator final : public Aggregator {
  public:
-  explicit PlainAggregator(Collectives& leaders) : leaders_(leaders) {}
+  PlainAggregator(MeteredCollectives& leaders, std::vector<std::string> sites, int min_sites, double max_update_norm)
+      : leaders_(leaders), sites_(std::move(sites)), min_sites_(min_sites), max_update_norm_(max_update_norm) {}
   const char* name() const override { return "plaintext"; }
 
-  AggregateResult average(std::span<float> update, double weight, const RoundId&) override {
-    double total = weight;
-    leaders_.allreduce_sum(std::span<double>(&total, 1));
-    if (!(total > 0.0)) throw Error("federation: the site weights sum to " + std::to_string(total) + ", not > 0");
-    kernels::cpu::scale(update.data(), update.size(), static_cast<float>(weight / total));
+  AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) override {
+    const int n = leaders_.size();
+    std::vector<uint8_t> mine(UpdateStatus::kWireBytes), all(UpdateStatus::kWireBytes * n);
+    status.encode(mine.data());
+    leaders_.allgather(mine, all);
+    std::vector<UpdateStatus> statuses(n);
+    for (int s = 0; s < n; ++s) {
+      statuses[s] = UpdateStatus::decode(all.data() + s * UpdateStatus::kWireBytes);
+      if (statuses[s].global != status.global)
+        throw Error("round " + std::to_string(id.round) + ": site '" + sites_[s] +
+                    "' started the round from a different global model than this site; the leaders have diverged");
+    }
+    Participation p = decide_participation(statuses, min_sites_, max_update_norm_);
+    AggregateResult r;
+    r.participants = p.participants;
+    for (int s = 0; s < n; ++s)
+      if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);
+    if (p.abandoned) {
+      r.outcome = Outcome::kAbandoned;
+      return r;
+    }
+    const double w = p.takes_part[leaders_.rank()] ? status.samples / p.total_samples : 0.0;
+    if (w == 0.0) std::memset(update.data(), 0, update.size_bytes());  // also clears non-finite values
+    else kernels::cpu::scale(update.data(), update.size(), static_cast<float>(w));
     leaders_.allreduce_sum(update);
-    return AggregateResult{leaders_.size()};
+    r.outcome = Outcome::kApplied;
+    return r;
+  }
+
+  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId&) override {
+    std::vector<uint8_t> mine(1 + digest.size()), all(mine.size() * leaders_.size());
+    mine[0] = static_cast<uint8_t>(outcome);
+    std::memcpy(mine.data() + 1, digest.data(), digest.size());
+    leaders_.allgather(mine, all);
+    Agreement a;
+    for (int s = 0; s < leaders_.size(); ++s) {
+      if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
+        a.failure = "site '" + sites_[s] + "' ended the exchange differently (outcome or new global model)";
+        return a;
+      }
+    }
+    a.agreed = true;
+    return a;
+  }
+
+  void sum(std::span<double> values, const RoundId&) override { leaders_.allreduce_sum(values); }
+  uint64_t sent_bytes() const override { return leaders_.sent_bytes(); }
+  uint64_t sum_bytes(size_t count) const override {
+    const uint64_t n = static_cast<uint64_t>(leaders_.size());
+    return 2 * (n - 1) * count * sizeof(double) / n;  // as MeteredCollectives counts an all-reduce
   }
 
  private:
-  Collectives& leaders_;
+  MeteredCollectives& leaders_;
+  std::vector<std::string> sites_;
+  int min_sites_;
+  double max_update_norm_;
 };
 
 }  // namespace
 
-std::unique_ptr<Aggregator> make_plain_aggregator(Collectives& leaders) {
-  return std::make_unique<PlainAggregator>(leaders);
+std::unique_ptr<Aggregator> make_plain_aggregator(MeteredCollectives& leaders, std::vector<std::string> sites,
+                                                  int min_sites, double max_update_norm) {
+  return std::make_unique<PlainAggregator>(leaders, std::move(sites), min_sites, max_update_norm);
 }
 
 }  // namespace fedtrain

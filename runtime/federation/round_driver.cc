@@ -2,13 +2,19 @@
 #include "runtime/federation/round_driver.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "runtime/core/check.h"
+#include "kernels/cpu/kernels.h"
 #include "runtime/core/error.h"
+#include "runtime/core/log.h"
 #include "runtime/crypto/sha256.h"
 
 namespace fedtrain {
+namespace {
+constexpr size_t kTotals = 5;  // values in the round totals exchange
+}  // namespace
 
 RoundDriver::RoundDriver(const Config& config, const Topology& topology, RoundParts parts)
     : config_(config), topo_(topology), p_(parts) {
@@ -42,16 +48,12 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
   p_.site->allreduce_sum(std::span<double>(loss, 2));
 
   if (topo_.is_leader()) {
-    // 3-6. Pseudo-gradient, weighted average across sites, outer step, agreement.
     const auto t_agg = Clock::now();
-    const uint64_t sent_before = p_.leaders->sent_bytes();
-    p_.trainer->pseudo_gradient(global_, delta_);
-    AggregateResult agg = p_.aggregator->average(delta_, p_.site_weight, RoundId{round, 0});
-    p_.outer->step(global_, delta_);
-    check_leaders_agree(round);
-    p_.trainer->set_params(global_);
-    m.participating = agg.participants;
-    m.site_egress_bytes = p_.leaders->sent_bytes() - sent_before;
+    m.participating = exchange(round);
+    // Everything this leader sent since the last round (the session set-up
+    // before round 1 included) plus the totals exchange of step 9 below.
+    m.site_egress_bytes = p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(kTotals) - counted_bytes_;
+    counted_bytes_ += m.site_egress_bytes;
     m.phases.aggregation = since(t_agg);
   }
   // 7. The new global model to every rank of the site.
@@ -67,13 +69,13 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
   }
 
   // 9. Round totals over the leaders: every leader learns the federation's
-  // loss and egress, and the evaluating site's test results. (The bytes of
-  // this exchange are counted in the next round.)
+  // loss and egress, and the evaluating site's test results.
   if (topo_.is_leader()) {
     const bool evaluating = p_.evaluator != nullptr;
-    double totals[5] = {loss[0], loss[1], static_cast<double>(m.site_egress_bytes), evaluating ? m.test_loss : 0.0,
-                        evaluating ? m.test_accuracy : 0.0};
-    p_.leaders->allreduce_sum(std::span<double>(totals, 5));
+    double totals[kTotals] = {loss[0], loss[1], static_cast<double>(m.site_egress_bytes),
+                              evaluating ? m.test_loss : 0.0, evaluating ? m.test_accuracy : 0.0};
+    p_.aggregator->sum(std::span<double>(totals, kTotals), RoundId{round, 0});
+    FT_CHECK(p_.aggregator->sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
     m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
     m.egress_bytes = static_cast<uint64_t>(totals[2]);
     m.test_loss = totals[3];
@@ -84,16 +86,47 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
   return m;
 }
 
-void RoundDriver::check_leaders_agree(int64_t round) {
-  const Sha256Digest mine = sha256(global_.data(), global_.size() * sizeof(float));
-  std::vector<uint8_t> all(mine.size() * static_cast<size_t>(p_.leaders->size()));
-  p_.leaders->allgather(mine, all);
-  for (int s = 0; s < p_.leaders->size(); ++s) {
-    if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
-      throw Error("round " + std::to_string(round) + ": the global model of site '" + topo_.sites()[s].name +
-                  "' (sha256 " + to_hex(all.data() + s * mine.size(), mine.size()).substr(0, 16) +
-                  ") differs from this site's (" + to_hex(mine).substr(0, 16) +
-                  "); the leaders disagree, so the job stops rather than train diverging models");
+int RoundDriver::exchange(int64_t round) {
+  for (int64_t attempt = 0;; ++attempt) {
+    const RoundId id{round, attempt};
+    p_.trainer->pseudo_gradient(global_, delta_);
+    if (find_injection(p_.injections, "nan", topo_.site_name(), round, attempt)) delta_[0] = NAN;
+    UpdateStatus status;
+    status.samples = p_.site_weight;
+    status.norm = std::sqrt(kernels::cpu::sum_squares(delta_.data(), delta_.size(), &status.finite));
+    status.global = sha256(global_.data(), global_.size() * sizeof(float));
+
+    AggregateResult r = p_.aggregator->average(delta_, status, id);
+    for (const auto& why : r.sitting_out) log_warn("round " + std::to_string(round) + ": " + why);
+    if (r.outcome == Outcome::kApplied) {
+      // Tentatively: kept to be undone unless every leader agrees.
+      global_backup_ = global_;
+      momentum_backup_ = p_.outer->momentum();
+      p_.outer->step(global_, delta_);
+    }
+    const Agreement a = p_.aggregator->agree(r.outcome, sha256(global_.data(), global_.size() * sizeof(float)), id);
+    if (a.agreed && r.outcome == Outcome::kApplied) {
+      failed_attempts_ = 0;
+      p_.trainer->set_params(global_);
+      return r.participants;
+    }
+    if (r.outcome == Outcome::kApplied) {
+      global_.swap(global_backup_);
+      p_.outer->momentum().swap(momentum_backup_);
+    }
+    if (a.agreed && r.outcome == Outcome::kAbandoned) {
+      log_warn("round " + std::to_string(round) + " abandoned: " + std::to_string(r.participants) +
+               " site(s) took part, fewer than federation.min_sites; the global model is unchanged");
+      p_.trainer->set_params(global_);
+      return 0;
+    }
+    if (r.failure.empty()) r.failure = a.failure;
+    ++failed_attempts_;
+    log_error(r.failure + "; the global model is unchanged (" + std::to_string(failed_attempts_) + " of " +
+              std::to_string(config_.exchange.max_failed_rounds) + " consecutive failures allowed)");
+    if (failed_attempts_ >= config_.exchange.max_failed_rounds) {
+      throw Error("the exchange between the site leaders failed " + std::to_string(failed_attempts_) +
+                  " times in a row (federation.max_failed_rounds); the job stops. Last failure: " + r.failure);
     }
   }
 }

@@ -3,18 +3,26 @@
 // A round, step by step (see docs/architecture.md):
 //   1. every rank: H inner steps of synchronous data parallel (SiteTrainer)
 //   2. site: training loss summed over site_comm
-//   3. leaders: delta = theta_global - theta_site (pseudo-gradient)
-//   4. leaders: weighted average of the deltas (Aggregator over leaders_comm)
-//   5. leaders: outer step on theta_global (OuterOptimizer)
-//   6. leaders: SHA-256 of theta_global compared across leaders; a mismatch stops the job
-//   7. site: theta_global broadcast from the leader to every rank
+//   3. leaders: delta = theta_global - theta_site (pseudo-gradient), its norm and finiteness
+//   4. leaders: Aggregator::average: statuses exchanged, participation decided,
+//      weighted average of the deltas (secure or plaintext). Three outcomes:
+//        applied   -> 5. outer step on theta_global (OuterOptimizer), tentatively
+//        abandoned -> below quorum: theta_global unchanged
+//        failed    -> a message did not open: theta_global unchanged
+//   6. leaders: Aggregator::agree, whatever the outcome: every leader's outcome
+//      and the SHA-256 of its theta_global. Only the same outcome and hash on
+//      every leader counts; otherwise the step is undone and the exchange is
+//      retried with attempt + 1 (fresh keys and masks). After
+//      federation.max_failed_rounds consecutive failures the job stops.
+//   7. site: theta_global broadcast from the leader to every rank (also after an
+//      abandoned round: every site restarts from the unchanged global model)
 //   8. evaluating site: test loss and accuracy of theta_global
 //   9. leaders: round totals exchanged (loss, bytes, test results), observers told
 #pragma once
 
 #include <vector>
 
-#include "runtime/collectives/metered_collectives.h"
+#include "runtime/core/injection.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/outer_optimizer.h"
 #include "runtime/metrics/round_metrics.h"
@@ -28,12 +36,12 @@ struct RoundParts {
   SiteTrainer* trainer = nullptr;          // every rank
   Mlp* model = nullptr;                    // every rank
   Collectives* site = nullptr;             // every rank
-  MeteredCollectives* leaders = nullptr;   // leaders only
   Aggregator* aggregator = nullptr;        // leaders only
   OuterOptimizer* outer = nullptr;         // leaders only
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
   double site_weight = 0.0;                // leaders: this site's sample count
   std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to
+  std::vector<Injection> injections;       // test-only faults (--inject nan:...)
 };
 
 class RoundDriver {
@@ -49,12 +57,15 @@ class RoundDriver {
 
  private:
   RoundMetrics run_round(int64_t round);
-  void check_leaders_agree(int64_t round);
+  // Leaders: steps 3-6 with retries. Returns the participating sites (0 if abandoned).
+  int exchange(int64_t round);
 
   const Config& config_;
   const Topology& topo_;
   RoundParts p_;
-  std::vector<float> global_, delta_;
+  std::vector<float> global_, delta_, global_backup_, momentum_backup_;
+  int failed_attempts_ = 0;  // consecutive
+  uint64_t counted_bytes_ = 0;  // this leader's egress already attributed to a round
 };
 
 }  // namespace fedtrain

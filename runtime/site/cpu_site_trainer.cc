@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 #include <thread>
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/core/check.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
+#include "runtime/core/injection.h"
 #include "runtime/core/log.h"
 
 namespace fedtrain {
@@ -66,23 +66,12 @@ void CpuSiteTrainer::broadcast_params() {
 }
 
 std::optional<int64_t> injected_hang_step(const Config& config, const std::string& site, int site_rank) {
-  for (const std::string& spec : config.inject) {
-    if (spec.rfind("hang:", 0) != 0) continue;
-    std::string want_site;
-    long long want_rank = -1, step = -1;
-    std::stringstream fields(spec.substr(5));
-    std::string field;
-    while (std::getline(fields, field, ',')) {
-      const size_t eq = field.find('=');
-      const std::string key = field.substr(0, eq), value = eq == std::string::npos ? "" : field.substr(eq + 1);
-      if (key == "site") want_site = value;
-      else if (key == "rank") want_rank = config_values::parse_int("--inject hang rank", value, 0, 1 << 20);
-      else if (key == "step") step = config_values::parse_int("--inject hang step", value, 1, 1LL << 40);
-      else throw ConfigError("--inject " + spec + ": unknown field '" + key + "'; hang takes site=NAME,rank=R,step=N");
-    }
-    if (want_site.empty() || want_rank < 0 || step < 1)
-      throw ConfigError("--inject " + spec + ": hang needs site=NAME,rank=R,step=N");
-    if (want_site == site && want_rank == site_rank) return step;
+  for (const Injection& in : parse_injections(config.inject)) {
+    if (in.kind != "hang" || in.site != site) continue;
+    const std::string where = "--inject hang:site=" + site;
+    const long long rank = config_values::parse_int(where + " rank", in.param("rank", "0"), 0, 1 << 20);
+    const long long step = config_values::parse_int(where + " step", in.param("step", ""), 1, 1LL << 40);
+    if (rank == site_rank) return step;
   }
   return std::nullopt;
 }

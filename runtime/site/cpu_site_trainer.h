@@ -42,10 +42,10 @@ class CpuSiteTrainer final : public SiteTrainer {
   std::optional<int64_t> hang_before_; // test-only fault: stall before this step's all-reduce
 };
 
-// Test-only fault injection (--inject hang:site=NAME,rank=R,step=N): the step
-// (1-based, counted over the whole run) before whose gradient all-reduce the
-// given rank of the given site stalls for ever, so that its peers' watchdog
-// fires. nullopt when no such fault targets this rank.
+// Test-only fault injection (--inject hang:site=NAME,rank=R,step=N; rank is the
+// site rank, default 0; docs/testing.md): the step (1-based, counted over the
+// whole run) before whose gradient all-reduce that rank stalls for ever, so
+// that its peers' watchdog fires. nullopt when no such fault targets this rank.
 std::optional<int64_t> injected_hang_step(const Config& config, const std::string& site, int site_rank);
 
 // Stalls the calling rank for ever (until the launcher kills it).

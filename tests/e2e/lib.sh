@@ -39,8 +39,18 @@ small_data() {
     || { echo "cannot prepare test data in $dir" >&2; exit 1; }
 }
 
-# small_config FILE DATADIR: 2 sites x 2 ranks over DATADIR, a few short rounds.
+# site_keys DIR: key pairs of sites es and de in DIR (once).
+site_keys() {
+  local site
+  for site in es de; do
+    [[ -f $1/$site.key ]] || "$FEDTRAIN_BIN" keygen --site "$site" --out "$1" >/dev/null \
+      || { echo "cannot make keys in $1" >&2; exit 1; }
+  done
+}
+
+# small_config FILE DATADIR: 2 sites x 2 ranks over DATADIR, a few short rounds, secure aggregation.
 small_config() {
+  site_keys "$WORK/keys"
   cat >"$1" <<INI
 [run]
 job_id = e2e
@@ -56,9 +66,15 @@ local_steps = 20
 [site.es]
 ranks = 2
 data = $2/train-es.h5
+public_key_file = $WORK/keys/es.pub
+secret_key = $WORK/keys/es.key
+egress_log = $WORK/egress-es.jsonl
 [site.de]
 ranks = 2
 data = $2/train-de.h5
+public_key_file = $WORK/keys/de.pub
+secret_key = $WORK/keys/de.key
+egress_log = $WORK/egress-de.jsonl
 INI
 }
 

@@ -3,15 +3,20 @@
 #include <mpi.h>
 
 #include <cstdio>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/job.h"
+#include "runtime/collectives/transport.h"
 #include "runtime/federation/outer_optimizer.h"
+#include "runtime/federation/secure_aggregator.h"
 #include "runtime/model/mlp.h"
 #include "runtime/topology/topology.h"
+#include "tests/support/secure_leaders.h"
 #include "tests/support/test_support.h"
 
 namespace fedtrain {
@@ -31,33 +36,69 @@ std::vector<float> site_vector(int site, size_t n) {
   return v;
 }
 
-TEST(Federation, WeightedAverageEqualsTheSampleWeightedMeanComputedIndependently) {
+// Every leader's aggregator over leaders_comm: plaintext, or secure with keys made on the spot.
+struct LeaderSetup {
+  std::unique_ptr<Collectives> collectives;
+  std::unique_ptr<MeteredCollectives> metered;
+  std::unique_ptr<testing::SecureLeaders> keys;
+  std::unique_ptr<Aggregator> aggregator;
+
+  LeaderSetup(const Topology& t, bool secure, int min_sites) {
+    std::vector<std::string> sites;
+    for (const auto& s : t.sites()) sites.push_back(s.name);
+    if (!secure) {
+      collectives = make_mpi_collectives(t.leaders_comm());
+      metered = std::make_unique<MeteredCollectives>(*collectives);
+      aggregator = make_plain_aggregator(*metered, sites, min_sites, 0.0);
+      return;
+    }
+    keys = std::make_unique<testing::SecureLeaders>(t.leaders_comm());
+    SecureOptions o;
+    o.min_sites = min_sites;
+    o.chunk_bytes = 1000;  // several chunks per ring step
+    aggregator = std::make_unique<SecureAggregator>(*keys->transport, nullptr, *keys->schedule, sites, "test", o);
+  }
+};
+
+class WeightedAverage : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WeightedAverage, EqualsTheSampleWeightedMeanComputedIndependently) {
+  const bool secure = GetParam();
   Comm world = Comm::borrow(MPI_COMM_WORLD);
   Config c;
-  c.sites = {{"a", 1, ""}, {"b", 2, ""}, {"c", 1, ""}};
+  c.sites = {{.name = "a", .ranks = 1}, {.name = "b", .ranks = 2}, {.name = "c", .ranks = 1}};
   Topology t = Topology::create(c, world);
   const double weights[3] = {100, 250, 75};  // sample counts
   const size_t n = 1000;
   if (!t.is_leader()) return;
 
-  auto leaders = make_mpi_collectives(t.leaders_comm());
-  auto aggregator = make_plain_aggregator(*leaders);
+  LeaderSetup leaders(t, secure, 2);
   std::vector<float> global = site_vector(9, n);
   std::vector<float> theta = site_vector(t.site_index(), n), delta(n);
   kernels::cpu::pseudo_gradient(delta.data(), global.data(), theta.data(), n);
-  AggregateResult r = aggregator->average(delta, weights[t.site_index()], RoundId{1, 0});
+  UpdateStatus status;
+  status.samples = weights[t.site_index()];
+  status.norm = 1.0;
+  AggregateResult r = leaders.aggregator->average(delta, status, RoundId{1, 0});
+  ASSERT_EQ(r.outcome, Outcome::kApplied) << r.failure;
   EXPECT_EQ(r.participants, 3);
   OuterOptimizer fedavg(OuterOptimizerConfig{1.0f, 0.0f, false}, n);
   fedavg.step(global, delta);
+  EXPECT_TRUE(leaders.aggregator->agree(Outcome::kApplied, sha256(global.data(), n * sizeof(float)), RoundId{1, 0}).agreed);
 
   // Independently: the sample-weighted mean of the three sites' models, in double.
+  // Secure aggregation adds at most one quantisation step (2^-24) per element.
   std::vector<double> mean(n, 0.0);
   for (int s = 0; s < 3; ++s) {
     std::vector<float> v = site_vector(s, n);
     for (size_t i = 0; i < n; ++i) mean[i] += weights[s] / 425.0 * v[i];
   }
-  for (size_t i = 0; i < n; ++i) ASSERT_NEAR(global[i], mean[i], 1e-6) << "element " << i;
+  const double tol = secure ? std::ldexp(1.0, -24) + 1e-6 : 1e-6;
+  for (size_t i = 0; i < n; ++i) ASSERT_NEAR(global[i], mean[i], tol) << "element " << i;
 }
+
+INSTANTIATE_TEST_SUITE_P(PlainAndSecure, WeightedAverage, ::testing::Values(false, true),
+                         [](const auto& p) { return p.param ? "secure" : "plaintext"; });
 
 // Tiny per-site datasets written once by rank 0 into a directory every rank sees.
 class JobTest : public ::testing::Test {
@@ -70,6 +111,12 @@ class JobTest : public ::testing::Test {
       write_dataset_file(dir_->file("a.h5"), testing::make_blobs(300, 20, 4, 1), 4, {});
       write_dataset_file(dir_->file("b.h5"), testing::make_blobs(500, 20, 4, 2), 4, {});
       write_dataset_file(dir_->file("test.h5"), testing::make_blobs(200, 20, 4, 3), 4, {});
+      for (const char* site : {"a", "b"}) {
+        SecretKey key = SecretKey::generate();
+        key.save(dir_->file(std::string(site) + ".key"));
+        const PublicKey pub = key.public_key();
+        std::ofstream(dir_->file(std::string(site) + ".pub")) << to_base64(pub.data(), pub.size()) << "\n";
+      }
     }
     MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
     path_ = path;
@@ -88,7 +135,18 @@ class JobTest : public ::testing::Test {
     c.rounds = 3;
     c.local_steps = 4;
     c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
-    c.sites = {{"a", 2, path_ + "/a.h5"}, {"b", 2, path_ + "/b.h5"}};
+    for (const char* name : {"a", "b"}) {
+      const std::string site = name;
+      c.sites.push_back({.name = site, .ranks = 2, .data = path_ + "/" + site + ".h5",
+                         .public_key_file = path_ + "/" + site + ".pub", .secret_key = path_ + "/" + site + ".key",
+                         .egress_log = path_ + "/egress-" + site + ".jsonl"});
+    }
+    c.exchange.secure = false;
+    return c;
+  }
+  Config secure_config() const {
+    Config c = config();
+    c.exchange.secure = true;
     return c;
   }
   static std::vector<Sha256Digest> gather(const Sha256Digest& d) {
@@ -118,6 +176,47 @@ TEST_F(JobTest, EveryRankOfEverySiteHoldsBitIdenticalParametersAfterTheRounds) {
     EXPECT_GT(r.test_accuracy, 0.5);
     EXPECT_TRUE(std::filesystem::exists(c.metrics_file));
   }
+}
+
+TEST_F(JobTest, SecureReplicasAreBitIdenticalToo) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config c = secure_config();
+  JobResult r = run_job(c, Topology::create(c, world));
+  auto all = gather(r.params_hash);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_EQ(all[i], all[0]) << "rank " << i;
+}
+
+// Each site's weighted update is rounded once, stochastically, to the grid of
+// step 2^-frac_bits: its error is below one step, so the average of n sites
+// is within n steps of the plaintext one (and zero in expectation).
+TEST_F(JobTest, SecureAndPlaintextDifferByLessThanOneQuantisationStepPerSite) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config plain = config(), secure = secure_config();
+  for (Config* c : {&plain, &secure}) {
+    c->rounds = 1;
+    c->outer = OuterOptimizerConfig{1.0f, 0.0f, false};  // FedAvg
+  }
+  const JobResult p = run_job(plain, Topology::create(plain, world));
+  const JobResult s = run_job(secure, Topology::create(secure, world));
+  const double step = std::ldexp(1.0, -secure.exchange.frac_bits);
+  ASSERT_EQ(p.params.size(), s.params.size());
+  double worst = 0;
+  for (size_t i = 0; i < p.params.size(); ++i) {
+    const double d = std::abs(static_cast<double>(p.params[i]) - s.params[i]);
+    worst = std::max(worst, d);
+    // One step per site, plus the float rounding of the two sums.
+    ASSERT_LE(d, 2 * step + 2 * std::abs(p.params[i]) * 0x1p-24) << "parameter " << i;
+  }
+  EXPECT_GT(worst, 0.0);  // the two paths really are different arithmetic
+}
+
+TEST_F(JobTest, ATamperedExchangeIsRetriedAndLeavesNoTrace) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  Config clean = secure_config(), attacked = secure_config();
+  attacked.inject = {"tamper:site=b,round=2,field=ciphertext"};
+  const JobResult a = run_job(clean, Topology::create(clean, world));
+  const JobResult b = run_job(attacked, Topology::create(attacked, world));
+  EXPECT_EQ(a.params_hash, b.params_hash);
 }
 
 TEST_F(JobTest, SitesNamedPerProcessTrainTheSameWay) {

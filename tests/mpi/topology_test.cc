@@ -16,7 +16,7 @@ int world_rank() {
 
 Config blocks(std::vector<std::pair<std::string, int>> sites) {
   Config c;
-  for (auto& [name, ranks] : sites) c.sites.push_back({name, ranks, name + ".h5"});
+  for (auto& [name, ranks] : sites) c.sites.push_back({.name = name, .ranks = ranks, .data = name + ".h5"});
   return c;
 }
 

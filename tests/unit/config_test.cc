@@ -16,6 +16,7 @@ job_id = t
 test = test.h5
 [federation]
 rounds = 7
+secure = false
 [site.es]
 ranks = 2
 data = es.h5
@@ -109,7 +110,7 @@ TEST_F(ConfigTest, StructuralErrors) {
   EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n")}).find("no sites"), std::string::npos);
   EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n[site.a]\nranks = 1\n")}).find("site.a] data"),
             std::string::npos);
-  EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n[site.a]\ndata = a.h5\n")}).find("ranks"),
+  EXPECT_NE(error_of({"--config", write("[data]\ntest = t.h5\n[site.a]\ndata = a.h5\n")}).find("rank count"),
             std::string::npos);
   EXPECT_NE(error_of({"--config", write(kIni), "stray"}).find("unexpected argument 'stray'"), std::string::npos);
   EXPECT_NE(error_of({"--config", write("this is not ini\n")}).find("config file"), std::string::npos);
@@ -142,8 +143,23 @@ TEST_F(ConfigTest, DeviceCollectivesAndTimeoutKeys) {
   EXPECT_NE(e.find("site.collectives = nccl needs GPUs, but run.device = cpu"), std::string::npos) << e;
 }
 
+TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
+  const std::string ini = "[data]\ntest = t.h5\n[site.a]\nranks = 1\ndata = a.h5\n[site.b]\nranks = 1\ndata = b.h5\n";
+  std::string e = error_of({"--config", write(ini)});
+  EXPECT_NE(e.find("site 'a' needs exactly one of [site.a] public_key or public_key_file"), std::string::npos) << e;
+  e = error_of({"--config", write(ini), "--site.a.public_key=x", "--site.b.public_key=y"});
+  EXPECT_NE(e.find("site 'a' has no secret key file"), std::string::npos) << e;
+  e = error_of({"--config", write(ini), "--site.a.public_key=x", "--site.b.public_key=y", "--site.a.secret_key=a",
+                "--site.b.secret_key=b", "--federation.min_sites=1"});
+  EXPECT_NE(e.find("federation.min_sites' = 1 with secure aggregation"), std::string::npos) << e;
+  Config c = load_config({"--config", write(ini), "--federation.secure=false"}, "");
+  EXPECT_FALSE(c.exchange.secure);
+  EXPECT_EQ(c.sites[1].egress_log, "runs/fedtrain/egress-b.jsonl");
+}
+
 TEST_F(ConfigTest, PerProcessSiteNaming) {
-  const std::string ini = "[data]\ntest = t.h5\n[site.a]\ndata = a.h5\n[site.b]\ndata = b.h5\n";
+  const std::string ini =
+      "[data]\ntest = t.h5\n[federation]\nsecure = false\n[site.a]\ndata = a.h5\n[site.b]\ndata = b.h5\n";
   Config c = load_config({"--config", write(ini), "--site", "b"}, "");
   EXPECT_EQ(c.process_site, "b");
   EXPECT_FALSE(c.world_size().has_value());

@@ -1,0 +1,33 @@
+// Ring all-reduce in Z_2^32 among the site leaders, every chunk sealed with AES-256-GCM.
+//
+// The vector is cut into n segments (n leaders, leader r sends to r+1 and
+// receives from r-1, modulo n):
+//   reduce-scatter, steps s = 0 .. n-2: send segment (r - s) mod n,
+//       receive segment (r - s - 1) mod n and add it into ours;
+//       afterwards leader r holds the full sum of segment (r + 1) mod n.
+//   all-gather, steps s = 0 .. n-2: send segment (r + 1 - s) mod n,
+//       receive segment (r - s) mod n and take it as the result.
+// Each leader sends 2(n-1)/n of the vector, the bandwidth-optimal volume.
+// Integer sums are exact and order-free, so every leader ends with the same
+// bits. Chunks that fail to open are not used; the protocol still runs to its
+// end on every leader and the first failure is returned.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "runtime/federation/secure_link.h"
+
+namespace fedtrain {
+
+// Told every piece of the final sum as soon as this leader knows it (its own
+// segment after the reduce-scatter, then each chunk the all-gather brings),
+// while it is still in cache: (first element, values, count).
+using FinalSink = std::function<void(size_t first, const uint32_t* values, size_t count)>;
+
+// In place; returns "" or the first failure seen by this leader. `final` may be empty.
+std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t chunk_bytes, const FinalSink& final = {});
+
+}  // namespace fedtrain

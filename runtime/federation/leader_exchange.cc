@@ -1,0 +1,49 @@
+// Everything a site leader needs to exchange updates with the other leaders.
+#include "runtime/federation/leader_exchange.h"
+
+#include "runtime/core/injection.h"
+#include "runtime/core/log.h"
+#include "runtime/federation/fault_injection.h"
+#include "runtime/federation/secure_aggregator.h"
+#include "runtime/federation/secure_setup.h"
+
+namespace fedtrain {
+
+LeaderExchange::LeaderExchange(const Config& config, const Topology& topology) : config_(config), topo_(topology) {}
+LeaderExchange::~LeaderExchange() = default;
+
+void LeaderExchange::prepare() {
+  if (!config_.exchange.secure) return;
+  manifest_ = std::make_unique<Manifest>(load_manifest(config_));
+  SecretKey key = load_site_identity(config_, *manifest_, topo_.site_index());
+  schedule_ = std::make_unique<KeySchedule>(*manifest_, topo_.site_index(), key, config_.job_id);
+  log_ = std::make_unique<EgressLog>(config_.sites[topo_.site_index()].egress_log);
+}
+
+void LeaderExchange::connect() {
+  std::vector<std::string> sites;
+  for (const auto& s : topo_.sites()) sites.push_back(s.name);
+  const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
+  if (!config_.exchange.secure) {
+    collectives_ = make_mpi_collectives(topo_.leaders_comm());
+    metered_ = std::make_unique<MeteredCollectives>(*collectives_);
+    aggregator_ = make_plain_aggregator(*metered_, sites, min_sites, config_.exchange.max_update_norm);
+    log_warn("federation.secure = false: this site's model updates cross site borders IN CLEAR, readable by every "
+             "other leader and by anyone on the network between the sites; use it only for comparison");
+    return;
+  }
+  transport_ = make_mpi_transport(topo_.leaders_comm());
+  Transport* t = transport_.get();
+  std::vector<Injection> injections = parse_injections(config_.inject);
+  bool mine = false;
+  for (const auto& in : injections) mine = mine || in.site == topo_.site_name();
+  if (mine) {
+    faulty_ = std::make_unique<FaultyTransport>(*transport_, injections, topo_.site_name());
+    t = faulty_.get();
+    log_warn("test-only fault injection is active on this leader (--inject)");
+  }
+  aggregator_ = std::make_unique<SecureAggregator>(*t, log_.get(), *schedule_, sites, config_.job_id,
+                                                   secure_options(config_));
+}
+
+}  // namespace fedtrain

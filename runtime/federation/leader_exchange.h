@@ -1,0 +1,43 @@
+// Everything a site leader needs to exchange updates with the other leaders, built from the config.
+//
+// Built in two steps so that start-up failures are agreed over the world
+// before anything talks across site borders:
+//   prepare()  local: the manifest, this site's secret key (checked against
+//              it), the egress log. Throws ConfigError for key problems.
+//   connect()  collective over the leaders: transport, session id, aggregator.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "runtime/collectives/metered_collectives.h"
+#include "runtime/collectives/transport.h"
+#include "runtime/core/config.h"
+#include "runtime/crypto/key_schedule.h"
+#include "runtime/federation/aggregator.h"
+#include "runtime/federation/egress_log.h"
+#include "runtime/topology/topology.h"
+
+namespace fedtrain {
+
+class LeaderExchange {
+ public:
+  LeaderExchange(const Config& config, const Topology& topology);
+  ~LeaderExchange();
+  void prepare();
+  void connect();
+  Aggregator& aggregator() { return *aggregator_; }
+
+ private:
+  const Config& config_;
+  const Topology& topo_;
+  std::unique_ptr<Manifest> manifest_;
+  std::unique_ptr<KeySchedule> schedule_;
+  std::unique_ptr<EgressLog> log_;
+  std::unique_ptr<Transport> transport_, faulty_;
+  std::unique_ptr<Collectives> collectives_;
+  std::unique_ptr<MeteredCollectives> metered_;
+  std::unique_ptr<Aggregator> aggregator_;
+};
+
+}  // namespace fedtrain

@@ -1,0 +1,41 @@
+// Which sites take part in a round: decided identically on every leader from the statuses they exchanged.
+//
+// A site sits the round out when its update has non-finite values, or when
+// its norm exceeds federation.max_update_norm (if set). Below
+// federation.min_sites participants the round is abandoned and the global
+// model stays as it was. Every leader also sends the hash of the global model
+// it holds; leaders that hold different models cannot continue.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/crypto/sha256.h"
+
+namespace fedtrain {
+
+struct UpdateStatus {
+  bool ready = true;
+  bool finite = true;
+  double samples = 0.0;   // the site's weight
+  double norm = 0.0;      // L2 norm of its pseudo-gradient
+  Sha256Digest global{};  // hash of the global model the site started the round from
+
+  static constexpr size_t kWireBytes = 2 + 8 + 8 + 32;
+  void encode(uint8_t* out) const;
+  static UpdateStatus decode(const uint8_t* in);
+};
+
+struct Participation {
+  std::vector<bool> takes_part;      // per site
+  std::vector<std::string> reasons;  // per site: why it sits out ("" if it takes part)
+  double total_samples = 0.0;        // over the participants
+  int participants = 0;
+  bool abandoned = false;            // below quorum
+};
+
+Participation decide_participation(const std::vector<UpdateStatus>& statuses, int min_sites, double max_update_norm);
+
+}  // namespace fedtrain

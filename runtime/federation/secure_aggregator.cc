@@ -1,0 +1,199 @@
+// Secure aggregation among the site leaders.
+#include "runtime/federation/secure_aggregator.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/kernels.h"
+#include "runtime/core/check.h"
+#include "runtime/core/error.h"
+#include "runtime/crypto/openssl_check.h"
+#include "runtime/data/shuffle.h"
+#include "runtime/federation/encrypted_ring.h"
+#include "runtime/federation/round_keys.h"
+
+namespace fedtrain {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySchedule& schedule,
+                                   std::vector<std::string> sites, const std::string& job_id,
+                                   const SecureOptions& options)
+    : transport_(transport),
+      schedule_(schedule),
+      sites_(sites),
+      options_(options),
+      link_(transport, log, sites, job_tag(job_id)) {
+  // Session id: every leader's 32 random bytes, hashed in site order. Sent in
+  // clear: it is a public salt of the key schedule; tampering with it only
+  // makes keys disagree, which the first sealed message detects.
+  const int n = transport.size(), me = transport.rank();
+  std::vector<uint8_t> all(32 * static_cast<size_t>(n));
+  OSSL_CHECK(RAND_bytes(all.data() + 32 * me, 32));
+  std::vector<Transport::Handle> handles;
+  for (int p = 0; p < n; ++p) {
+    if (p == me) continue;
+    handles.push_back(transport.irecv(p, static_cast<int>(Phase::kSession), {all.data() + 32 * p, 32}));
+  }
+  for (int p = 0; p < n; ++p) {
+    if (p == me) continue;
+    std::span<const uint8_t> mine(all.data() + 32 * me, 32);
+    handles.push_back(transport.isend(p, static_cast<int>(Phase::kSession), mine));
+    if (log != nullptr) log->record(0, 0, phase_name(Phase::kSession), sites_[p], mine);
+    session_bytes_ += 32;
+  }
+  for (auto h : handles) {
+    if (transport.wait(h) == Transport::kTooLong) throw Error("secure aggregation: a session contribution is too long");
+  }
+  schedule_.set_session(sha256(all.data(), all.size()));
+}
+
+SecureStats SecureAggregator::stats() const {
+  SecureStats s = stats_;
+  s.link = link_.stats();
+  return s;
+}
+
+RoundKeys& SecureAggregator::keys_for(const RoundId& id, Phase phase) {
+  if (!keys_ || keys_->round() != static_cast<uint64_t>(id.round) || keys_->attempt() != static_cast<uint64_t>(id.attempt))
+    keys_ = std::make_unique<RoundKeys>(schedule_, transport_.size(), id.round, id.attempt);
+  if (used_round_ != id.round) {
+    used_round_ = id.round;
+    used_.clear();
+  }
+  FT_CHECK(used_.insert({id.attempt, static_cast<int>(phase)}).second,
+           "phase " << phase_name(phase) << " sealed twice in round " << id.round << " attempt " << id.attempt
+                    << " (nonce reuse)");
+  link_.begin(*keys_);
+  return *keys_;
+}
+
+std::string SecureAggregator::exchange(Phase phase, const RoundId& id, std::span<const uint8_t> mine,
+                                       std::vector<std::vector<uint8_t>>& theirs) {
+  keys_for(id, phase);
+  return link_.all_to_all(phase, mine, theirs);
+}
+
+AggregateResult SecureAggregator::average(std::span<float> update, const UpdateStatus& status, const RoundId& id) {
+  const int n = transport_.size(), me = transport_.rank();
+  AggregateResult r;
+
+  // 2. Status, sealed; participation decided identically on every leader.
+  std::vector<uint8_t> mine(UpdateStatus::kWireBytes);
+  status.encode(mine.data());
+  std::vector<std::vector<uint8_t>> theirs;
+  std::string failure = exchange(Phase::kStatus, id, mine, theirs);
+  std::vector<UpdateStatus> statuses(n);
+  for (int s = 0; s < n; ++s) statuses[s] = UpdateStatus::decode(theirs[s].data());
+  if (failure.empty()) {
+    for (int s = 0; s < n; ++s) {
+      if (statuses[s].global != status.global)
+        throw Error("round " + std::to_string(id.round) + ": site '" + sites_[s] +
+                    "' started the round from a different global model than this site; the leaders have diverged "
+                    "(after an exchange that failed on some leaders only?)");
+    }
+  }
+  const Participation p = decide_participation(statuses, options_.min_sites, options_.max_update_norm);
+  r.participants = p.participants;
+  for (int s = 0; s < n; ++s)
+    if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);
+  const bool contribute = failure.empty() && !p.abandoned && p.takes_part[me];
+  const double weight = contribute ? status.samples / p.total_samples : 0.0;
+
+  // 3. Quantise and mask. Masks are added whatever the participation, so the
+  // protocol has the same shape on every leader.
+  RoundKeys& keys = keys_for(id, Phase::kReduceScatter);
+  keys_for(id, Phase::kAllGather);
+  std::vector<int> peers;
+  std::vector<std::unique_ptr<Aes256Ctr>> streams;
+  std::vector<Aes256Ctr*> masks;
+  for (int q = 0; q < n; ++q) {
+    if (q == me) continue;
+    peers.push_back(q);
+    streams.push_back(keys.mask_stream(q));
+    masks.push_back(streams.back().get());
+  }
+  ring_.resize(update.size());
+  std::vector<float> zeros;
+  std::span<const float> source = update;
+  if (!contribute) {
+    zeros.assign(update.size(), 0.0f);
+    source = zeros;
+  }
+  // Not keyed by the attempt: a retried exchange rounds exactly as the failed one
+  // would have, so a failed attempt leaves no trace in the model.
+  const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
+  encode_masked(ring_, source, options_.fixed_point, weight, seed, me, peers, masks, &stats_.quantize_seconds,
+                &stats_.mask_seconds);
+
+  // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
+  // final, while in cache (used only if the whole attempt succeeds).
+  const double step = options_.fixed_point.step();
+  std::string ring_failure =
+      ring_allreduce(link_, ring_, options_.chunk_bytes, [&](size_t first, const uint32_t* values, size_t count) {
+        const auto t = Clock::now();
+        kernels::cpu::dequantize(update.data() + first, values, count, step);
+        stats_.dequantize_seconds += since(t);
+      });
+  if (failure.empty()) failure = ring_failure;
+
+  if (!failure.empty()) {
+    r.failure = failure;
+    return r;  // kFailed
+  }
+  if (p.abandoned) {
+    r.outcome = Outcome::kAbandoned;
+    return r;
+  }
+
+  r.outcome = Outcome::kApplied;
+  return r;
+}
+
+Agreement SecureAggregator::agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) {
+  std::vector<uint8_t> mine(1 + digest.size());
+  mine[0] = static_cast<uint8_t>(outcome);
+  std::memcpy(mine.data() + 1, digest.data(), digest.size());
+  std::vector<std::vector<uint8_t>> theirs;
+  Agreement a;
+  a.failure = exchange(Phase::kOutcome, id, mine, theirs);
+  if (!a.failure.empty()) return a;
+  for (size_t s = 0; s < theirs.size(); ++s) {
+    if (theirs[s] != mine) {
+      const auto theirs_outcome = static_cast<Outcome>(theirs[s][0]);
+      a.failure = "round " + std::to_string(id.round) + " attempt " + std::to_string(id.attempt) + ": site '" +
+                  sites_[s] + "' " +
+                  (theirs_outcome == Outcome::kFailed ? "reported a message that did not open (see its log)"
+                   : theirs_outcome != outcome        ? "ended the exchange with another outcome"
+                                                      : "holds a different new global model");
+      return a;
+    }
+  }
+  a.agreed = true;
+  return a;
+}
+
+void SecureAggregator::sum(std::span<double> values, const RoundId& id) {
+  std::vector<uint8_t> mine(values.size_bytes());
+  std::memcpy(mine.data(), values.data(), mine.size());
+  std::vector<std::vector<uint8_t>> theirs;
+  const std::string failure = exchange(Phase::kTotals, id, mine, theirs);
+  if (!failure.empty()) throw Error("round totals: " + failure);
+  std::fill(values.begin(), values.end(), 0.0);
+  for (const auto& t : theirs) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      double v;
+      std::memcpy(&v, t.data() + i * sizeof(double), sizeof v);
+      values[i] += v;
+    }
+  }
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,90 @@
+// The masked, encrypted ring (mpiexec -n 2, 3, 4, 8): the unmasked sum is the sum of the quantised inputs, bit for bit.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <random>
+
+#include "kernels/cpu/kernels.h"
+#include "runtime/federation/encrypted_ring.h"
+#include "runtime/federation/fixed_point.h"
+#include "runtime/federation/round_keys.h"
+#include "tests/support/secure_leaders.h"
+
+namespace fedtrain {
+namespace {
+
+std::vector<float> input_of(int rank, size_t n) {
+  std::mt19937_64 gen(1000 + rank);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = u(gen);
+  return x;
+}
+
+// The masked encoding of `x` by `me` for one round attempt.
+std::vector<uint32_t> masked(RoundKeys& keys, int me, int n, const std::vector<float>& x, const FixedPoint& fp,
+                             double weight, uint64_t seed) {
+  std::vector<int> peers;
+  std::vector<std::unique_ptr<Aes256Ctr>> streams;
+  std::vector<Aes256Ctr*> masks;
+  for (int q = 0; q < n; ++q) {
+    if (q == me) continue;
+    peers.push_back(q);
+    streams.push_back(keys.mask_stream(q));
+    masks.push_back(streams.back().get());
+  }
+  std::vector<uint32_t> out(x.size());
+  encode_masked(out, x, fp, weight, seed, me, peers, masks, nullptr, nullptr);
+  return out;
+}
+
+TEST(SecureRing, UnmaskedSumEqualsTheSumOfTheQuantisedInputsBitForBit) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  testing::SecureLeaders leaders(world);
+  const int n = world.size(), me = world.rank();
+  leaders.schedule->set_session(sha256("s", 1));
+  SecureLink link(*leaders.transport, nullptr, leaders.sites, job_tag("test"));
+  const FixedPoint fp{4.0f, 24};
+  const double weight = 1.0 / n;
+  uint64_t round = 1;
+  for (size_t len : {size_t{1}, size_t{1001}, size_t{1} << 20}) {
+    RoundKeys keys(*leaders.schedule, n, round, 0);
+    link.begin(keys);
+    const std::vector<float> x = input_of(me, len);
+    std::vector<uint32_t> mine = masked(keys, me, n, x, fp, weight, 77 + me);
+    // The mask hides the input: the masked vector is not the quantised one.
+    std::vector<uint32_t> q(len);
+    kernels::cpu::quantize(q.data(), x.data(), len, fp.clip, weight * std::ldexp(1.0, fp.frac_bits), 77 + me, 0);
+    if (n > 1 && len > 1) {
+      EXPECT_NE(mine, q);
+    }
+
+    ASSERT_EQ(ring_allreduce(link, mine, 4096), "") << "length " << len;
+    // Independently: every leader's quantised input, summed in Z_2^32.
+    std::vector<uint32_t> expected(len, 0);
+    for (int r = 0; r < n; ++r) {
+      const std::vector<float> xr = input_of(r, len);
+      kernels::cpu::quantize(q.data(), xr.data(), len, fp.clip, weight * std::ldexp(1.0, fp.frac_bits), 77 + r, 0);
+      for (size_t i = 0; i < len; ++i) expected[i] += q[i];
+    }
+    ASSERT_EQ(mine, expected) << "length " << len << ", " << n << " leaders";
+    ++round;
+  }
+}
+
+TEST(SecureRing, TheSameInputInTwoRoundsGivesDifferentMaskedVectors) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  testing::SecureLeaders leaders(world);
+  leaders.schedule->set_session(sha256("s", 1));
+  const int n = world.size(), me = world.rank();
+  const std::vector<float> x = input_of(me, 4096);
+  RoundKeys round1(*leaders.schedule, n, 1, 0), round2(*leaders.schedule, n, 2, 0), retry(*leaders.schedule, n, 1, 1);
+  const FixedPoint fp{4.0f, 24};
+  const auto a = masked(round1, me, n, x, fp, 0.5, 9), b = masked(round2, me, n, x, fp, 0.5, 9),
+             c = masked(retry, me, n, x, fp, 0.5, 9);
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, c);
+}
+
+}  // namespace
+}  // namespace fedtrain
