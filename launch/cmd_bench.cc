@@ -16,7 +16,8 @@ const char* kBenchUsage =
     "  allreduce  nccl-tests style table of the runtime's all-reduce on site_comm and leaders_comm\n"
     "             beside raw MPI_Allreduce on the same communicator (run under mpirun)\n"
     "  secagg     the secure exchange between site leaders beside plaintext MPI_Allreduce (run under mpirun)\n"
-    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n";
+    "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n"
+    "             (--device cuda: on GPU 0, next to cuBLAS and the GPU's FP32 SGEMM rate)\n";
 
 #if FEDTRAIN_WITH_BENCH
 struct BenchArgs {
