@@ -10,9 +10,18 @@ namespace fedtrain {
 int bench_allreduce(const std::vector<std::string>& args);
 // Collective over MPI_COMM_WORLD: every rank one site's leader.
 int bench_secagg(const std::vector<std::string>& args);
-// One process: training step vs sgemm of the same shapes.
+// One process: training step vs sgemm of the same shapes (--device cpu or cuda).
 int bench_train(const std::vector<std::string>& args);
 // One process: checkpoint write vs raw write+fsync of the same bytes.
 int bench_checkpoint(const std::vector<std::string>& args);
+
+// The model and timing loop of 'bench train'.
+struct TrainBenchShape {
+  std::vector<int> hidden;
+  int batch = 128, input = 784, classes = 10, steps = 20, repeats = 7;
+  int peak_n = 8192;  // the square SGEMM that measures the GPU's FP32 rate
+};
+// The GPU side (FEDTRAIN_WITH_CUDA builds only): bench/train_bench_cuda.cc.
+int bench_train_cuda(const TrainBenchShape& shape);
 
 }  // namespace fedtrain

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/bench.h"
+#include "fedtrain/features.h"
 #include "runtime/core/config.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
@@ -37,7 +38,8 @@ double median(std::vector<double> v) {
 
 int bench_train(const std::vector<std::string>& args) {
   std::string hidden_s = "1024,1024";
-  int batch = 128, input = 784, classes = 10, steps = 20, repeats = 7, threads = 1;
+  int batch = 128, input = 784, classes = 10, steps = 20, repeats = 7, threads = 1, peak_n = 8192;
+  std::string device = "cpu";
   po::options_description desc("fedtrain bench train options");
   desc.add_options()("help,h", "this help")
       ("hidden", po::value(&hidden_s)->default_value(hidden_s), "hidden layer widths")
@@ -46,7 +48,9 @@ int bench_train(const std::vector<std::string>& args) {
       ("classes", po::value(&classes)->default_value(classes), "classes")
       ("steps", po::value(&steps)->default_value(steps), "steps per timed block")
       ("repeats", po::value(&repeats)->default_value(repeats), "timed blocks of each kind (median reported)")
-      ("threads", po::value(&threads)->default_value(threads), "OpenBLAS threads");
+      ("threads", po::value(&threads)->default_value(threads), "OpenBLAS threads")
+      ("device", po::value(&device)->default_value(device), "cpu, or cuda (GPU 0: cuBLAS + CUDA kernels)")
+      ("peak-n", po::value(&peak_n)->default_value(peak_n), "cuda: size of the square SGEMM that measures the GPU's FP32 rate");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -62,6 +66,19 @@ int bench_train(const std::vector<std::string>& args) {
   const std::vector<int> hidden = config_values::parse_int_list("--hidden", hidden_s, 1, 1 << 16);
   if (batch < 1 || input < 1 || classes < 2 || steps < 1 || repeats < 1 || threads < 1)
     throw ConfigError("bench train: --batch, --input, --steps, --repeats, --threads must be >= 1 and --classes >= 2");
+  if (device == "cuda") {
+#if FEDTRAIN_WITH_CUDA
+    if (peak_n < 1) throw ConfigError("bench train: --peak-n must be >= 1");
+    TrainBenchShape shape;
+    shape.hidden = hidden;
+    shape.batch = batch, shape.input = input, shape.classes = classes, shape.steps = steps, shape.repeats = repeats;
+    shape.peak_n = peak_n;
+    return bench_train_cuda(shape);
+#else
+    throw ConfigError("bench train --device cuda: this fedtrain was built without CUDA");
+#endif
+  }
+  if (device != "cpu") throw ConfigError("bench train: --device must be cpu or cuda, not '" + device + "'");
   openblas_set_num_threads(threads);
 
   Mlp model(input, hidden, classes);

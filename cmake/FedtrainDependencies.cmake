@@ -1,6 +1,6 @@
 # Finds every dependency once and exposes it as an imported target; prints a summary.
 #   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, OpenSSL::Crypto,
-#   fedtrain::openblas, ZLIB::ZLIB, and with CUDA: CUDA::cudart, CUDA::cublas.
+#   fedtrain::openblas, ZLIB::ZLIB, and with CUDA: CUDA::cudart, CUDA::cublas, NCCL::NCCL (cmake/FindNCCL.cmake).
 
 set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "Use the C API of MPI from C++" FORCE)
 find_package(MPI REQUIRED COMPONENTS C CXX)
@@ -59,6 +59,24 @@ if(FEDTRAIN_CUDA_ENABLED)
     set(CMAKE_CUDA_ARCHITECTURES 90)   # sm_90 code plus compute_90 PTX for newer GPUs
   endif()
   enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  # CMake before 3.26 does not know nvcc's C++20 flag; the .cu files are C++20 like the rest.
+  if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
+endif()
+
+# NCCL: the all-reduce inside GPU sites. Without it GPU sites all-reduce through
+# host memory with MPI (site.collectives = mpi), which is slower but works.
+set(FEDTRAIN_NCCL_ENABLED OFF)
+if(FEDTRAIN_CUDA_ENABLED)
+  find_package(NCCL)
+  if(NCCL_FOUND)
+    set(FEDTRAIN_NCCL_ENABLED ON)
+  else()
+    message(WARNING "NCCL not found (set NCCL_ROOT): GPU sites will all-reduce through host memory with MPI")
+  endif()
 endif()
 
 # The generated feature header takes 0/1 values.
@@ -66,6 +84,11 @@ if(FEDTRAIN_CUDA_ENABLED)
   set(FEDTRAIN_WITH_CUDA_01 1)
 else()
   set(FEDTRAIN_WITH_CUDA_01 0)
+endif()
+if(FEDTRAIN_NCCL_ENABLED)
+  set(FEDTRAIN_WITH_NCCL_01 1)
+else()
+  set(FEDTRAIN_WITH_NCCL_01 0)
 endif()
 
 message(STATUS "fedtrain dependencies:")
@@ -76,7 +99,12 @@ message(STATUS "  OpenSSL      ${OPENSSL_VERSION}")
 message(STATUS "  OpenBLAS     ${OpenBLAS_VERSION} ${OpenBLAS_LIBRARIES}")
 message(STATUS "  zlib         ${ZLIB_VERSION_STRING}")
 if(FEDTRAIN_CUDA_ENABLED)
-  message(STATUS "  CUDA         ${CUDAToolkit_VERSION} (archs ${CMAKE_CUDA_ARCHITECTURES})")
+  message(STATUS "  CUDA         ${CUDAToolkit_VERSION} (archs ${CMAKE_CUDA_ARCHITECTURES}), cuBLAS")
+  if(FEDTRAIN_NCCL_ENABLED)
+    message(STATUS "  NCCL         ${NCCL_VERSION} (${NCCL_LIBRARY})")
+  else()
+    message(STATUS "  NCCL         not found")
+  endif()
 else()
   message(STATUS "  CUDA         off (FEDTRAIN_WITH_CUDA=${FEDTRAIN_WITH_CUDA})")
 endif()

@@ -3,6 +3,10 @@
 #   fedtrain_add_mpi_test(NAME NP SOURCES...)    a GoogleTest binary under mpiexec -n NP
 #   fedtrain_add_mpi_test_sizes(NAME SIZES 2 3 .. SOURCES ...)  the same binary under several -n
 #   fedtrain_add_script_test(NAME SCRIPT)        a bash script that drives the fedtrain CLI
+#   fedtrain_add_gpu_test(NAME [NP N] SOURCES...) a GoogleTest binary that needs a GPU (CUDA builds only):
+#                                                one process, or N under mpiexec; without a GPU every
+#                                                test skips itself (tests/cuda/gpu_test.h) and ctest
+#                                                reports the executable as Skipped
 find_package(GTest REQUIRED)
 
 # Open MPI as root, and more ranks than cores, without flags on every command line.
@@ -42,4 +46,15 @@ function(fedtrain_add_script_test NAME SCRIPT)
   set_tests_properties(${NAME} PROPERTIES
     ENVIRONMENT "${FEDTRAIN_TEST_ENV};FEDTRAIN_BIN=$<TARGET_FILE:fedtrain>;FEDTRAIN_SOURCE_DIR=${PROJECT_SOURCE_DIR};MPIEXEC=${MPIEXEC_EXECUTABLE}"
     PROCESSORS 2 TIMEOUT 600)
+endfunction()
+
+function(fedtrain_add_gpu_test NAME)
+  cmake_parse_arguments(GPU "" "NP" "" ${ARGN})
+  if(GPU_NP)
+    fedtrain_add_mpi_test(${NAME} ${GPU_NP} ${GPU_UNPARSED_ARGUMENTS})
+  else()
+    fedtrain_add_test(${NAME} ${GPU_UNPARSED_ARGUMENTS})
+  endif()
+  target_link_libraries(${NAME} PRIVATE fedtrain_kernels_cuda)
+  set_tests_properties(${NAME} PROPERTIES SKIP_REGULAR_EXPRESSION "fedtrain: GPU test skipped" LABELS gpu)
 endfunction()

@@ -17,6 +17,7 @@ const char* kBenchUsage =
     "             beside raw MPI_Allreduce on the same communicator (run under mpirun)\n"
     "  secagg     the secure exchange between site leaders beside plaintext MPI_Allreduce (run under mpirun)\n"
     "  train      training samples/s of the MLP next to the sgemm rate of the same shapes\n"
+    "             (--device cuda: on GPU 0, next to cuBLAS and the GPU's FP32 SGEMM rate)\n"
     "  checkpoint checkpoint writes (HDF5, hashes, fsync, rename) next to a raw write+fsync of the same bytes\n";
 
 #if FEDTRAIN_WITH_BENCH

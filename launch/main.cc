@@ -11,6 +11,9 @@
 #include "kernels/cpu/blas_core.h"
 #include "launch/commands.h"
 #include "runtime/core/error.h"
+#if FEDTRAIN_WITH_CUDA
+#include "kernels/cuda/device.h"
+#endif
 
 namespace {
 
@@ -39,6 +42,17 @@ void restart_with_fitting_blas_core(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: then run with the generic kernels
 }
 
+// "gpus: 1 visible" or "gpus: none visible (why)"; empty without CUDA.
+std::string gpu_line() {
+#if FEDTRAIN_WITH_CUDA
+  std::string why;
+  const int n = fedtrain::kernels::cuda::device_count(&why);
+  return n > 0 ? "gpus: " + std::to_string(n) + " visible\n" : "gpus: none visible (" + why + ")\n";
+#else
+  return "";
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,9 +70,10 @@ int main(int argc, char** argv) {
   if (command == "ckpt") return fedtrain::cmd_ckpt(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
-    std::printf("fedtrain %s (cuda %s)\nkernels: %s%s\n", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",
-                fedtrain::kernels::cpu::blas_description().c_str(),
-                std::getenv("FEDTRAIN_BLAS_CORE_SET") ? " (OPENBLAS_CORETYPE set by fedtrain: OpenBLAS did not recognise this CPU)" : "");
+    std::printf("fedtrain %s (cuda %s, nccl %s)\nkernels: %s%s\n%s", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",
+                FEDTRAIN_WITH_NCCL ? "on" : "off", fedtrain::kernels::cpu::blas_description().c_str(),
+                std::getenv("FEDTRAIN_BLAS_CORE_SET") ? " (OPENBLAS_CORETYPE set by fedtrain: OpenBLAS did not recognise this CPU)" : "",
+                gpu_line().c_str());
     return fedtrain::kExitOk;
   }
   std::fprintf(stderr, "fedtrain: error: unknown command '%s'\n\n%s", command.c_str(), kUsage);

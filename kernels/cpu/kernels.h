@@ -10,6 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 
+// Functions that the CUDA twins (kernels/cuda) call in device code as well.
+#if defined(__CUDACC__)
+#define FEDTRAIN_HOST_DEVICE __host__ __device__
+#else
+#define FEDTRAIN_HOST_DEVICE
+#endif
+
 namespace fedtrain::kernels::cpu {
 
 enum class Activation { kNone, kRelu };
@@ -56,12 +63,17 @@ double sum_squares(const float* x, size_t n, bool* all_finite);
 // [1, 2), minus 1 (exact). Counter-based, so the CPU and the GPU draw the
 // same number for the same element without sharing state, and made of
 // integer operations and one subtraction so that it vectorises.
-inline double stochastic_uniform(uint64_t seed, uint64_t counter) {
+FEDTRAIN_HOST_DEVICE inline double stochastic_uniform(uint64_t seed, uint64_t counter) {
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (counter + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
-  return std::bit_cast<double>((z >> 12) | 0x3ff0000000000000ULL) - 1.0;
+  const uint64_t bits = (z >> 12) | 0x3ff0000000000000ULL;
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(bits)) - 1.0;  // the same bits, in device code
+#else
+  return std::bit_cast<double>(bits) - 1.0;
+#endif
 }
 
 // Fixed point in the ring Z_2^32, with stochastic rounding:
@@ -70,7 +82,9 @@ inline double stochastic_uniform(uint64_t seed, uint64_t counter) {
 //   out[i] = q as a 32-bit two's-complement ring element
 // The caller picks scale (site weight * 2^frac_bits) so that the sum over
 // sites cannot overflow (see federation/quantizer.h). Every operation is a
-// single IEEE double operation, so the CUDA twin gives identical bits.
+// single IEEE double operation, so the CUDA twin gives identical bits for
+// finite inputs whose |v| + 1 stays below 2^31 (quantize.cc is built with
+// -ffp-contract=off; the twin uses __dmul_rn/__dadd_rn, never an FMA).
 void quantize(uint32_t* out, const float* x, size_t n, float clip, double scale, uint64_t seed, uint64_t offset);
 // out[i] = (float)(int32(q[i]) * inv_scale)
 void dequantize(float* out, const uint32_t* q, size_t n, double inv_scale);

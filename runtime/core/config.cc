@@ -43,6 +43,10 @@ const Key kKeys[] = {
   {"run.log_level", "info", "error, warn, info or debug",
    [](Config& c, const std::string& k, const std::string& v) {
      c.log_level = parse_choice(k, v, {"error", "warn", "info", "debug"}); }},
+  {"run.device", "auto", "where each rank trains: cpu, cuda (GPU local_rank % GPUs of its node), or auto (cuda where built with CUDA and every rank of the site sees a GPU)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     const std::string d = parse_choice(k, v, {"auto", "cpu", "cuda"});
+     c.device = d == "cpu" ? DeviceKind::kCpu : d == "cuda" ? DeviceKind::kCuda : DeviceKind::kAuto; }},
   {"data.test", "", "HDF5 test file (/features float32 [N,D], /labels int32 [N]), evaluated by the first site",
    [](Config& c, const std::string&, const std::string& v) { c.test_file = v; }},
   {"data.batch_size", "64", "samples per rank per inner step",
@@ -96,6 +100,12 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_keep_last = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
+  {"site.collectives", "auto", "all-reduce inside a GPU site: nccl, mpi (through host memory), or auto (nccl where every rank has a GPU of its own)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     const std::string m = parse_choice(k, v, {"auto", "nccl", "mpi"});
+     c.collectives = m == "nccl" ? SiteCollectivesKind::kNccl : m == "mpi" ? SiteCollectivesKind::kMpi : SiteCollectivesKind::kAuto; }},
+  {"site.collective_timeout_s", "300", "a gradient all-reduce inside a site that takes longer stops the job with an error (0: wait for ever)",
+   [](Config& c, const std::string& k, const std::string& v) { c.collective_timeout_s = parse_double(k, v, 0, 1e6); }},
 };
 
 const SiteKey kSiteKeys[] = {
@@ -341,6 +351,9 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     throw ConfigError("--site/FEDTRAIN_SITE names site '" + process_site + "', which is not configured; sites: " + list);
   }
   if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
+  if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
+    throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
+                      "or site.collectives = mpi");
   if (c.exchange.secure) {
     for (const auto& s : c.sites) {
       if (s.public_key.empty() == s.public_key_file.empty())

@@ -18,6 +18,13 @@ namespace fedtrain {
 
 enum class InnerOptimizerKind { kSgd, kAdamW };
 
+// Where a rank trains (run.device): auto is cuda where the build has CUDA and
+// every rank of the site sees a GPU, else cpu (see runtime/site/device_plan.h).
+enum class DeviceKind { kAuto, kCpu, kCuda };
+// How a GPU site all-reduces (site.collectives): auto is nccl where every rank
+// of the site has a GPU of its own, else mpi through host memory.
+enum class SiteCollectivesKind { kAuto, kNccl, kMpi };
+
 struct InnerOptimizerConfig {
   InnerOptimizerKind kind = InnerOptimizerKind::kSgd;
   float lr = 0.05f;
@@ -68,6 +75,7 @@ struct Config {
   uint64_t seed = 1;
   std::string metrics_file;  // default runs/<job_id>/metrics.jsonl
   std::string log_level = "info";
+  DeviceKind device = DeviceKind::kAuto;
   // [data]
   std::string test_file;
   int batch_size = 64;       // per rank
@@ -85,6 +93,8 @@ struct Config {
   int checkpoint_keep_last = 3;  // newest checkpoints kept per site
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
+  SiteCollectivesKind collectives = SiteCollectivesKind::kAuto;
+  double collective_timeout_s = 300.0;  // 0: no watchdog
   std::vector<SiteConfig> sites;
 
   // --resume: the run must continue from a checkpoint (without it, a run

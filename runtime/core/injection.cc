@@ -20,6 +20,7 @@ const std::map<std::string, std::vector<std::string>> kKinds = {
     {"nan", {}},                     // a NaN in the site's pseudo-gradient
     {"crash", {"at"}},               // SIGKILL a rank at a point of the checkpoint path
     {"signal", {"rank", "sig"}},     // raise SIGUSR1/SIGTERM in one rank
+    {"hang", {"rank", "step"}},      // a rank of the site stalls before a gradient all-reduce (watchdog)
 };
 
 Injection parse_one(const std::string& spec) {

@@ -84,9 +84,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
     site_weight = static_cast<double>(train_info.rows);
   }
 
-  // Checkpoints: resume from the newest round every site holds intact, if any.
-  SiteTrainer trainer(config, *site_coll, model, *loader);
-  Checkpointer checkpoints(config, topo, trainer, outer.get(), model.layout());
+  // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
+  // resume from the newest round every site holds intact, if any.
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, model, *loader);
+  Checkpointer checkpoints(config, topo, *trainer, outer.get(), model.layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume();
 
@@ -108,6 +109,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
     std::printf("metrics: %s\n", config.metrics_file.c_str());
+    std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
     if (checkpoints.enabled()) {
       std::printf("checkpoints: %s, keep %d per site%s\n",
                   config.checkpoint_every > 0 ? ("every " + std::to_string(config.checkpoint_every) + " rounds").c_str()
@@ -118,8 +120,9 @@ JobResult run_job(const Config& config, const Topology& topo) {
     std::fflush(stdout);
   }
 
+  if (topo.is_leader() && !reporting) log_info("site " + topo.site_name() + " trains on " + trainer->describe());
   RoundParts parts;
-  parts.trainer = &trainer;
+  parts.trainer = trainer.get();
   parts.model = &model;
   parts.site = site_coll.get();
   parts.aggregator = exchange ? &exchange->aggregator() : nullptr;
@@ -138,8 +141,9 @@ JobResult run_job(const Config& config, const Topology& topo) {
                   "federation.rounds to train on\n",
                   config.job_id.c_str(), static_cast<long long>(resumed), config.rounds);
     result.rounds = resumed;
-    result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
-    result.state_hash = training_state_hash(trainer, outer.get());
+    const std::span<const float> params = trainer->params();
+    result.params_hash = sha256(params.data(), params.size_bytes());
+    result.state_hash = training_state_hash(*trainer, outer.get());
     return result;
   }
   RoundMetrics last = driver.run(resumed + 1, config.rounds);
@@ -147,9 +151,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.rounds = last.round;
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
-  result.params_hash = sha256(trainer.params().data(), trainer.params().size_bytes());
-  result.params.assign(trainer.params().begin(), trainer.params().end());
-  result.state_hash = training_state_hash(trainer, outer.get());
+  const std::span<const float> final_params = trainer->params();
+  result.params_hash = sha256(final_params.data(), final_params.size_bytes());
+  result.params.assign(final_params.begin(), final_params.end());
+  result.state_hash = training_state_hash(*trainer, outer.get());
   // A stop asked for during the last round changes nothing: the job is complete.
   result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {

@@ -1,86 +1,32 @@
-// Synchronous data-parallel training inside one site.
+// The factory of site trainers: the CPU or the GPU one, as plan_devices decides for this rank's site.
 #include "runtime/site/site_trainer.h"
 
-#include <algorithm>
-
-#include "kernels/cpu/kernels.h"
-#include "runtime/core/check.h"
+#include "fedtrain/features.h"
 #include "runtime/core/error.h"
+#include "runtime/site/cpu_site_trainer.h"
+#include "runtime/site/device_plan.h"
+#include "runtime/topology/agreement.h"
+#if FEDTRAIN_WITH_CUDA
+#include "runtime/site/cuda_site_trainer.h"
+#endif
 
 namespace fedtrain {
 
-SiteTrainer::SiteTrainer(const Config& config, Collectives& site, Mlp& model, ShardLoader& loader)
-    : site_(site),
-      model_(model),
-      loader_(loader),
-      batch_size_(config.batch_size),
-      params_(model.param_count()),
-      grads_(model.param_count()),
-      batch_x_(static_cast<size_t>(config.batch_size) * model.input_dim()),
-      batch_y_(config.batch_size),
-      optimizer_(config.inner, model.param_count()),
-      reducer_(site, static_cast<size_t>(config.bucket_mib * 1024 * 1024)) {
-  model_.init(params_, config.seed);
-}
-
-LocalStats SiteTrainer::train(int steps) {
-  LocalStats stats;
-  for (int s = 0; s < steps; ++s) {
-    loader_.next_batch(batch_size_, batch_x_.data(), batch_y_.data());
-    BatchStats b = model_.forward_backward(params_, batch_x_.data(), batch_y_.data(), batch_size_, grads_);
-    reducer_.average(grads_);
-    optimizer_.step(params_, grads_);
-    stats.loss_sum += b.loss_sum;
-    stats.samples += b.samples;
+std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
+                                               Mlp& model, ShardLoader& loader) {
+  const DevicePlan plan = plan_devices(config, topology, site);
+  std::unique_ptr<SiteTrainer> trainer;
+  std::string error;
+  try {
+#if FEDTRAIN_WITH_CUDA
+    if (plan.cuda) trainer = make_cuda_site_trainer(config, topology, plan, site, model, loader);
+#endif
+    if (!plan.cuda) trainer = std::make_unique<CpuSiteTrainer>(config, topology, site, model, loader);
+  } catch (const Error& e) {
+    error = e.what();
   }
-  return stats;
-}
-
-void SiteTrainer::pseudo_gradient(std::span<const float> global, std::span<float> delta) const {
-  FT_CHECK(global.size() == params_.size() && delta.size() == params_.size());
-  kernels::cpu::pseudo_gradient(delta.data(), global.data(), params_.data(), params_.size());
-}
-
-void SiteTrainer::set_params(std::span<const float> global) {
-  FT_CHECK(global.size() == params_.size());
-  std::copy(global.begin(), global.end(), params_.begin());
-}
-
-void SiteTrainer::broadcast_params() {
-  if (site_.size() > 1) site_.broadcast(params_, 0);
-}
-
-void SiteTrainer::save_state(TrainerState& out) {
-  out.params.assign(params_.begin(), params_.end());
-  out.optimizer_names.clear();
-  out.optimizer.clear();
-  for (const InnerOptimizer::State& s : optimizer_.state()) {
-    out.optimizer_names.push_back(s.name);
-    out.optimizer.push_back(*s.buffer);
-  }
-  out.optimizer_steps = optimizer_.steps();
-  out.loader = loader_.position();
-}
-
-void SiteTrainer::load_state(const TrainerState& in) {
-  if (in.params.size() != params_.size())
-    throw Error("the saved parameters hold " + std::to_string(in.params.size()) + " values, this model " +
-                std::to_string(params_.size()));
-  std::vector<InnerOptimizer::State> state = optimizer_.state();
-  std::string want;
-  for (const auto& s : state) want += (want.empty() ? "" : ", ") + s.name;
-  std::string have;
-  for (const auto& n : in.optimizer_names) have += (have.empty() ? "" : ", ") + n;
-  if (have != want || in.optimizer.size() != state.size())
-    throw Error("the saved inner optimizer state holds [" + have + "], this optimizer needs [" + want + "]");
-  for (size_t i = 0; i < state.size(); ++i) {
-    if (in.optimizer[i].size() != state[i].buffer->size())
-      throw Error("the saved inner optimizer buffer '" + state[i].name + "' has the wrong size");
-  }
-  loader_.seek(in.loader);  // the one step that can fail on good input (a shard that shrank): first
-  std::copy(in.params.begin(), in.params.end(), params_.begin());
-  for (size_t i = 0; i < state.size(); ++i) *state[i].buffer = in.optimizer[i];
-  optimizer_.set_steps(in.optimizer_steps);
+  agree_startup(topology.world(), error, kExitRuntime);
+  return trainer;
 }
 
 }  // namespace fedtrain

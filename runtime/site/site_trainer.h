@@ -1,13 +1,21 @@
-// Synchronous data-parallel training inside one site.
+// Synchronous data-parallel training inside one site: the interface RoundDriver uses, and its factory.
 //
 // One inner step on every rank of the site:
-//   loader batch -> forward/backward (Mlp) -> bucketed all-reduce of the
-//   gradients over site_comm (average) -> identical optimizer step.
+//   loader batch -> forward/backward -> bucketed all-reduce of the gradients
+//   over the site (average) -> identical optimizer step.
 // Every rank starts from the same parameters and applies the same averaged
 // gradient, so the replicas stay bit-identical without further traffic.
+//
+// Two implementations: CpuSiteTrainer (OpenBLAS, MPI; cpu_site_trainer.h) and
+// CudaSiteTrainer (cuBLAS and CUDA kernels, NCCL or MPI; cuda_site_trainer.h).
+// Parameters, gradients and optimizer state live where the implementation
+// keeps them (host or GPU memory); everything that crosses this interface is
+// a host buffer. State that a checkpoint saves or restores crosses it the same
+// way: copied to or from host buffers, whatever the device.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,9 +23,8 @@
 #include "runtime/collectives/collectives.h"
 #include "runtime/core/config.h"
 #include "runtime/data/shard_loader.h"
-#include "runtime/model/inner_optimizer.h"
 #include "runtime/model/mlp.h"
-#include "runtime/site/gradient_reducer.h"
+#include "runtime/topology/topology.h"
 
 namespace fedtrain {
 
@@ -39,39 +46,39 @@ struct LocalStats {
 
 class SiteTrainer {
  public:
-  SiteTrainer(const Config& config, Collectives& site, Mlp& model, ShardLoader& loader);
+  virtual ~SiteTrainer() = default;
 
-  std::span<float> params() { return params_; }
-  std::span<const float> params() const { return params_; }
-  InnerOptimizer& optimizer() { return optimizer_; }
-  ShardLoader& loader() { return loader_; }
-  // Wall time spent in gradient all-reduces since construction.
-  double allreduce_seconds() const { return reducer_.seconds(); }
+  // "cpu" or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB), all-reduce nccl"
+  virtual std::string describe() const = 0;
+  // This rank's parameters in host memory (a GPU trainer copies them from the
+  // device first); valid until the next call on the trainer.
+  virtual std::span<const float> params() = 0;
+  virtual ShardLoader& loader() = 0;
+  // Time spent in gradient all-reduces since construction (wall time on the
+  // host; GPU time between events for NCCL on the GPU's stream).
+  virtual double allreduce_seconds() const = 0;
 
   // Runs `steps` inner steps; returns this rank's training loss over them.
-  LocalStats train(int steps);
+  virtual LocalStats train(int steps) = 0;
   // delta = global - params: this site's pseudo-gradient (host buffers, model-sized).
-  void pseudo_gradient(std::span<const float> global, std::span<float> delta) const;
+  virtual void pseudo_gradient(std::span<const float> global, std::span<float> delta) = 0;
   // params = global (on the leader, before broadcast_params).
-  void set_params(std::span<const float> global);
+  virtual void set_params(std::span<const float> global) = 0;
   // The site leader's parameters to every rank of the site.
-  void broadcast_params();
+  virtual void broadcast_params() = 0;
 
   // Copies this rank's whole training state out (for checkpoints), or back in
-  // (on resume). load_state throws Error if the state does not fit this
-  // trainer (other model size or optimizer).
-  void save_state(TrainerState& out);
-  void load_state(const TrainerState& in);
-
- private:
-  Collectives& site_;
-  Mlp& model_;
-  ShardLoader& loader_;
-  int batch_size_;
-  std::vector<float> params_, grads_, batch_x_;
-  std::vector<int32_t> batch_y_;
-  InnerOptimizer optimizer_;
-  GradientReducer reducer_;
+  // (on resume), in host memory. load_state throws Error if the state does not
+  // fit this trainer (other model size or optimizer).
+  virtual void save_state(TrainerState& out) = 0;
+  virtual void load_state(const TrainerState& in) = 0;
 };
+
+// Collective over the world (start-up): resolves run.device and
+// site.collectives for this rank's site (runtime/site/device_plan.h), then
+// builds the CPU or the GPU trainer. `site` is the site's MPI collectives, which
+// must outlive the trainer, as must model and loader. Throws collective errors.
+std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
+                                               Mlp& model, ShardLoader& loader);
 
 }  // namespace fedtrain

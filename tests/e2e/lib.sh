@@ -29,11 +29,13 @@ expect_exit() {
   pass "$what (exit $rc)"
 }
 
-# small_data DIR [extra fedtrain-data args]: a small real Fashion-MNIST split for sites es,de.
+# small_data DIR [extra fedtrain-data args]: a small real Fashion-MNIST split for sites es,de
+# (IDX files from FEDTRAIN_FMNIST_SOURCE, default Debian's dataset-fashion-mnist).
 small_data() {
   local dir=$1
   shift
-  "$FEDTRAIN_BIN" data fashion-mnist --out "$dir" --sites es,de --train-limit 4000 --test-limit 1000 "$@" >/dev/null \
+  "$FEDTRAIN_BIN" data fashion-mnist --out "$dir" --sites es,de --train-limit 4000 --test-limit 1000 \
+    --source "${FEDTRAIN_FMNIST_SOURCE:-/usr/share/datasets/fashion-mnist}" "$@" >/dev/null \
     || { echo "cannot prepare test data in $dir" >&2; exit 1; }
 }
 

@@ -116,6 +116,33 @@ TEST_F(ConfigTest, StructuralErrors) {
   EXPECT_NE(error_of({"--config", write("this is not ini\n")}).find("config file"), std::string::npos);
 }
 
+TEST_F(ConfigTest, DeviceCollectivesAndTimeoutKeys) {
+  Config d = load_config({"--config", write(kIni)}, "");
+  EXPECT_EQ(d.device, DeviceKind::kAuto);
+  EXPECT_EQ(d.collectives, SiteCollectivesKind::kAuto);
+  EXPECT_EQ(d.collective_timeout_s, 300.0);
+  Config c = load_config({"--config", write(std::string(kIni) + "[site]\ncollectives = nccl\n"), "--run.device=cuda",
+                          "--site.collective_timeout_s=2.5"},
+                         "");
+  EXPECT_EQ(c.device, DeviceKind::kCuda);
+  EXPECT_EQ(c.collectives, SiteCollectivesKind::kNccl);
+  EXPECT_EQ(c.collective_timeout_s, 2.5);
+  EXPECT_NE(c.resolved_text.find("[site]\nbucket_mib = 4\ncollectives = nccl\ncollective_timeout_s = 2.5\n"),
+            std::string::npos)
+      << c.resolved_text;
+  EXPECT_EQ(load_config({"--config", write(kIni), "--run.device=cpu", "--site.collectives=mpi"}, "").device,
+            DeviceKind::kCpu);
+
+  std::string e = error_of({"--config", write(kIni), "--run.device=gpu"});
+  EXPECT_NE(e.find("'run.device': 'gpu' is not valid; expected one of auto, cpu, cuda"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--site.collectives=gloo"});
+  EXPECT_NE(e.find("expected one of auto, nccl, mpi"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--site.collective_timeout_s=-1"});
+  EXPECT_NE(e.find("site.collective_timeout_s"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--run.device=cpu", "--site.collectives=nccl"});
+  EXPECT_NE(e.find("site.collectives = nccl needs GPUs, but run.device = cpu"), std::string::npos) << e;
+}
+
 TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
   const std::string ini = "[data]\ntest = t.h5\n[site.a]\nranks = 1\ndata = a.h5\n[site.b]\nranks = 1\ndata = b.h5\n";
   std::string e = error_of({"--config", write(ini)});
