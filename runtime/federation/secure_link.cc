@@ -46,7 +46,9 @@ std::string SecureLink::describe(const MessageHeader& h, const std::string& what
 }
 
 void SecureLink::send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending) {
+  const auto t = Clock::now();  // MPI may copy data here (shared memory): counted as transfer
   pending.push_back(transport_.isend(peer, static_cast<int>(phase), wire));
+  stats_.transfer_seconds += since(t);
   stats_.wire_bytes += wire.size();
   ++stats_.messages;
   if (log_ != nullptr) to_log_.push_back({peer, phase, wire});
@@ -70,7 +72,10 @@ void SecureLink::log_all() {
 size_t SecureLink::wait_logging(Transport::Handle h) {
   size_t got = 0;
   while (!to_log_.empty()) {
-    if (transport_.test(h, &got)) return got;
+    const auto t = Clock::now();
+    const bool done = transport_.test(h, &got);
+    stats_.transfer_seconds += since(t);
+    if (done) return got;
     log_one();  // hash a sent message instead of idling
   }
   const auto t = Clock::now();
@@ -160,7 +165,13 @@ std::string SecureLink::ring_step(Phase phase, uint32_t step, int to, std::span<
     send(to, phase, {wire, wire_bytes(len)}, sends);
     // Open whatever has arrived meanwhile, in order.
     size_t got = 0;
-    while (next_open < n_recv && transport_.test(recvs[next_open], &got)) open_chunk(next_open++, got);
+    while (next_open < n_recv) {
+      const auto t_test = Clock::now();
+      const bool arrived = transport_.test(recvs[next_open], &got);
+      stats_.transfer_seconds += since(t_test);
+      if (!arrived) break;
+      open_chunk(next_open++, got);
+    }
   }
   while (next_open < n_recv) {
     const size_t got = wait_logging(recvs[next_open]);
