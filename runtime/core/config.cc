@@ -76,6 +76,15 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.rounds = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
   {"federation.local_steps", "50", "inner steps per round (H)",
    [](Config& c, const std::string& k, const std::string& v) { c.local_steps = static_cast<int>(parse_int(k, v, 1, 1 << 30)); }},
+  {"monitoring.port", "0", "Prometheus endpoint on every site leader (0: off); the leader of the i-th site listed listens on port + i",
+   [](Config& c, const std::string& k, const std::string& v) { c.monitoring.port = static_cast<int>(parse_int(k, v, 0, 65535)); }},
+  {"monitoring.address", "0.0.0.0", "address the Prometheus endpoint binds to (an IPv4 address or host name)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     if (v.empty() || v.find_first_of(" :/") != std::string::npos)
+       throw ConfigError("config key '" + k + "' is '" + v + "'; give an IPv4 address or host name, e.g. 0.0.0.0 or 127.0.0.1");
+     c.monitoring.address = v; }},
+  {"monitoring.linger_s", "0", "seconds leaders keep serving after the last round, so that Prometheus scrapes the final values",
+   [](Config& c, const std::string& k, const std::string& v) { c.monitoring.linger_s = parse_double(k, v, 0, 86400); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
 };
@@ -293,6 +302,9 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     for (const auto& s : c.sites) list += (list.empty() ? "" : ", ") + s.name;
     throw ConfigError("--site/FEDTRAIN_SITE names site '" + process_site + "', which is not configured; sites: " + list);
   }
+  if (c.monitoring.port > 0 && c.monitoring.port + static_cast<int>(c.sites.size()) - 1 > 65535)
+    throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
+                      std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
   if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
 
   // The resolved configuration, as an INI file that reproduces this run.

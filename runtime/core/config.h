@@ -36,6 +36,13 @@ struct OuterOptimizerConfig {
   bool nesterov = false;
 };
 
+// Prometheus endpoint of the site leaders (runtime/metrics/prometheus_exporter.h).
+struct MonitoringConfig {
+  int port = 0;                      // 0: off; the leader of site i listens on port + i
+  std::string address = "0.0.0.0";  // address to bind
+  double linger_s = 0.0;            // keep serving this long after the last round
+};
+
 struct SiteConfig {
   std::string name;
   int ranks = 0;          // 0: not given (sites named per process with --site)
@@ -59,6 +66,8 @@ struct Config {
   // [federation]
   int rounds = 20;
   int local_steps = 50;
+  // [monitoring]
+  MonitoringConfig monitoring;
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
   std::vector<SiteConfig> sites;
