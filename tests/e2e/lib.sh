@@ -7,11 +7,14 @@ export OPENBLAS_NUM_THREADS=1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fedtrain-e2e-XXXXXX")
 # at_exit COMMAND: run COMMAND when the script ends, pass or fail (latest first), before $WORK goes.
+# A command that fails fails the test.
 exit_hooks=()
 at_exit() { exit_hooks=("$1" "${exit_hooks[@]}"); }
 run_exit_hooks() {
   local rc=$? h
-  for h in "${exit_hooks[@]}"; do eval "$h"; done
+  for h in "${exit_hooks[@]}"; do
+    eval "$h" || { echo "FAIL: clean-up '$h' failed" >&2; rc=1; }
+  done
   rm -rf "$WORK"
   exit "$rc"
 }
