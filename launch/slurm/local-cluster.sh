@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# A private single-node Slurm cluster (munge + slurmctld + slurmd) in one directory, for trying the
-# batch templates on one machine and for the Slurm test. Changes nothing under /etc; needs root.
+# A private Slurm cluster (munge + slurmctld + slurmd) in one directory, for trying the batch
+# templates on one machine and for the Slurm tests. Changes nothing under /etc; needs root.
 #
-#   launch/slurm/local-cluster.sh start DIR    start it; prints the line to export SLURM_CONF
-#   launch/slurm/local-cluster.sh stop DIR     cancel its jobs, stop its daemons by PID, wait for them
+#   launch/slurm/local-cluster.sh start DIR [NODES]   start it; prints the line to export SLURM_CONF
+#   launch/slurm/local-cluster.sh stop DIR            cancel its jobs, stop its daemons by PID, wait
 #
-# Everything lives under DIR: slurm.conf, the munge key and socket, state, spool, logs and pid files.
-# The ports are free ones picked at start, so several clusters can run side by side.
-# Environment: CLUSTER_CPUS (default 8) is the CPU count slurmd declares; above the real core count
-# it lets more tasks run than there are cores (SlurmdParameters=config_overrides).
+# NODES 1 (default): one node, this host. NODES > 1: nodes n1..nN, each a network namespace on a
+# private bridge (10.X.Y.0/24, this host at .1) with its own host name and slurmd. A heterogeneous
+# job needs that: Slurm never places two of its components on one node. Open MPI ranks on
+# different nodes talk TCP over the bridge.
 #
-# slurmd runs as PID 1 of its own PID namespace (unshare --pid --mount-proc): when it stops, the
-# kernel ends every slurmstepd and task it started, so no job process can outlive the cluster.
+# Everything lives under DIR: slurm.conf, the munge key and socket, state, spool, logs and pid files
+# (with NODES > 1 also the names of the bridge and namespaces it made; stop removes them). Ports and
+# names are picked at start, so several clusters can run side by side.
+# Environment: CLUSTER_CPUS (default 8) is the CPU count each slurmd declares; above the real core
+# count it lets more tasks run than there are cores (SlurmdParameters=config_overrides).
+#
+# Each slurmd runs as PID 1 of its own PID namespace (unshare --pid --mount-proc): when it stops,
+# the kernel ends every slurmstepd and task it started, so no job process outlives the cluster.
 set -euo pipefail
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-[[ $# -eq 2 ]] || usage
+usage() { echo "usage: $0 start DIR [NODES] | stop DIR" >&2; exit 2; }
+[[ $# -eq 2 || ($# -eq 3 && $1 == start) ]] || usage
 action=$1
 mkdir -p "$2"
 dir=$(cd "$2" && pwd)
 conf=$dir/slurm.conf
+nodes_wanted=${3:-1}
+[[ $nodes_wanted =~ ^[1-9][0-9]?$ ]] || { echo "local-cluster: NODES must be 1 to 99" >&2; exit 2; }
 
 # A TCP port nobody listens on (probed by connecting to it).
 free_port() {
@@ -43,18 +51,59 @@ stop_pid() {
 
 pid_of() { [[ -s $1 ]] && cat "$1" || true; }
 
+# The network of NODES > 1: a bridge, and per node a namespace joined to it by a veth pair.
+# Prints the NodeName lines of slurm.conf; records what it made for stop.
+make_network() {
+  local tag net i ns
+  tag=$(printf '%04x' $((RANDOM % 65536)))
+  net=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
+  echo "ftb$tag" >"$dir/bridge"
+  ip link add "ftb$tag" type bridge
+  ip addr add "$net.1/24" dev "ftb$tag"
+  ip link set "ftb$tag" up
+  echo "$net.1" >"$dir/controller-address"
+  for ((i = 1; i <= nodes_wanted; i++)); do
+    ns=ft${tag}n$i
+    echo "$ns" >>"$dir/namespaces"
+    ip netns add "$ns"
+    ip link add "v$ns" type veth peer name eth0 netns "$ns"
+    ip link set "v$ns" master "ftb$tag" up
+    ip -n "$ns" addr add "$net.$((i + 1))/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+  done
+}
+
 start() {
-  for cmd in munged slurmctld slurmd sinfo unshare; do
-    command -v "$cmd" >/dev/null || { echo "local-cluster: '$cmd' not found: install munge and slurm-wlm" >&2; exit 1; }
+  local cmds=(munged slurmctld slurmd sinfo unshare) host ctld_host nodes=() node_lines="" i
+  [[ $nodes_wanted -gt 1 ]] && cmds+=(ip nsenter)
+  for cmd in "${cmds[@]}"; do
+    command -v "$cmd" >/dev/null || { echo "local-cluster: '$cmd' not found: install munge, slurm-wlm and iproute2" >&2; exit 1; }
   done
   [[ $(id -u) -eq 0 ]] || { echo "local-cluster: needs root (slurmd starts jobs as their users)" >&2; exit 1; }
   if [[ -s $dir/slurmctld.pid ]] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
     echo "local-cluster: a cluster already runs in $dir; stop it first" >&2; exit 1
   fi
-  local host
   host=$(hostname -s)
-  mkdir -p "$dir"/{munge,state,spool,log}
+  mkdir -p "$dir"/{munge,state,spool,log,tmp}
   chmod 711 "$dir/munge"
+
+  if [[ $nodes_wanted -eq 1 ]]; then
+    nodes=("$host")
+    ctld_host=$host
+    node_lines="NodeName=$host CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN"
+  else
+    make_network || { echo "local-cluster: cannot make the network namespaces (ip netns, bridge)" >&2; stop; exit 1; }
+    local addr net
+    addr=$(cat "$dir/controller-address")
+    net=${addr%.1}
+    ctld_host="$host($addr)"
+    for ((i = 1; i <= nodes_wanted; i++)); do
+      nodes+=("n$i")
+      node_lines+="NodeName=n$i NodeAddr=$net.$((i + 1)) NodeHostname=n$i CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN"$'\n'
+    done
+    node_lines=${node_lines%$'\n'}
+  fi
 
   # munge: a random 1 KiB key only root can read, a private socket.
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
@@ -63,10 +112,10 @@ start() {
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" \
     </dev/null >/dev/null 2>&1
 
-  cat >"$conf" <<EOF
-# Private single-node cluster written by launch/slurm/local-cluster.sh
+  cat >"$conf" <<CONF
+# Private cluster written by launch/slurm/local-cluster.sh
 ClusterName=fedtrain
-SlurmctldHost=$host
+SlurmctldHost=$ctld_host
 SlurmUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.socket
@@ -74,40 +123,55 @@ CredType=cred/munge
 SlurmctldPort=$(free_port)
 SlurmdPort=$(free_port)
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid
-SlurmdPidFile=$dir/spool/slurmd.pid
+SlurmdPidFile=$dir/spool/%n/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
-SlurmdLogFile=$dir/log/slurmd.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
+TmpFS=$dir/tmp/%n
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
+# Backfill every second, heterogeneous jobs as soon as they fit (by default they wait up to 30 s).
+SchedulerParameters=bf_interval=1,bf_hetjob_immediate
 MpiDefault=pmix
 SlurmdParameters=config_overrides
 ReturnToService=2
 MailProg=/bin/true
-NodeName=$host CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN
+$node_lines
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-EOF
+CONF
 
   slurmctld -f "$conf" -i </dev/null >/dev/null 2>&1
-  # slurmd in the foreground as PID 1 of a new PID namespace; setsid detaches it from this shell.
-  setsid unshare --pid --fork --mount-proc --kill-child slurmd -D -f "$conf" \
-    </dev/null >"$dir/log/slurmd.stdout" 2>&1 &
-  echo $! >"$dir/slurmd-namespace.pid"
+  # Each slurmd in the foreground as PID 1 of a new PID namespace (with NODES > 1 also inside its
+  # node's network namespace, with the node's host name); setsid detaches it from this shell.
+  for i in "${!nodes[@]}"; do
+    local node=${nodes[$i]}
+    mkdir -p "$dir/spool/$node" "$dir/tmp/$node"
+    if [[ $nodes_wanted -eq 1 ]]; then
+      setsid unshare --pid --fork --mount-proc --kill-child slurmd -D -f "$conf" \
+        </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
+    else
+      setsid nsenter --net="/run/netns/$(sed -n "$((i + 1))p" "$dir/namespaces")" \
+        unshare --uts --pid --fork --mount-proc --kill-child \
+        sh -c "hostname $node && exec slurmd -D -N $node -f '$conf'" \
+        </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
+    fi
+    echo $! >"$dir/slurmd-$node.namespace.pid"
+  done
 
   export SLURM_CONF=$conf
   local state=""
   for _ in $(seq 200); do
-    state=$(sinfo -h -o %T 2>/dev/null || true)
-    [[ $state == idle ]] && break
+    state=$(sinfo -h -o %T 2>/dev/null | sort -u | tr '\n' ' ')
+    [[ $state == "idle " ]] && break
     sleep 0.1
   done
-  if [[ $state != idle ]]; then
-    echo "local-cluster: the node did not become idle within 20 s (state '$state'); logs in $dir/log" >&2
+  if [[ $state != "idle " ]]; then
+    echo "local-cluster: the nodes did not become idle within 20 s (state '$state'); logs in $dir/log" >&2
     tail -5 "$dir"/log/*.log >&2 || true
     stop
     exit 1
@@ -125,17 +189,33 @@ stop() {
       sleep 0.1
     done
   fi
-  # slurmd: its outside PID is the child of the unshare process; stopping it ends the namespace.
-  local ns_pid slurmd_pid=""
-  ns_pid=$(pid_of "$dir/slurmd-namespace.pid")
-  if [[ -n $ns_pid ]] && kill -0 "$ns_pid" 2>/dev/null; then
-    slurmd_pid=$(cat "/proc/$ns_pid/task/$ns_pid/children" 2>/dev/null | awk '{print $1}')
-    stop_pid "$slurmd_pid" slurmd
-    stop_pid "$ns_pid" "slurmd's namespace"
-  fi
+  # Each slurmd: its outside PID is the child of the recorded unshare process (which ignores
+  # SIGTERM); stopping slurmd ends its PID namespace, and with it the unshare process.
+  local f ns_pid
+  for f in "$dir"/slurmd-*.namespace.pid; do
+    [[ -e $f ]] || continue
+    ns_pid=$(pid_of "$f")
+    if [[ -n $ns_pid ]] && kill -0 "$ns_pid" 2>/dev/null; then
+      stop_pid "$(awk '{print $1}' "/proc/$ns_pid/task/$ns_pid/children" 2>/dev/null)" slurmd
+      stop_pid "$ns_pid" "slurmd's namespace"
+    fi
+    rm -f "$f"
+  done
   stop_pid "$(pid_of "$dir/slurmctld.pid")" slurmctld
   stop_pid "$(pid_of "$dir/munge/munged.pid")" munged
-  rm -f "$dir/slurmd-namespace.pid" "$dir/slurmctld.pid" "$dir/munge/munged.pid"
+  rm -f "$dir/slurmctld.pid" "$dir/munge/munged.pid"
+  # The network of NODES > 1: the namespaces (their veth pairs go with them), then the bridge.
+  if [[ -f $dir/namespaces ]]; then
+    while read -r ns; do
+      ip link delete "v$ns" 2>/dev/null || true  # both ends at once; the namespace would free them late
+      ip netns delete "$ns" 2>/dev/null || true
+    done <"$dir/namespaces"
+    rm -f "$dir/namespaces"
+  fi
+  if [[ -f $dir/bridge ]]; then
+    ip link delete "$(cat "$dir/bridge")" 2>/dev/null || true
+    rm -f "$dir/bridge" "$dir/controller-address"
+  fi
 }
 
 case $action in

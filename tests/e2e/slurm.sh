@@ -6,72 +6,15 @@
 # Skipped (exit 77) without root or when Slurm cannot be installed. Every daemon it started is
 # stopped by PID, pass or fail, and the test fails if any process of the cluster is left.
 source "$(dirname "$0")/lib.sh"
-t_start=$SECONDS
-
-[[ $(id -u) -eq 0 ]] || skip "the private Slurm cluster needs root (slurmd starts jobs as their users)"
-need_packages slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-basic-plugins
-for cmd in munged slurmctld slurmd sbatch scontrol unshare; do
-  command -v "$cmd" >/dev/null || skip "'$cmd' not found after installing"
-done
-t_installed=$SECONDS
-
-cluster=$FEDTRAIN_SOURCE_DIR/launch/slurm/local-cluster.sh
+source "$(dirname "$0")/slurm_lib.sh"
+cluster_up 1
 template=$FEDTRAIN_SOURCE_DIR/launch/slurm/fedtrain.sbatch
-cdir=$WORK/cluster
-
-# Teardown: the cluster script stops its daemons by PID; then nothing may be left of them, nor any
-# process in slurmd's PID namespace (slurmstepd, job tasks).
-cluster_pids() {
-  local ns
-  ns=$(cat "$cdir/slurmd-namespace.pid" 2>/dev/null)
-  echo "$(cat "$cdir/munge/munged.pid" 2>/dev/null) $(cat "$cdir/slurmctld.pid" 2>/dev/null) $ns" \
-    "$([[ -n $ns ]] && cat "/proc/$ns/task/$ns/children" 2>/dev/null)"
-}
-teardown() {
-  local pids ns_link left=() p t0=$SECONDS
-  pids=$(cluster_pids)
-  ns_link=$(readlink "/proc/$(awk '{print $4}' <<<"$pids")/ns/pid" 2>/dev/null)
-  "$cluster" stop "$cdir"
-  for p in $pids; do alive "$p" && left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline")"); done
-  if [[ -n $ns_link ]]; then
-    for p in /proc/[0-9]*; do
-      [[ $(readlink "$p/ns/pid" 2>/dev/null) == "$ns_link" ]] && alive "${p#/proc/}" && left+=("${p#/proc/} (in slurmd's namespace)")
-    done
-  fi
-  if [[ ${#left[@]} -gt 0 ]]; then
-    printf 'FAIL: left running after teardown: %s\n' "${left[@]}" >&2
-    return 1
-  fi
-  echo "ok: cluster stopped in $((SECONDS - t0)) s, no process left (pids $pids)"
-}
-
-mkdir -p "$cdir"
-at_exit teardown
-conf_line=$("$cluster" start "$cdir") || { fail "the private cluster did not start"; finish; }
-eval "$conf_line"
-t_up=$SECONDS
-pass "private cluster up: $(sinfo -h -o '%P %T %c CPUs on %N')"
 
 data=$WORK/data
 small_data "$data"
 cfg=$WORK/run.ini
 small_config "$cfg" "$data"
 export FEDTRAIN_BIN
-
-# job_field ID FIELD: a field of 'scontrol show job' (JobState, ExitCode, Restarts, ...).
-job_field() { scontrol -o show job "$1" 2>/dev/null | grep -oE "(^| )$2=[^ ]*" | head -1 | cut -d= -f2; }
-# wait_state ID SECONDS STATE...: until the job is in one of the states; prints the state.
-wait_state() {
-  local id=$1 limit=$2 state=""
-  shift 2
-  for _ in $(seq $((limit * 5))); do
-    state=$(job_field "$id" JobState)
-    for s in "$@"; do [[ $state == "$s" ]] && { echo "$state"; return 0; }; done
-    sleep 0.2
-  done
-  echo "$state"
-  return 1
-}
 
 # 1. The template on a job of the config's size: 2 sites x 2 ranks through srun --mpi=pmix.
 id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" -n 4 --time=5 "$template" "$cfg") \
@@ -134,5 +77,5 @@ else
   fi
 fi
 
-echo "time: install ${t_installed}s, cluster up $((t_up - t_installed))s, jobs $((SECONDS - t_up))s (teardown follows)"
+report_times
 finish
