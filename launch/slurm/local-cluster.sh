@@ -5,14 +5,14 @@
 #   launch/slurm/local-cluster.sh start DIR [NODES]   start it; prints the line to export SLURM_CONF
 #   launch/slurm/local-cluster.sh stop DIR            cancel its jobs, stop its daemons by PID, wait
 #
-# NODES 1 (default): one node, this host. NODES > 1: nodes n1..nN, each a network namespace on a
-# private bridge (10.X.Y.0/24, this host at .1) with its own host name and slurmd. A heterogeneous
-# job needs that: Slurm never places two of its components on one node. Open MPI ranks on
-# different nodes talk TCP over the bridge.
+# NODES 1 (default): one node, this host. NODES > 1: nodes n1..nN, the stand-in hosts of
+# launch/local-hosts.sh (network namespaces on a private bridge), each with its own slurmd. A
+# heterogeneous job needs that: Slurm never places two of its components on one node. Open MPI
+# ranks on different nodes talk TCP over the bridge.
 #
-# Everything lives under DIR: slurm.conf, the munge key and socket, state, spool, logs and pid files
-# (with NODES > 1 also the names of the bridge and namespaces it made; stop removes them). Ports and
-# names are picked at start, so several clusters can run side by side.
+# Everything lives under DIR: slurm.conf, the munge key and socket, state, spool, logs, pid files
+# and, with NODES > 1, the hosts (DIR/hosts; stop removes them). Ports and names are picked at
+# start, so several clusters can run side by side.
 # Environment: CLUSTER_CPUS (default 8) is the CPU count each slurmd declares; above the real core
 # count it lets more tasks run than there are cores (SlurmdParameters=config_overrides).
 #
@@ -51,28 +51,7 @@ stop_pid() {
 
 pid_of() { [[ -s $1 ]] && cat "$1" || true; }
 
-# The network of NODES > 1: a bridge, and per node a namespace joined to it by a veth pair.
-# Prints the NodeName lines of slurm.conf; records what it made for stop.
-make_network() {
-  local tag net i ns
-  tag=$(printf '%04x' $((RANDOM % 65536)))
-  net=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
-  echo "ftb$tag" >"$dir/bridge"
-  ip link add "ftb$tag" type bridge
-  ip addr add "$net.1/24" dev "ftb$tag"
-  ip link set "ftb$tag" up
-  echo "$net.1" >"$dir/controller-address"
-  for ((i = 1; i <= nodes_wanted; i++)); do
-    ns=ft${tag}n$i
-    echo "$ns" >>"$dir/namespaces"
-    ip netns add "$ns"
-    ip link add "v$ns" type veth peer name eth0 netns "$ns"
-    ip link set "v$ns" master "ftb$tag" up
-    ip -n "$ns" addr add "$net.$((i + 1))/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip -n "$ns" link set lo up
-  done
-}
+hosts_tool=$(cd "$(dirname "$0")/.." && pwd)/local-hosts.sh
 
 start() {
   local cmds=(munged slurmctld slurmd sinfo unshare) host ctld_host nodes=() node_lines="" i
@@ -93,15 +72,14 @@ start() {
     ctld_host=$host
     node_lines="NodeName=$host CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN"
   else
-    make_network || { echo "local-cluster: cannot make the network namespaces (ip netns, bridge)" >&2; stop; exit 1; }
-    local addr net
-    addr=$(cat "$dir/controller-address")
-    net=${addr%.1}
-    ctld_host="$host($addr)"
-    for ((i = 1; i <= nodes_wanted; i++)); do
-      nodes+=("n$i")
-      node_lines+="NodeName=n$i NodeAddr=$net.$((i + 1)) NodeHostname=n$i CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN"$'\n'
-    done
+    "$hosts_tool" up "$dir/hosts" "$nodes_wanted" >/dev/null \
+      || { echo "local-cluster: cannot make the stand-in hosts (network namespaces)" >&2; stop; exit 1; }
+    local name addr ns
+    ctld_host="$host($(sed 's|0/24$|1|' "$dir/hosts/subnet"))"
+    while read -r name addr ns; do
+      nodes+=("$name")
+      node_lines+="NodeName=$name NodeAddr=$addr NodeHostname=$name CPUs=${CLUSTER_CPUS:-8} State=UNKNOWN"$'\n'
+    done <"$dir/hosts/hosts"
     node_lines=${node_lines%$'\n'}
   fi
 
@@ -155,9 +133,8 @@ CONF
       setsid unshare --pid --fork --mount-proc --kill-child slurmd -D -f "$conf" \
         </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
     else
-      setsid nsenter --net="/run/netns/$(sed -n "$((i + 1))p" "$dir/namespaces")" \
-        unshare --uts --pid --fork --mount-proc --kill-child \
-        sh -c "hostname $node && exec slurmd -D -N $node -f '$conf'" \
+      setsid "$hosts_tool" exec "$dir/hosts" "$node" \
+        "exec unshare --pid --fork --mount-proc --kill-child slurmd -D -N $node -f '$conf'" \
         </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
     fi
     echo $! >"$dir/slurmd-$node.namespace.pid"
@@ -204,18 +181,9 @@ stop() {
   stop_pid "$(pid_of "$dir/slurmctld.pid")" slurmctld
   stop_pid "$(pid_of "$dir/munge/munged.pid")" munged
   rm -f "$dir/slurmctld.pid" "$dir/munge/munged.pid"
-  # The network of NODES > 1: the namespaces (their veth pairs go with them), then the bridge.
-  if [[ -f $dir/namespaces ]]; then
-    while read -r ns; do
-      ip link delete "v$ns" 2>/dev/null || true  # both ends at once; the namespace would free them late
-      ip netns delete "$ns" 2>/dev/null || true
-    done <"$dir/namespaces"
-    rm -f "$dir/namespaces"
-  fi
-  if [[ -f $dir/bridge ]]; then
-    ip link delete "$(cat "$dir/bridge")" 2>/dev/null || true
-    rm -f "$dir/bridge" "$dir/controller-address"
-  fi
+  # The stand-in hosts of NODES > 1.
+  [[ -f $dir/hosts/hosts ]] && "$hosts_tool" down "$dir/hosts"
+  return 0
 }
 
 case $action in

@@ -28,7 +28,7 @@ teardown() {
     [[ -n $p ]] && links+=("$(readlink "/proc/$p/ns/pid" 2>/dev/null)")
   done
   local netns=""
-  [[ -f $cdir/namespaces ]] && netns=$(cat "$cdir/namespaces")
+  [[ -f $cdir/hosts/hosts ]] && netns=$(awk '{print $3}' "$cdir/hosts/hosts")
   "$cluster" stop "$cdir"
   for p in $pids; do alive "$p" && left+=("$p: $(tr '\0' ' ' <"/proc/$p/cmdline")"); done
   for p in /proc/[0-9]*; do
