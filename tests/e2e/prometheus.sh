@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # A real Prometheus server (loopback, private storage, 1 s scrapes) scrapes the endpoints of both site
 # leaders of a running job; the values read back through its HTTP API must equal what the job printed
-# and wrote to its metrics file, and the endpoint's text must pass 'promtool check metrics'.
+# and wrote to its metrics file, and the endpoint's text must pass 'promtool check metrics'. The
+# alerting rules of launch/monitoring load into that server and pass their promtool unit tests;
+# every query of the Grafana dashboard runs on the job's series and returns data.
 # Skipped (exit 77) when Prometheus cannot be installed. Stops every process it starts, pass or fail.
 source "$(dirname "$0")/lib.sh"
 
-need_packages prometheus curl
-for cmd in prometheus promtool curl; do command -v "$cmd" >/dev/null || skip "'$cmd' not found after installing"; done
+need_packages prometheus curl jq
+for cmd in prometheus promtool curl jq; do command -v "$cmd" >/dev/null || skip "'$cmd' not found after installing"; done
 
 data=$WORK/data
 small_data "$data"
@@ -17,10 +19,14 @@ small_config "$cfg" "$data"
 prom_port=$(free_port)
 port=$(free_port)
 while [[ $((port + 1)) -eq $prom_port ]]; do port=$(free_port); done
+monitoring=$FEDTRAIN_SOURCE_DIR/launch/monitoring
 cat >"$WORK/prometheus.yml" <<YML
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $monitoring/fedtrain-alerts.yml
 scrape_configs:
   - job_name: fedtrain
     static_configs:
@@ -44,9 +50,9 @@ done
   || { tail -20 "$WORK/prometheus.log"; fail "prometheus did not start scraping within 30 s"; finish; }
 pass "prometheus $(prometheus --version 2>&1 | head -1 | cut -d' ' -f3) scrapes 127.0.0.1:$port and :$((port + 1))"
 
-# The job: the leaders keep serving 3 s (3 scrapes) after the last round.
+# The job: the leaders keep serving 4 s (4 scrapes) after the last round.
 "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" --monitoring.port="$port" --monitoring.address=127.0.0.1 \
-  --monitoring.linger_s=3 >"$WORK/job.out" 2>&1 &
+  --monitoring.linger_s=4 >"$WORK/job.out" 2>&1 &
 job_pid=$!
 at_exit 'stop_pid $job_pid "the job (mpiexec)"'
 
@@ -73,9 +79,10 @@ grep -q "Prometheus metrics at http://127.0.0.1:$((port + 1))/metrics" <<<"$out"
 rounds=$(sed -nE 's/^fedtrain: job e2e done: ([0-9]+) rounds.*/\1/p' <<<"$out")
 [[ -n $rounds ]] || { fail "no summary line"; finish; }
 
-# query EXPR: the value of an instant query, read from Prometheus' HTTP API.
+# query EXPR [TIME]: the value of an instant query (first series), read from Prometheus' HTTP API.
 query() {
-  curl -sf --data-urlencode "query=$1" "$api/query" | sed -nE 's/.*"value":\[[0-9.e+]+,"([^"]+)"\].*/\1/p'
+  curl -sf --data-urlencode "query=$1" ${2:+--data-urlencode "time=$2"} "$api/query" \
+    | jq -r 'if .status == "success" and (.data.result | length) > 0 then .data.result[0].value[1] else empty end'
 }
 # Range selectors skip the staleness markers written once the job's endpoints went away.
 for site in es de; do
@@ -92,4 +99,30 @@ acc_prom=$(query 'last_over_time(fedtrain_test_accuracy{job_id="e2e",site="de"}[
 awk -v a="$acc_prom" -v b="$acc_json" 'BEGIN { exit !(a != "" && a - b < 1e-6 && b - a < 1e-6) }' \
   && pass "prometheus: test accuracy $acc_prom on site de, as the metrics file says" \
   || fail "prometheus: test accuracy '$acc_prom', the metrics file says $acc_json"
+
+# Alerting rules: valid, their unit tests pass, and the server loaded and evaluated them.
+lint=$(promtool check rules "$monitoring/fedtrain-alerts.yml" 2>&1) && pass "promtool check rules" || fail "promtool check rules: $lint"
+lint=$(cd "$FEDTRAIN_SOURCE_DIR/tests/e2e" && promtool test rules fedtrain-alerts.test.yml 2>&1) \
+  && pass "promtool test rules: the alerts fire when and as they should" || fail "promtool test rules: $lint"
+rules=$(curl -sf "$api/rules" | jq -r '[.data.groups[].rules[] | select(.health == "ok")] | length')
+[[ $rules == 5 ]] && pass "prometheus loaded and evaluated the 5 alerting rules" || fail "healthy rules: '$rules', expected 5"
+
+# The dashboard: valid JSON, and each of its queries returns data at a moment the job was scraped
+# (2 s after its last round, within the leaders' linger).
+dashboard=$monitoring/grafana-dashboard.json
+if ! exprs=$(jq -r '.panels[].targets[]?.expr' "$dashboard"); then
+  fail "$dashboard is not valid JSON"
+else
+  at=$(query 'max(last_over_time(fedtrain_last_round_timestamp_seconds{job_id="e2e"}[5m]))')
+  at=$(awk -v t="$at" 'BEGIN { printf "%.3f", t + 2 }')
+  n=0
+  while read -r expr; do
+    n=$((n + 1))
+    q=${expr//\$job_id/e2e}
+    q=${q//\$site/.*}
+    q=${q//\$__rate_interval/1m}
+    [[ -n $(query "$q" "$at") ]] || fail "dashboard query returns nothing: $q"
+  done <<<"$exprs"
+  pass "the $n queries of the Grafana dashboard return data"
+fi
 finish
