@@ -41,7 +41,8 @@ else
   fail "3-task job: state '$state', exit code '$(job_field "$id" ExitCode)'"; cat "$WORK/job-$id.out"
 fi
 
-# 3. Stop for a checkpoint, requeue, resume: needs fedtrain's checkpoints (checkpoint.every).
+# 3. Stop for a checkpoint, requeue, resume: needs fedtrain's checkpoints (checkpoint.every; each
+# site's checkpoint_dir; with checkpoint.every = 0 a checkpoint is written only when asked to stop).
 if ! "$FEDTRAIN_BIN" run --help | grep -q "checkpoint.every"; then
   echo "SKIPPED (part 3): requeue and resume: 'fedtrain run --help' lists no checkpoint.every, so this" \
     "fedtrain cannot checkpoint on SIGUSR1 and exit 3 yet"
@@ -49,7 +50,8 @@ else
   rounds=400
   rm -f "$WORK/metrics.jsonl"
   id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" -n 4 --time=5 "$template" "$cfg" \
-    --run.job_id=requeue --federation.rounds=$rounds --checkpoint.every=1 --run.metrics_file="$WORK/requeue.jsonl")
+    --run.job_id=requeue --federation.rounds=$rounds --run.metrics_file="$WORK/requeue.jsonl" \
+    --site.es.checkpoint_dir="$WORK/ckpt-es" --site.de.checkpoint_dir="$WORK/ckpt-de")
   # Once it has run a few rounds: what --signal=B:USR1@N does at the time limit.
   for _ in $(seq 300); do
     [[ $(cat "$WORK/requeue.jsonl" 2>/dev/null | wc -l) -ge 3 ]] && break
