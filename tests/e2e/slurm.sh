@@ -47,7 +47,7 @@ if ! "$FEDTRAIN_BIN" run --help | grep -q "checkpoint.every"; then
   echo "SKIPPED (part 3): requeue and resume: 'fedtrain run --help' lists no checkpoint.every, so this" \
     "fedtrain cannot checkpoint on SIGUSR1 and exit 3 yet"
 else
-  rounds=400
+  rounds=40
   rm -f "$WORK/metrics.jsonl"
   id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" -n 4 --time=5 "$template" "$cfg" \
     --run.job_id=requeue --federation.rounds=$rounds --run.metrics_file="$WORK/requeue.jsonl" \
@@ -62,7 +62,9 @@ else
   state=$(wait_state "$id" 60 PENDING COMPLETED FAILED CANCELLED)
   if [[ $state == PENDING && $(job_field "$id" Restarts) == 1 ]]; then
     pass "job $id: stopped on SIGUSR1 and requeued"
-    # Slurm holds a requeued job for about two minutes (BeginTime); start it now.
+    # Slurm holds a requeued job for about two minutes (BeginTime), so that its first run has
+    # surely ended everywhere. Wait for that here (the node idle again), then start it now.
+    for _ in $(seq 150); do [[ $(sinfo -h -o %T) == idle ]] && break; sleep 0.2; done
     scontrol update jobid="$id" starttime=now
     state=$(wait_state "$id" 90 COMPLETED FAILED CANCELLED TIMEOUT)
     out=$(cat "$WORK/job-$id.out")
@@ -73,6 +75,7 @@ else
       pass "the requeued job resumed at round $first_resumed and completed all $rounds rounds"
     else
       fail "requeued job: state '$state', exit code '$(job_field "$id" ExitCode)', second run began at round '${first_resumed:-?}'"
+      echo "$out"
     fi
   else
     fail "job $id after SIGUSR1: state '$state', restarts '$(job_field "$id" Restarts)'"; cat "$WORK/job-$id.out"
