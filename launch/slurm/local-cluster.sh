@@ -125,7 +125,8 @@ CONF
 
   slurmctld -f "$conf" -i </dev/null >/dev/null 2>&1
   # Each slurmd in the foreground as PID 1 of a new PID namespace (with NODES > 1 also inside its
-  # node's network namespace, with the node's host name); setsid detaches it from this shell.
+  # node's network namespace, with the node's host name and a /dev/shm of its own, as real nodes
+  # have: Open MPI keeps its shared-memory segments there); setsid detaches it from this shell.
   for i in "${!nodes[@]}"; do
     local node=${nodes[$i]}
     mkdir -p "$dir/spool/$node" "$dir/tmp/$node"
@@ -134,7 +135,7 @@ CONF
         </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
     else
       setsid "$hosts_tool" exec "$dir/hosts" "$node" \
-        "exec unshare --pid --fork --mount-proc --kill-child slurmd -D -N $node -f '$conf'" \
+        "exec unshare --pid --fork --mount-proc --kill-child sh -c 'mount -t tmpfs -o mode=1777 shm /dev/shm && exec slurmd -D -N $node -f $conf'" \
         </dev/null >"$dir/log/slurmd-$node.stdout" 2>&1 &
     fi
     echo $! >"$dir/slurmd-$node.namespace.pid"
@@ -149,7 +150,7 @@ CONF
   done
   if [[ $state != "idle " ]]; then
     echo "local-cluster: the nodes did not become idle within 20 s (state '$state'); logs in $dir/log" >&2
-    tail -5 "$dir"/log/*.log >&2 || true
+    tail -n 5 "$dir"/log/*.log >&2 || true
     stop
     exit 1
   fi

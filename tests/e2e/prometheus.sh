@@ -107,14 +107,14 @@ lint=$(cd "$FEDTRAIN_SOURCE_DIR/tests/e2e" && promtool test rules fedtrain-alert
 rules=$(curl -sf "$api/rules" | jq -r '[.data.groups[].rules[] | select(.health == "ok")] | length')
 [[ $rules == 5 ]] && pass "prometheus loaded and evaluated the 5 alerting rules" || fail "healthy rules: '$rules', expected 5"
 
-# The dashboard: valid JSON, and each of its queries returns data at a moment the job was scraped
-# (2 s after its last round, within the leaders' linger).
+# The dashboard: valid JSON, and each of its queries returns data at the time of the last scrape of
+# the job (during the leaders' linger, after the last round).
 dashboard=$monitoring/grafana-dashboard.json
 if ! exprs=$(jq -r '.panels[].targets[]?.expr' "$dashboard"); then
   fail "$dashboard is not valid JSON"
 else
-  at=$(query 'max(last_over_time(fedtrain_last_round_timestamp_seconds{job_id="e2e"}[5m]))')
-  at=$(awk -v t="$at" 'BEGIN { printf "%.3f", t + 2 }')
+  at=$(curl -sf --data-urlencode 'query=fedtrain_last_round{job_id="e2e",site="es"}[5m]' "$api/query" \
+       | jq -r '.data.result[0].values[-1][0]')
   n=0
   while read -r expr; do
     n=$((n + 1))

@@ -24,10 +24,29 @@ small_config "$WORK/blocks.ini" "$data"
 sed -e '/^ranks = 2$/d' -e "s|^metrics_file = .*|metrics_file = $WORK/het.jsonl|" "$WORK/blocks.ini" >"$WORK/named.ini"
 export FEDTRAIN_BIN
 
-id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" --time=5 "$template" "$WORK/named.ini") \
-  || { fail "sbatch refused the template"; finish; }
-state=$(wait_state "$id" 90 COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY)
-out=$(cat "$WORK/job-$id.out" 2>/dev/null)
+# Slurm 22.05's srun sometimes does not return after every task of a heterogeneous step with
+# --mpi=pmix has ended (it starts one PMIx abort agent per component and stops one; measured here
+# in 9 of 120 such steps, never in 30 with --mpi=none nor in 30 one-component jobs on two nodes;
+# see docs/operations.md).
+# That one symptom (the job's summary printed, srun still running 15 s later) earns a new attempt,
+# at most two; anything else fails at once.
+for attempt in 1 2 3; do
+  id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" --time=5 "$template" "$WORK/named.ini") \
+    || { fail "sbatch refused the template"; finish; }
+  done_at=""
+  for _ in $(seq 450); do
+    state=$(job_field "$id" JobState)
+    [[ $state == @(PENDING|CONFIGURING|RUNNING|COMPLETING) ]] || break
+    if [[ -z $done_at ]] && grep -q "^fedtrain: job e2e done" "$WORK/job-$id.out" 2>/dev/null; then done_at=$SECONDS; fi
+    [[ -n $done_at && $((SECONDS - done_at)) -ge 15 ]] && break
+    sleep 0.2
+  done
+  out=$(cat "$WORK/job-$id.out" 2>/dev/null)
+  [[ $state == RUNNING && -n $done_at && $attempt -lt 3 ]] || break
+  echo "attempt $attempt: srun still runs 15 s after the job's summary (the Slurm 22.05 pmix race); cancelling job $id"
+  scancel "$id"
+  wait_state "$id" 30 CANCELLED COMPLETED FAILED >/dev/null
+done
 echo "$out" | grep -v warning
 if [[ $state == COMPLETED && $(job_field "$id" ExitCode) == 0:0 ]]; then
   pass "heterogeneous job $id: $state, exit code 0:0"
