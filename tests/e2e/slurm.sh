@@ -35,7 +35,7 @@ grep -qE "^fedtrain: job e2e done: 3 rounds, sites es=2 de=2, test accuracy" <<<
 # 2. A job whose size does not match the config is refused by the template, with the command to use.
 id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-%j.out" -n 3 --time=5 "$template" "$cfg")
 state=$(wait_state "$id" 60 COMPLETED FAILED CANCELLED TIMEOUT)
-if [[ $state == FAILED && $(job_field "$id" ExitCode) == 2:0 ]] && grep -q "submit with: sbatch -n 4" "$WORK/job-$id.out"; then
+if [[ $state == FAILED && $(job_field "$id" ExitCode) == 2:0 ]] && grep -q "submit with: sbatch -n 4 launch/slurm/fedtrain.sbatch" "$WORK/job-$id.out"; then
   pass "a 3-task job for a 4-rank config fails with exit code 2 and says 'sbatch -n 4'"
 else
   fail "3-task job: state '$state', exit code '$(job_field "$id" ExitCode)'"; cat "$WORK/job-$id.out"
