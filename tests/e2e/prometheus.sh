@@ -100,6 +100,11 @@ awk -v a="$acc_prom" -v b="$acc_json" 'BEGIN { exit !(a != "" && a - b < 1e-6 &&
   && pass "prometheus: test accuracy $acc_prom on site de, as the metrics file says" \
   || fail "prometheus: test accuracy '$acc_prom', the metrics file says $acc_json"
 
+# A port that is taken (here Prometheus' own, the second site's port + 1) stops the job at start-up.
+expect_exit 1 "site 'de': cannot serve Prometheus metrics on 127.0.0.1:$prom_port.*monitoring.port" \
+  "a taken port is a start-up error naming site and port" -- \
+  "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" --monitoring.port=$((prom_port - 1)) --monitoring.address=127.0.0.1
+
 # Alerting rules: valid, their unit tests pass, and the server loaded and evaluated them.
 lint=$(promtool check rules "$monitoring/fedtrain-alerts.yml" 2>&1) && pass "promtool check rules" || fail "promtool check rules: $lint"
 lint=$(cd "$FEDTRAIN_SOURCE_DIR/tests/e2e" && promtool test rules fedtrain-alerts.test.yml 2>&1) \
