@@ -1,12 +1,18 @@
 # Finds every dependency once and exposes it as an imported target; prints a summary.
 #   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, OpenSSL::Crypto,
-#   fedtrain::openblas, ZLIB::ZLIB, and with CUDA: CUDA::cudart, CUDA::cublas, NCCL::NCCL (cmake/FindNCCL.cmake).
+#   fedtrain::openblas, ZLIB::ZLIB, prometheus-cpp::pull, and with CUDA: CUDA::cudart, CUDA::cublas,
+#   NCCL::NCCL (cmake/FindNCCL.cmake).
 
 set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "Use the C API of MPI from C++" FORCE)
 find_package(MPI REQUIRED COMPONENTS C CXX)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(ZLIB REQUIRED)
+# The Prometheus endpoint of the site leaders (Debian: prometheus-cpp-dev).
+find_package(prometheus-cpp CONFIG QUIET)
+if(NOT prometheus-cpp_FOUND)
+  message(FATAL_ERROR "prometheus-cpp not found: install prometheus-cpp-dev (launch/install-deps.sh does)")
+endif()
 
 # HDF5, C API, serial library (each site leader writes its own files).
 set(HDF5_PREFER_PARALLEL OFF)
@@ -98,6 +104,7 @@ message(STATUS "  Boost        ${Boost_VERSION} (program_options)")
 message(STATUS "  OpenSSL      ${OPENSSL_VERSION}")
 message(STATUS "  OpenBLAS     ${OpenBLAS_VERSION} ${OpenBLAS_LIBRARIES}")
 message(STATUS "  zlib         ${ZLIB_VERSION_STRING}")
+message(STATUS "  prometheus-cpp ${prometheus-cpp_VERSION} (pull)")
 if(FEDTRAIN_CUDA_ENABLED)
   message(STATUS "  CUDA         ${CUDAToolkit_VERSION} (archs ${CMAKE_CUDA_ARCHITECTURES}), cuBLAS")
   if(FEDTRAIN_NCCL_ENABLED)

@@ -14,6 +14,7 @@ packages=(
   libssl-dev                                # OpenSSL 3 libcrypto: hashes, keys, AEAD
   libopenblas-dev                           # sgemm for the CPU kernels
   zlib1g-dev                                # gzip IDX files
+  prometheus-cpp-dev                        # the Prometheus endpoint of site leaders
   libgtest-dev                              # tests
   procps                                    # pgrep: the checkpoint tests signal and kill single ranks
   dataset-fashion-mnist                     # the demo dataset (IDX files)

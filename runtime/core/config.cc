@@ -98,6 +98,15 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_every = static_cast<int>(parse_int(k, v, 0, 1 << 30)); }},
   {"checkpoint.keep_last", "3", "newest checkpoints kept in each site's checkpoint_dir (older ones are removed)",
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_keep_last = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
+  {"monitoring.port", "0", "Prometheus endpoint on every site leader (0: off); the leader of the i-th site listed listens on port + i",
+   [](Config& c, const std::string& k, const std::string& v) { c.monitoring.port = static_cast<int>(parse_int(k, v, 0, 65535)); }},
+  {"monitoring.address", "0.0.0.0", "address the Prometheus endpoint binds to (an IPv4 address or host name)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     if (v.empty() || v.find_first_of(" :/") != std::string::npos)
+       throw ConfigError("config key '" + k + "' is '" + v + "'; give an IPv4 address or host name, e.g. 0.0.0.0 or 127.0.0.1");
+     c.monitoring.address = v; }},
+  {"monitoring.linger_s", "0", "seconds leaders keep serving after the last round, so that Prometheus scrapes the final values",
+   [](Config& c, const std::string& k, const std::string& v) { c.monitoring.linger_s = parse_double(k, v, 0, 86400); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
   {"site.collectives", "auto", "all-reduce inside a GPU site: nccl, mpi (through host memory), or auto (nccl where every rank has a GPU of its own)",
@@ -350,6 +359,9 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     for (const auto& s : c.sites) list += (list.empty() ? "" : ", ") + s.name;
     throw ConfigError("--site/FEDTRAIN_SITE names site '" + process_site + "', which is not configured; sites: " + list);
   }
+  if (c.monitoring.port > 0 && c.monitoring.port + static_cast<int>(c.sites.size()) - 1 > 65535)
+    throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
+                      std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
   if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
   if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
     throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "

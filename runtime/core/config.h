@@ -44,6 +44,13 @@ struct OuterOptimizerConfig {
   bool nesterov = false;
 };
 
+// Prometheus endpoint of the site leaders (runtime/metrics/prometheus_exporter.h).
+struct MonitoringConfig {
+  int port = 0;                      // 0: off; the leader of site i listens on port + i
+  std::string address = "0.0.0.0";  // address to bind
+  double linger_s = 0.0;            // keep serving this long after the last round
+};
+
 struct SiteConfig {
   std::string name;
   int ranks = 0;          // 0: not given (sites named per process with --site)
@@ -91,6 +98,8 @@ struct Config {
   // [checkpoint]
   int checkpoint_every = 0;      // rounds between checkpoints; 0: only on a stop request
   int checkpoint_keep_last = 3;  // newest checkpoints kept per site
+  // [monitoring]
+  MonitoringConfig monitoring;
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
   SiteCollectivesKind collectives = SiteCollectivesKind::kAuto;

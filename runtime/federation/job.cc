@@ -15,6 +15,7 @@
 #include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
+#include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
 
@@ -93,9 +94,17 @@ JobResult run_job(const Config& config, const Topology& topo) {
 
   std::unique_ptr<Evaluator> evaluator;
   std::unique_ptr<RoundReport> report;
+  std::unique_ptr<PrometheusExporter> exporter;
   try {
     if (evaluating_site) evaluator = std::make_unique<Evaluator>(config.test_file, test_info, *site_coll);
     if (reporting) report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed);
+    if (topo.is_leader() && config.monitoring.port > 0) {
+      // One endpoint per site leader; port + site index keeps leaders on one host apart.
+      exporter = std::make_unique<PrometheusExporter>(config.monitoring.address,
+                                                      config.monitoring.port + topo.site_index(), config.job_id,
+                                                      topo.site_name(), topo.n_sites(), evaluating_site);
+      log_info("Prometheus metrics at " + exporter->url());
+    }
   } catch (const Error& e) {
     error = e.what();
   }
@@ -131,6 +140,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   parts.evaluator = evaluator.get();
   if (checkpoints.enabled()) parts.checkpoints = &checkpoints;
   if (report) parts.observers.push_back(report.get());
+  if (exporter) parts.observers.push_back(exporter.get());
   parts.site_weight = site_weight;
   RoundDriver driver(config, topo, parts);
   JobResult result;
@@ -168,6 +178,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (exporter) exporter->linger(config.monitoring.linger_s);
   return result;
 }
 

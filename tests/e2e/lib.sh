@@ -6,7 +6,19 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export OPENBLAS_NUM_THREADS=1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fedtrain-e2e-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# at_exit COMMAND: run COMMAND when the script ends, pass or fail (latest first), before $WORK goes.
+# A command that fails fails the test.
+exit_hooks=()
+at_exit() { exit_hooks=("$1" "${exit_hooks[@]}"); }
+run_exit_hooks() {
+  local rc=$? h
+  for h in "${exit_hooks[@]}"; do
+    eval "$h" || { echo "FAIL: clean-up '$h' failed" >&2; rc=1; }
+  done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap run_exit_hooks EXIT
 failures=0
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -76,6 +88,42 @@ public_key_file = $WORK/keys/de.pub
 secret_key = $WORK/keys/de.key
 egress_log = $WORK/egress-de.jsonl
 INI
+}
+
+# skip REASON: the test cannot run here (ctest reports it skipped, SKIP_RETURN_CODE 77).
+skip() { echo "SKIPPED: $*"; exit 77; }
+
+# need_packages PKG...: installs Debian packages with launch/install-deps.sh, or skips the test.
+need_packages() {
+  local out
+  out=$("$FEDTRAIN_SOURCE_DIR/launch/install-deps.sh" "$@" 2>&1) || skip "cannot install $*: $(tail -3 <<<"$out")"
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on (probed by connecting).
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "no free TCP port found" >&2; exit 1
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() { [[ -r /proc/$1/stat ]] && [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; }
+
+# stop_pid PID WHAT: SIGTERM, up to 10 s for it to end, then SIGKILL (said on stderr); reaps our children.
+stop_pid() {
+  local pid=$1 what=$2
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+      echo "$what (pid $pid) ignored SIGTERM for 10 s: killing it" >&2
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
 }
 
 finish() {

@@ -173,5 +173,26 @@ TEST_F(ConfigTest, PerProcessSiteNaming) {
   }
 }
 
+TEST_F(ConfigTest, MonitoringKeys) {
+  Config off = load_config({"--config", write(kIni)}, "");
+  EXPECT_EQ(off.monitoring.port, 0);
+  EXPECT_EQ(off.monitoring.address, "0.0.0.0");
+  Config c = load_config({"--config", write(kIni), "--monitoring.port=9400", "--monitoring.address=127.0.0.1",
+                          "--monitoring.linger_s=2.5"},
+                         "");
+  EXPECT_EQ(c.monitoring.port, 9400);
+  EXPECT_EQ(c.monitoring.address, "127.0.0.1");
+  EXPECT_DOUBLE_EQ(c.monitoring.linger_s, 2.5);
+  // Two sites listen on port and port + 1: the last port must exist.
+  EXPECT_EQ(load_config({"--config", write(kIni), "--monitoring.port=65534"}, "").monitoring.port, 65534);
+  std::string e = error_of({"--config", write(kIni), "--monitoring.port=65535"});
+  EXPECT_NE(e.find("monitoring.port"), std::string::npos) << e;
+  EXPECT_NE(e.find("port + site index"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--monitoring.address=127.0.0.1:80"});
+  EXPECT_NE(e.find("monitoring.address"), std::string::npos) << e;
+  e = error_of({"--config", write(kIni), "--monitoring.linger_s=-1"});
+  EXPECT_NE(e.find("monitoring.linger_s"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace fedtrain
