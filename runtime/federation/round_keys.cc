@@ -17,4 +17,15 @@ std::unique_ptr<Aes256Ctr> RoundKeys::mask_stream(int peer) const {
   return std::make_unique<Aes256Ctr>(schedule_.mask_key(peer, round_, attempt_));
 }
 
+MaskStreams RoundKeys::mask_streams() const {
+  MaskStreams m;
+  for (int peer = 0; peer < static_cast<int>(to_.size()); ++peer) {
+    if (peer == schedule_.self()) continue;
+    m.peers.push_back(peer);
+    m.owned.push_back(mask_stream(peer));
+    m.streams.push_back(m.owned.back().get());
+  }
+  return m;
+}
+
 }  // namespace fedtrain

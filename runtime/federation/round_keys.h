@@ -10,6 +10,13 @@
 
 namespace fedtrain {
 
+// The mask streams of one leader: one per other leader, in leader order.
+struct MaskStreams {
+  std::vector<int> peers;
+  std::vector<std::unique_ptr<Aes256Ctr>> owned;
+  std::vector<Aes256Ctr*> streams;  // streams[i] belongs to peers[i]
+};
+
 class RoundKeys {
  public:
   RoundKeys(const KeySchedule& schedule, int n_leaders, uint64_t round, uint64_t attempt);
@@ -19,6 +26,8 @@ class RoundKeys {
   Aes256Gcm& from(int peer) { return *from_[peer]; }  // opening peer -> self
   // A fresh keystream of the pair {self, peer} (the same on both sides).
   std::unique_ptr<Aes256Ctr> mask_stream(int peer) const;
+  // Fresh streams with every other leader (self is the schedule's site).
+  MaskStreams mask_streams() const;
 
  private:
   const KeySchedule& schedule_;

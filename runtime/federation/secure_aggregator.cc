@@ -111,15 +111,7 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   // protocol has the same shape on every leader.
   RoundKeys& keys = keys_for(id, Phase::kReduceScatter);
   keys_for(id, Phase::kAllGather);
-  std::vector<int> peers;
-  std::vector<std::unique_ptr<Aes256Ctr>> streams;
-  std::vector<Aes256Ctr*> masks;
-  for (int q = 0; q < n; ++q) {
-    if (q == me) continue;
-    peers.push_back(q);
-    streams.push_back(keys.mask_stream(q));
-    masks.push_back(streams.back().get());
-  }
+  MaskStreams masks = keys.mask_streams();
   ring_.resize(update.size());
   std::vector<float> zeros;
   std::span<const float> source = update;
@@ -130,8 +122,8 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   // Not keyed by the attempt: a retried exchange rounds exactly as the failed one
   // would have, so a failed attempt leaves no trace in the model.
   const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
-  encode_masked(ring_, source, options_.fixed_point, weight, seed, me, peers, masks, &stats_.quantize_seconds,
-                &stats_.mask_seconds);
+  encode_masked(ring_, source, options_.fixed_point, weight, seed, me, masks.peers, masks.streams,
+                &stats_.quantize_seconds, &stats_.mask_seconds);
 
   // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
   // final, while in cache (used only if the whole attempt succeeds).

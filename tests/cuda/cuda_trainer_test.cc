@@ -17,16 +17,13 @@
 #include "runtime/core/error.h"
 #include "runtime/site/site_trainer.h"
 #include "tests/cuda/gpu_test.h"
+#include "tests/support/mpi_support.h"
 #include "tests/support/test_support.h"
 
 namespace fedtrain {
 namespace {
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using testing::world_rank;
 
 // One rank's trainer with everything it borrows.
 struct Rank {

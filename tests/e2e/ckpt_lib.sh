@@ -24,18 +24,7 @@ local_steps = 20
 [checkpoint]
 every = 1
 keep_last = 3
-[site.es]
-ranks = 2
-data = $2/train-es.h5
-public_key_file = $WORK/keys/es.pub
-secret_key = $WORK/keys/es.key
-egress_log = $WORK/egress-es.jsonl
-[site.de]
-ranks = 2
-data = $2/train-de.h5
-public_key_file = $WORK/keys/de.pub
-secret_key = $WORK/keys/de.key
-egress_log = $WORK/egress-de.jsonl
+$(site_sections "$2")
 INI
 }
 

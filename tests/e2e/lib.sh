@@ -60,6 +60,16 @@ site_keys() {
   done
 }
 
+# site_sections DATADIR: the [site.es] and [site.de] sections of the test configs (2 ranks each, keys,
+# egress logs under $WORK).
+site_sections() {
+  local site
+  for site in es de; do
+    printf '[site.%s]\nranks = 2\ndata = %s/train-%s.h5\npublic_key_file = %s/keys/%s.pub\nsecret_key = %s/keys/%s.key\negress_log = %s/egress-%s.jsonl\n' \
+      "$site" "$1" "$site" "$WORK" "$site" "$WORK" "$site" "$WORK" "$site"
+  done
+}
+
 # small_config FILE DATADIR: 2 sites x 2 ranks over DATADIR, a few short rounds, secure aggregation.
 small_config() {
   site_keys "$WORK/keys"
@@ -75,18 +85,7 @@ hidden = 64
 [federation]
 rounds = 3
 local_steps = 20
-[site.es]
-ranks = 2
-data = $2/train-es.h5
-public_key_file = $WORK/keys/es.pub
-secret_key = $WORK/keys/es.key
-egress_log = $WORK/egress-es.jsonl
-[site.de]
-ranks = 2
-data = $2/train-de.h5
-public_key_file = $WORK/keys/de.pub
-secret_key = $WORK/keys/de.key
-egress_log = $WORK/egress-de.jsonl
+$(site_sections "$2")
 INI
 }
 

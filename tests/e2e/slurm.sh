@@ -65,6 +65,9 @@ else
     # Slurm holds a requeued job for about two minutes (BeginTime), so that its first run has
     # surely ended everywhere. Wait for that here (the node idle again), then start it now.
     for _ in $(seq 150); do [[ $(sinfo -h -o %T) == idle ]] && break; sleep 0.2; done
+    # slurmd refuses a job credential created in the same second as the requeue revoked the
+    # old one ("Job credential revoked"): let that second pass too.
+    sleep 2
     scontrol update jobid="$id" starttime=now
     state=$(wait_state "$id" 90 COMPLETED FAILED CANCELLED TIMEOUT)
     out=$(cat "$WORK/job-$id.out")

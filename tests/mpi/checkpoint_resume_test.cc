@@ -11,6 +11,7 @@
 #include "runtime/core/error.h"
 #include "runtime/federation/job.h"
 #include "runtime/topology/topology.h"
+#include "tests/support/mpi_support.h"
 #include "tests/support/test_support.h"
 
 namespace fs = std::filesystem;
@@ -18,40 +19,18 @@ namespace fs = std::filesystem;
 namespace fedtrain {
 namespace {
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using testing::world_rank;
 
-// Every rank's digest, in world rank order.
-std::vector<Sha256Digest> gather(const Sha256Digest& d) {
-  int n = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  std::vector<Sha256Digest> all(n);
-  MPI_Allgather(d.data(), 32, MPI_BYTE, all.data(), 32, MPI_BYTE, MPI_COMM_WORLD);
-  return all;
-}
+using testing::gather_digests;
 
 class CheckpointResumeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char path[4096] = {0};
-    if (world_rank() == 0) {
-      dir_ = std::make_unique<testing::TempDir>();
-      std::snprintf(path, sizeof path, "%s", dir_->path().c_str());
-      write_dataset_file(dir_->file("a.h5"), testing::make_blobs(300, 20, 4, 1), 4, {});
-      write_dataset_file(dir_->file("b.h5"), testing::make_blobs(500, 20, 4, 2), 4, {});
-      write_dataset_file(dir_->file("test.h5"), testing::make_blobs(200, 20, 4, 3), 4, {});
-      testing::write_site_keys(dir_->path(), {"a", "b"});
-    }
-    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
-    path_ = path;
+    dir_ = std::make_unique<testing::WorldTempDir>();
+    path_ = dir_->path();
+    testing::write_two_site_job(path_);
   }
-  void TearDown() override {
-    MPI_Barrier(MPI_COMM_WORLD);
-    dir_.reset();
-  }
+  void TearDown() override { dir_.reset(); }
   // 2 sites x 2 ranks, checkpoints every round into PATH/<tag>-a and PATH/<tag>-b.
   Config config(const std::string& tag, int rounds) const {
     Config c;
@@ -91,14 +70,14 @@ class CheckpointResumeTest : public ::testing::Test {
     return {0, ""};
   }
   void expect_same_state(const JobResult& a, const JobResult& b) {
-    const auto sa = gather(a.state_hash), sb = gather(b.state_hash);
-    const auto pa = gather(a.params_hash), pb = gather(b.params_hash);
+    const auto sa = gather_digests(a.state_hash), sb = gather_digests(b.state_hash);
+    const auto pa = gather_digests(a.params_hash), pb = gather_digests(b.params_hash);
     for (size_t r = 0; r < sa.size(); ++r) {
       EXPECT_EQ(sa[r], sb[r]) << "training state of world rank " << r;
       EXPECT_EQ(pa[r], pb[r]) << "parameters of world rank " << r;
     }
   }
-  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<testing::WorldTempDir> dir_;
   std::string path_;
 };
 
@@ -127,7 +106,7 @@ TEST_F(CheckpointResumeTest, TwoNRoundsEqualNRoundsStoppedAndResumedForN) {
     EXPECT_EQ(resumed.rounds, 6);
     expect_same_state(whole, resumed);
     // The state did move: the halfway state differs from the final one.
-    EXPECT_NE(gather(half.state_hash)[0], gather(whole.state_hash)[0]);
+    EXPECT_NE(gather_digests(half.state_hash)[0], gather_digests(whole.state_hash)[0]);
     if (world_rank() == 0) {
       EXPECT_DOUBLE_EQ(resumed.test_accuracy, whole.test_accuracy);
     }

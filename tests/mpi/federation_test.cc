@@ -17,16 +17,13 @@
 #include "runtime/model/mlp.h"
 #include "runtime/topology/topology.h"
 #include "tests/support/secure_leaders.h"
+#include "tests/support/mpi_support.h"
 #include "tests/support/test_support.h"
 
 namespace fedtrain {
 namespace {
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using testing::world_rank;
 
 std::vector<float> site_vector(int site, size_t n) {
   std::mt19937_64 gen(100 + site);
@@ -104,22 +101,11 @@ INSTANTIATE_TEST_SUITE_P(PlainAndSecure, WeightedAverage, ::testing::Values(fals
 class JobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char path[4096] = {0};
-    if (world_rank() == 0) {
-      dir_ = std::make_unique<testing::TempDir>();
-      std::snprintf(path, sizeof path, "%s", dir_->path().c_str());
-      write_dataset_file(dir_->file("a.h5"), testing::make_blobs(300, 20, 4, 1), 4, {});
-      write_dataset_file(dir_->file("b.h5"), testing::make_blobs(500, 20, 4, 2), 4, {});
-      write_dataset_file(dir_->file("test.h5"), testing::make_blobs(200, 20, 4, 3), 4, {});
-      testing::write_site_keys(dir_->path(), {"a", "b"});
-    }
-    MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
-    path_ = path;
+    dir_ = std::make_unique<testing::WorldTempDir>();
+    path_ = dir_->path();
+    testing::write_two_site_job(path_);
   }
-  void TearDown() override {
-    MPI_Barrier(MPI_COMM_WORLD);
-    dir_.reset();
-  }
+  void TearDown() override { dir_.reset(); }
   Config config() const {
     Config c;
     c.job_id = "jobtest";
@@ -144,14 +130,7 @@ class JobTest : public ::testing::Test {
     c.exchange.secure = true;
     return c;
   }
-  static std::vector<Sha256Digest> gather(const Sha256Digest& d) {
-    int n = 0;
-    MPI_Comm_size(MPI_COMM_WORLD, &n);
-    std::vector<Sha256Digest> all(n);
-    MPI_Allgather(d.data(), 32, MPI_BYTE, all.data(), 32, MPI_BYTE, MPI_COMM_WORLD);
-    return all;
-  }
-  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<testing::WorldTempDir> dir_;
   std::string path_;
 };
 
@@ -160,7 +139,7 @@ TEST_F(JobTest, EveryRankOfEverySiteHoldsBitIdenticalParametersAfterTheRounds) {
   Config c = config();
   Topology t = Topology::create(c, world);
   JobResult r = run_job(c, t);
-  auto all = gather(r.params_hash);
+  auto all = testing::gather_digests(r.params_hash);
   for (size_t i = 1; i < all.size(); ++i) EXPECT_EQ(all[i], all[0]) << "rank " << i;
   // Training did move the model away from its initialisation.
   Mlp model(20, c.hidden, 4);
@@ -177,7 +156,7 @@ TEST_F(JobTest, SecureReplicasAreBitIdenticalToo) {
   Comm world = Comm::borrow(MPI_COMM_WORLD);
   Config c = secure_config();
   JobResult r = run_job(c, Topology::create(c, world));
-  auto all = gather(r.params_hash);
+  auto all = testing::gather_digests(r.params_hash);
   for (size_t i = 1; i < all.size(); ++i) EXPECT_EQ(all[i], all[0]) << "rank " << i;
 }
 

@@ -22,19 +22,11 @@ std::vector<float> input_of(int rank, size_t n) {
 }
 
 // The masked encoding of `x` by `me` for one round attempt.
-std::vector<uint32_t> masked(RoundKeys& keys, int me, int n, const std::vector<float>& x, const FixedPoint& fp,
+std::vector<uint32_t> masked(RoundKeys& keys, int me, const std::vector<float>& x, const FixedPoint& fp,
                              double weight, uint64_t seed) {
-  std::vector<int> peers;
-  std::vector<std::unique_ptr<Aes256Ctr>> streams;
-  std::vector<Aes256Ctr*> masks;
-  for (int q = 0; q < n; ++q) {
-    if (q == me) continue;
-    peers.push_back(q);
-    streams.push_back(keys.mask_stream(q));
-    masks.push_back(streams.back().get());
-  }
+  MaskStreams masks = keys.mask_streams();
   std::vector<uint32_t> out(x.size());
-  encode_masked(out, x, fp, weight, seed, me, peers, masks, nullptr, nullptr);
+  encode_masked(out, x, fp, weight, seed, me, masks.peers, masks.streams, nullptr, nullptr);
   return out;
 }
 
@@ -51,7 +43,7 @@ TEST(SecureRing, UnmaskedSumEqualsTheSumOfTheQuantisedInputsBitForBit) {
     RoundKeys keys(*leaders.schedule, n, round, 0);
     link.begin(keys);
     const std::vector<float> x = input_of(me, len);
-    std::vector<uint32_t> mine = masked(keys, me, n, x, fp, weight, 77 + me);
+    std::vector<uint32_t> mine = masked(keys, me, x, fp, weight, 77 + me);
     // The mask hides the input: the masked vector is not the quantised one.
     std::vector<uint32_t> q(len);
     kernels::cpu::quantize(q.data(), x.data(), len, fp.clip, weight * std::ldexp(1.0, fp.frac_bits), 77 + me, 0);
@@ -80,8 +72,8 @@ TEST(SecureRing, TheSameInputInTwoRoundsGivesDifferentMaskedVectors) {
   const std::vector<float> x = input_of(me, 4096);
   RoundKeys round1(*leaders.schedule, n, 1, 0), round2(*leaders.schedule, n, 2, 0), retry(*leaders.schedule, n, 1, 1);
   const FixedPoint fp{4.0f, 24};
-  const auto a = masked(round1, me, n, x, fp, 0.5, 9), b = masked(round2, me, n, x, fp, 0.5, 9),
-             c = masked(retry, me, n, x, fp, 0.5, 9);
+  const auto a = masked(round1, me, x, fp, 0.5, 9), b = masked(round2, me, x, fp, 0.5, 9),
+             c = masked(retry, me, x, fp, 0.5, 9);
   EXPECT_NE(a, b);
   EXPECT_NE(a, c);
 }

@@ -4,15 +4,12 @@
 
 #include "runtime/core/error.h"
 #include "runtime/topology/topology.h"
+#include "tests/support/mpi_support.h"
 
 namespace fedtrain {
 namespace {
 
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
+using testing::world_rank;
 
 Config blocks(std::vector<std::pair<std::string, int>> sites) {
   Config c;
