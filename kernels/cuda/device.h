@@ -29,16 +29,27 @@ std::string describe_current_device();
 // The current device's UUID (distinct for every GPU and MIG instance).
 std::array<uint8_t, 16> current_device_uuid();
 
-template <typename T>
-class DeviceBuffer {
+// Where a CudaBuffer's memory lives, and how it is taken and given back.
+struct DeviceMemory {  // GPU memory
+  static cudaError_t allocate(void** p, size_t bytes) { return cudaMalloc(p, bytes); }
+  static cudaError_t release(void* p) { return cudaFree(p); }
+};
+struct PinnedMemory {  // page-locked host memory: the only host memory copies overlap with compute from
+  static cudaError_t allocate(void** p, size_t bytes) { return cudaMallocHost(p, bytes); }
+  static cudaError_t release(void* p) { return cudaFreeHost(p); }
+};
+
+// `count` elements of T in Memory, owned (move-only).
+template <typename T, typename Memory>
+class CudaBuffer {
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t count) : count_(count) {
-    if (count > 0) CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
+  CudaBuffer() = default;
+  explicit CudaBuffer(size_t count) : count_(count) {
+    if (count > 0) CUDA_CHECK(Memory::allocate(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
   }
-  ~DeviceBuffer() { reset(); }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  ~CudaBuffer() { reset(); }
+  CudaBuffer(CudaBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
+  CudaBuffer& operator=(CudaBuffer&& o) noexcept {
     if (this != &o) {
       reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -46,18 +57,18 @@ class DeviceBuffer {
     }
     return *this;
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
 
   T* data() const { return ptr_; }
   size_t size() const { return count_; }
   size_t bytes() const { return count_ * sizeof(T); }
-  // A span over device memory: to be passed to kernels, never dereferenced on the host.
+  // For a DeviceBuffer: a span over device memory, to be passed to kernels, never dereferenced on the host.
   std::span<T> span() const { return {ptr_, count_}; }
 
  private:
   void reset() {
-    if (ptr_ != nullptr) CUDA_CHECK_CLEANUP(cudaFree(ptr_));
+    if (ptr_ != nullptr) CUDA_CHECK_CLEANUP(Memory::release(ptr_));
     ptr_ = nullptr;
     count_ = 0;
   }
@@ -65,41 +76,10 @@ class DeviceBuffer {
   size_t count_ = 0;
 };
 
-// Page-locked host memory: the only host memory that copies overlap with compute from.
 template <typename T>
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  explicit PinnedBuffer(size_t count) : count_(count) {
-    if (count > 0) CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&ptr_), count * sizeof(T)));
-  }
-  ~PinnedBuffer() { reset(); }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), count_(std::exchange(o.count_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      reset();
-      ptr_ = std::exchange(o.ptr_, nullptr);
-      count_ = std::exchange(o.count_, 0);
-    }
-    return *this;
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  T* data() const { return ptr_; }
-  size_t size() const { return count_; }
-  size_t bytes() const { return count_ * sizeof(T); }
-  std::span<T> span() const { return {ptr_, count_}; }
-
- private:
-  void reset() {
-    if (ptr_ != nullptr) CUDA_CHECK_CLEANUP(cudaFreeHost(ptr_));
-    ptr_ = nullptr;
-    count_ = 0;
-  }
-  T* ptr_ = nullptr;
-  size_t count_ = 0;
-};
+using DeviceBuffer = CudaBuffer<T, DeviceMemory>;
+template <typename T>
+using PinnedBuffer = CudaBuffer<T, PinnedMemory>;
 
 // A non-blocking stream (does not synchronise with the legacy default stream).
 class Stream {

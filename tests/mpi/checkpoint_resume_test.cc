@@ -23,35 +23,18 @@ using testing::world_rank;
 
 using testing::gather_digests;
 
-class CheckpointResumeTest : public ::testing::Test {
+class CheckpointResumeTest : public testing::TwoSiteJobTest {
  protected:
-  void SetUp() override {
-    dir_ = std::make_unique<testing::WorldTempDir>();
-    path_ = dir_->path();
-    testing::write_two_site_job(path_);
-  }
-  void TearDown() override { dir_.reset(); }
   // 2 sites x 2 ranks, checkpoints every round into PATH/<tag>-a and PATH/<tag>-b.
   Config config(const std::string& tag, int rounds) const {
-    Config c;
+    Config c = testing::two_site_job_config(path_, tag);
     c.job_id = "resume";
-    c.test_file = path_ + "/test.h5";
-    c.metrics_file = path_ + "/" + tag + ".jsonl";
-    c.hidden = {16};
-    c.batch_size = 8;
     c.rounds = rounds;
     c.local_steps = 5;  // 150 rows per rank of site a: an epoch ends every 18.75 steps, within rounds
-    c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
     c.checkpoint_every = 1;
     c.checkpoint_keep_last = 5;
     // Secure aggregation, as in production: a resumed run starts a new session.
-    for (const char* name : {"a", "b"}) {
-      const std::string site = name;
-      c.sites.push_back({.name = site, .ranks = 2, .data = path_ + "/" + site + ".h5",
-                         .public_key_file = path_ + "/" + site + ".pub", .secret_key = path_ + "/" + site + ".key",
-                         .egress_log = path_ + "/" + tag + "-egress-" + site + ".jsonl",
-                         .checkpoint_dir = path_ + "/" + tag + "-" + site});
-    }
+    for (auto& site : c.sites) site.checkpoint_dir = path_ + "/" + tag + "-" + site.name;
     return c;
   }
   JobResult run(const Config& c) {
@@ -77,8 +60,6 @@ class CheckpointResumeTest : public ::testing::Test {
       EXPECT_EQ(pa[r], pb[r]) << "parameters of world rank " << r;
     }
   }
-  std::unique_ptr<testing::WorldTempDir> dir_;
-  std::string path_;
 };
 
 TEST_F(CheckpointResumeTest, TwoNRoundsEqualNRoundsStoppedAndResumedForN) {

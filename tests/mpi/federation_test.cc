@@ -97,31 +97,14 @@ TEST_P(WeightedAverage, EqualsTheSampleWeightedMeanComputedIndependently) {
 INSTANTIATE_TEST_SUITE_P(PlainAndSecure, WeightedAverage, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "secure" : "plaintext"; });
 
-// Tiny per-site datasets written once by rank 0 into a directory every rank sees.
-class JobTest : public ::testing::Test {
+// Whole jobs on the tiny two-site data (tests/support/mpi_support.h).
+class JobTest : public testing::TwoSiteJobTest {
  protected:
-  void SetUp() override {
-    dir_ = std::make_unique<testing::WorldTempDir>();
-    path_ = dir_->path();
-    testing::write_two_site_job(path_);
-  }
-  void TearDown() override { dir_.reset(); }
   Config config() const {
-    Config c;
-    c.job_id = "jobtest";
-    c.test_file = path_ + "/test.h5";
+    Config c = testing::two_site_job_config(path_, "jobtest");
     c.metrics_file = path_ + "/metrics.jsonl";
-    c.hidden = {16};
-    c.batch_size = 8;
     c.rounds = 3;
     c.local_steps = 4;
-    c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
-    for (const char* name : {"a", "b"}) {
-      const std::string site = name;
-      c.sites.push_back({.name = site, .ranks = 2, .data = path_ + "/" + site + ".h5",
-                         .public_key_file = path_ + "/" + site + ".pub", .secret_key = path_ + "/" + site + ".key",
-                         .egress_log = path_ + "/egress-" + site + ".jsonl"});
-    }
     c.exchange.secure = false;
     return c;
   }
@@ -130,8 +113,6 @@ class JobTest : public ::testing::Test {
     c.exchange.secure = true;
     return c;
   }
-  std::unique_ptr<testing::WorldTempDir> dir_;
-  std::string path_;
 };
 
 TEST_F(JobTest, EveryRankOfEverySiteHoldsBitIdenticalParametersAfterTheRounds) {

@@ -49,4 +49,21 @@ void write_two_site_job(const std::string& dir) {
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
+Config two_site_job_config(const std::string& dir, const std::string& tag) {
+  Config c;
+  c.job_id = tag;
+  c.test_file = dir + "/test.h5";
+  c.metrics_file = dir + "/" + tag + ".jsonl";
+  c.hidden = {16};
+  c.batch_size = 8;
+  c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
+  for (const char* name : {"a", "b"}) {
+    const std::string site = name;
+    c.sites.push_back({.name = site, .ranks = 2, .data = dir + "/" + site + ".h5",
+                       .public_key_file = dir + "/" + site + ".pub", .secret_key = dir + "/" + site + ".key",
+                       .egress_log = dir + "/" + tag + "-egress-" + site + ".jsonl"});
+  }
+  return c;
+}
+
 }  // namespace fedtrain::testing

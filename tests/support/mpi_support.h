@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "runtime/core/config.h"
 #include "runtime/crypto/sha256.h"
 #include "tests/support/test_support.h"
 
@@ -34,5 +37,23 @@ class WorldTempDir {
 // two sites a and b (a.h5: 300 rows, b.h5: 500 rows, test.h5: 200 rows; 20
 // features, 4 classes) and a key pair per site (a.key, a.pub, ...).
 void write_two_site_job(const std::string& dir);
+
+// The config of that job: 2 sites x 2 ranks, MLP 20-16-4, batch 8, DiLoCo
+// outer step, secure aggregation with the sites' keys; metrics and egress
+// logs named after `tag`. Tests change what they study.
+Config two_site_job_config(const std::string& dir, const std::string& tag);
+
+// A fixture that writes the two-site job into a fresh directory every rank sees.
+class TwoSiteJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<WorldTempDir>();
+    path_ = dir_->path();
+    write_two_site_job(path_);
+  }
+  void TearDown() override { dir_.reset(); }
+  std::unique_ptr<WorldTempDir> dir_;
+  std::string path_;
+};
 
 }  // namespace fedtrain::testing
