@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/core/check.h"
@@ -20,6 +21,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// ring += uniform random words from OpenSSL's CSPRNG: the ring sum of every
+// leader becomes uniform in Z_2^32, independent of every site's update.
+void add_fresh_noise(std::span<uint32_t> ring) {
+  constexpr size_t kBlock = 4096;
+  std::vector<uint32_t> noise(kBlock);
+  for (size_t b = 0; b < ring.size(); b += kBlock) {
+    const size_t n = std::min(kBlock, ring.size() - b);
+    OSSL_CHECK(RAND_bytes(reinterpret_cast<unsigned char*>(noise.data()), static_cast<int>(n * sizeof(uint32_t))));
+    for (size_t i = 0; i < n; ++i) ring[b + i] += noise[i];
+  }
+}
 
 }  // namespace
 
@@ -120,10 +133,18 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
     source = zeros;
   }
   // Not keyed by the attempt: a retried exchange rounds exactly as the failed one
-  // would have, so a failed attempt leaves no trace in the model.
+  // would have, so a failed attempt leaves no trace in the model. That is safe
+  // because of the blinding below: an attempt's sum decodes only if every
+  // leader's status exchange succeeded, and then every leader saw the same
+  // statuses, so the participants and every q_s are those of any other
+  // decodable attempt of the round, and two such sums are equal.
   const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
   encode_masked(ring_, source, options_.fixed_point, weight, seed, me, masks.peers, masks.streams,
                 &stats_.quantize_seconds, &stats_.mask_seconds);
+  // A leader whose status exchange failed cannot know whom the others count
+  // (they may count its samples while it contributes nothing): it adds fresh
+  // uniform noise that no mask cancels, so that nobody can decode this attempt.
+  if (!failure.empty()) add_fresh_noise(ring_);
 
   // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
   // final, while in cache (used only if the whole attempt succeeds).

@@ -6,7 +6,9 @@
 //               hash of the global model; participation decided identically everywhere
 //   3. encode   quantise (clip, weight n_s/N, stochastic rounding to Z_2^32), add
 //               the pairwise masks (lower site index adds, higher subtracts);
-//               a site that sits out contributes zeros, still masked
+//               a site that sits out contributes zeros, still masked; a leader
+//               whose status exchange failed adds fresh uncancelled noise, so
+//               no failed attempt leaves a decodable partial sum
 //   4. ring     encrypted ring all-reduce (reduce-scatter + all-gather, sealed chunks)
 //   5. decode   the ring sum, read as signed fixed point, is the weighted average
 // then, from the round driver, after the outer step:

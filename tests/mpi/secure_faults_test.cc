@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cmath>
 #include <random>
 
 #include "runtime/core/error.h"
@@ -142,6 +143,37 @@ std::vector<Fault> faults() {
 
 INSTANTIATE_TEST_SUITE_P(Injected, SecureFaults, ::testing::ValuesIn(faults()),
                          [](const auto& p) { return p.param.name; });
+
+// The attack of a network adversary against a victim V (n >= 3): one damaged
+// status message makes V's status exchange fail while the others' succeeds.
+// If V then masked zeros, the others would decode S0 = sum over s != V of
+// w_s q_s from attempt 0 and the full sum S1 from the retry, and S1 - S0 =
+// w_V q_V would be V's update, exactly. V must add noise no mask cancels.
+TEST(SecurePrivacy, AFailedStatusExchangeLeavesNoDecodableSum) {
+  const int n = world_size();
+  if (n < 3) GTEST_SKIP() << "the attack needs 3 leaders: the victim and two who decode";
+  Leaders leaders({"tamper:site=s1,round=1,field=tag,phase=status"});
+  Attempt bad = leaders.run(1, 0);
+  const bool my_status_failed = bad.result.failure.find("status") != std::string::npos;
+  int mine = my_status_failed ? leaders.rank() : -1, victim = -1;
+  MPI_Allreduce(&mine, &victim, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  ASSERT_GE(victim, 0) << "no leader's status exchange failed: the injection missed";
+  ASSERT_TRUE(on_all(!bad.counted()));
+  Attempt retry = leaders.run(1, 1);
+  ASSERT_TRUE(on_all(retry.counted())) << retry.result.failure << retry.agreement.failure;
+
+  size_t recovered = 0;
+  if (leaders.rank() != victim) {
+    double total = 0;
+    for (int s = 0; s < n; ++s) total += 100 + s;
+    const double w = (100 + victim) / total;
+    const auto v = update_of(victim);
+    for (size_t i = 0; i < kLength; ++i)
+      if (std::abs((retry.update[i] - bad.update[i]) - w * v[i]) < 1e-4) ++recovered;
+  }
+  EXPECT_LT(recovered, kLength / 100) << "rank " << leaders.rank() << " recovered " << recovered << " of " << kLength
+                                      << " elements of site s" << victim << "'s update from two attempts";
+}
 
 TEST(SecureParticipation, ASiteWithANaNUpdateSitsOutAndTheOthersComplete) {
   int n = 0;
