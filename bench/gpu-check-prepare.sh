@@ -87,10 +87,10 @@ libmpi=$(env "${CARRIED_ENV[@]}" ldd "$out/bin/fedtrain" | awk '/libmpi.so/ {pri
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 env "${CARRIED_ENV[@]}" "$out/bin/fedtrain" data fashion-mnist --source "$out/fashion-mnist" --out "$work/data" \
-  --sites es,de --train-limit 4000 --test-limit 1000 >/dev/null
-job=("$MPIRUN" -n 2 "$out/bin/fedtrain" run --config configs/quickstart.ini --data.test="$work/data/test.h5"
+  --sites es,de,fr --train-limit 4000 --test-limit 1000 >/dev/null
+job=("$MPIRUN" -n 3 "$out/bin/fedtrain" run --config configs/quickstart.ini --allow-security-overrides --data.test="$work/data/test.h5"
      --federation.rounds=2 --federation.local_steps=20 --run.metrics_file="$work/metrics.jsonl")
-for site in es de; do
+for site in es de fr; do
   env "${CARRIED_ENV[@]}" "$out/bin/fedtrain" keygen --site $site --out "$work/keys" >/dev/null
   job+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
         --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/egress-$site.jsonl")

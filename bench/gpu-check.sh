@@ -13,8 +13,8 @@
 #      NCCL and falls back to MPI, the watchdog stops a stalled site)
 #   4. the MLP training step on the GPU next to the same model and step in PyTorch on the same GPU
 #      (when python3 can import torch) and the GPU's FP32 SGEMM rate, batches 128 and 2048
-#   5. Fashion-MNIST, 2 sites x 1 rank (two processes sharing the GPU, each site with its own NCCL
-#      communicator), the quick-start schedule (secure aggregation between the two leaders) on the
+#   5. Fashion-MNIST, 3 sites x 1 rank (three processes sharing the GPU, each site with its own NCCL
+#      communicator), the quick-start schedule (secure aggregation among the three leaders) on the
 #      GPU and, as the reference, on the CPU: the GPU run must reach the accuracy bar and stay within
 #      2 points of the CPU run
 # Writes OUTDIR/gpu-check.md (the table) and OUTDIR/gpu-check.log (everything the steps printed).
@@ -185,33 +185,34 @@ done
 [[ $torch_ok == True ]] || row "PyTorch on this GPU" PASS "python3 cannot use torch with CUDA here: no PyTorch rows"
 [[ -n $peak ]] && perf+=("$peak")
 
-# 5. Fashion-MNIST, 2 sites x 1 rank: the quick-start schedule on the CPU (reference) and on the GPU.
+# 5. Fashion-MNIST, 3 sites x 1 rank: the quick-start schedule on the CPU (reference) and on the GPU.
 federated() {  # LABEL [overrides]: sets acc and secs from the summary line
   local label=$1
   shift
   acc="" secs=""
   local sites=() site
-  for site in es de; do
+  for site in es de fr; do
     sites+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
             --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/$label-egress-$site.jsonl")
   done
-  run 240 "$label" env "${CARRIED_ENV[@]}" "$MPIRUN" -n 2 "$bin/fedtrain" run --config configs/quickstart.ini \
-    --data.test="$work/data/test.h5" "${sites[@]}" --run.metrics_file="$work/$label.jsonl" "$@" || return 1
+  run 240 "$label" env "${CARRIED_ENV[@]}" "$MPIRUN" -n 3 "$bin/fedtrain" run --config configs/quickstart.ini \
+    --allow-security-overrides --data.test="$work/data/test.h5" "${sites[@]}" --run.metrics_file="$work/$label.jsonl" "$@" || return 1
   acc=$(sed -nE 's/.*job quickstart done: .*test accuracy ([0-9.]+)%.*, ([0-9.]+) s$/\1/p' <<<"$last")
   secs=$(sed -nE 's/.*job quickstart done: .*test accuracy ([0-9.]+)%.*, ([0-9.]+) s$/\2/p' <<<"$last")
   [[ -n $acc ]]
 }
-if run 120 "data" "${fedtrain[@]}" data fashion-mnist --source "$fmnist" --out "$work/data" --sites es,de &&
+if run 120 "data" "${fedtrain[@]}" data fashion-mnist --source "$fmnist" --out "$work/data" --sites es,de,fr &&
    run 30 "keys" "${fedtrain[@]}" keygen --site es --out "$work/keys" &&
-   run 30 "keys" "${fedtrain[@]}" keygen --site de --out "$work/keys"; then
+   run 30 "keys" "${fedtrain[@]}" keygen --site de --out "$work/keys" &&
+   run 30 "keys" "${fedtrain[@]}" keygen --site fr --out "$work/keys"; then
   cpu_acc=""
   if federated cpu --run.device=cpu; then
     cpu_acc=$acc
-    row "Fashion-MNIST 2 sites x 1 rank on the CPU (reference)" PASS "test accuracy ${acc}% in ${secs} s"
+    row "Fashion-MNIST 3 sites x 1 rank on the CPU (reference)" PASS "test accuracy ${acc}% in ${secs} s"
   else
-    row "Fashion-MNIST 2 sites x 1 rank on the CPU (reference)" FAIL "$(why_failed)"
+    row "Fashion-MNIST 3 sites x 1 rank on the CPU (reference)" FAIL "$(why_failed)"
   fi
-  label="Fashion-MNIST 2 sites x 1 rank on the GPU, NCCL per site"
+  label="Fashion-MNIST 3 sites x 1 rank on the GPU, NCCL per site"
   if federated gpu --run.device=cuda --site.collectives=nccl; then
     device=$(sed -nE 's/^device: site es on (.*)$/\1/p' <<<"$last")
     verdict=PASS why="bar $ACC_BAR"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quick start: installs what fedtrain needs, builds it, prepares Fashion-MNIST
-# and a key pair for each of two sites, and trains them together under mpirun
-# (2 sites x 2 ranks, secure aggregation between the two site leaders).
+# and a key pair for each of three sites, and trains them together under mpirun
+# (3 sites x 2 ranks, secure aggregation among the three site leaders: with two,
+# each would learn the other's update).
 #
 #   launch/demo.sh                          IID split (configs/quickstart.ini)
 #   launch/demo.sh configs/non-iid.ini      label-skewed split, Dirichlet alpha 0.5
@@ -17,11 +18,11 @@ bin=${FEDTRAIN_BUILD_DIR:-build}/launch/fedtrain
 
 for split in iid dirichlet; do
   out=data/fashion-mnist-$split
-  if [[ ! -f $out/test.h5 ]]; then
-    "$bin" data fashion-mnist --out "$out" --sites es,de --partition "$split" --alpha 0.5 --seed 1
+  if [[ ! -f $out/train-fr.h5 ]]; then
+    "$bin" data fashion-mnist --out "$out" --sites es,de,fr --partition "$split" --alpha 0.5 --seed 1
   fi
 done
-for site in es de; do
+for site in es de fr; do
   [[ -f data/keys/$site.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
 done
 FEDTRAIN_BIN=$bin exec launch/fedtrain-mpirun "$config" "$@"

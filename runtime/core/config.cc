@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "fedtrain/features.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
 
@@ -84,6 +85,8 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.secure = parse_bool(k, v); }},
   {"federation.min_sites", "2", "quorum: a round with fewer participating sites is abandoned",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.min_sites = static_cast<int>(parse_int(k, v, 1, 1 << 16)); }},
+  {"federation.allow_two_participants", "false", "secure aggregation: true lets a round run with exactly 2 participants, where each leader learns the other's update (the aggregate minus its own); false abandons such rounds, and refuses a 2-site federation",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.allow_two_participants = parse_bool(k, v); }},
   {"federation.max_update_norm", "0", "a site whose update norm exceeds this sits the round out (0: no bound)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_update_norm = parse_double(k, v, 0, 1e30); }},
   {"federation.clip", "4", "secure aggregation: update elements are clipped to [-clip, clip]",
@@ -213,6 +216,26 @@ std::string join_values(const std::vector<std::string>& values) {
   return v;
 }
 
+// The keys that decide whether and with whom a site's update is protected.
+// On the command line they could be changed by a launcher or a wrapper script
+// without anyone who reads the config file noticing, so they come from the
+// file unless the command line says --allow-security-overrides.
+bool is_security_key(const std::string& key) {
+  std::string name, sub;
+  if (key == "federation.secure") return true;
+  return split_site_key(key, &name, &sub) && (sub == "public_key" || sub == "public_key_file" || sub == "secret_key");
+}
+
+void refuse_security_overrides(const Collector& from_cli) {
+  for (const Setting& s : from_cli.settings()) {
+    if (!is_security_key(s.key)) continue;
+    throw ConfigError("--" + s.key + " on the command line: security settings (federation.secure, [site.NAME] "
+                      "public_key, public_key_file, secret_key) are read from the config file only, so that a "
+                      "launcher or wrapper cannot change them unnoticed; edit the config file, or pass "
+                      "--allow-security-overrides to allow it for this run");
+  }
+}
+
 }  // namespace
 
 int Config::site_index(const std::string& name) const {
@@ -242,7 +265,10 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   for (const Key& k : kKeys) keys.add_options()(k.key, po::value<std::vector<std::string>>());
   po::options_description cli;
   cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>())(
-      "inject", po::value<std::vector<std::string>>())("resume", po::bool_switch());
+      "resume", po::bool_switch())("allow-security-overrides", po::bool_switch());
+#if FEDTRAIN_WITH_FAULT_INJECTION
+  cli.add_options()("inject", po::value<std::vector<std::string>>());
+#endif
   cli.add(keys);
 
   po::parsed_options cmdline(nullptr);
@@ -255,7 +281,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
 
   std::string config_path, process_site = env_site;
   std::vector<std::string> inject;
-  bool resume = false;
+  bool resume = false, allow_security_overrides = false;
   Collector from_cli;
   for (const auto& opt : cmdline.options) {
     if (opt.position_key >= 0 || opt.string_key.empty()) {
@@ -272,7 +298,16 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       continue;
     }
     if (opt.string_key == "inject") {
+      if (!FEDTRAIN_WITH_FAULT_INJECTION)
+        throw ConfigError("--inject: fault injection is test-only and not compiled into this build (it exists in "
+                          "test builds, cmake -DFEDTRAIN_BUILD_TESTS=ON, which must never be deployed)");
       inject.insert(inject.end(), opt.value.begin(), opt.value.end());
+      continue;
+    }
+    if (opt.string_key == "allow-security-overrides") {
+      if (!opt.value.empty() && !(opt.value.size() == 1 && opt.value[0].empty()))
+        throw ConfigError("--allow-security-overrides takes no value");
+      allow_security_overrides = true;
       continue;
     }
     if (opt.string_key == "resume") {
@@ -287,6 +322,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     }
     from_cli.add(opt.string_key, opt.value[0], "on the command line");
   }
+
+  if (!allow_security_overrides) refuse_security_overrides(from_cli);
 
   Collector from_file;
   std::string file_text;
@@ -376,6 +413,11 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
         throw ConfigError("site '" + s.name + "' has no secret key file: set [site." + s.name +
                           "] secret_key = PATH (read only by that site's leader)");
     }
+    if (c.sites.size() == 2 && !c.exchange.allow_two_participants)
+      throw ConfigError("2 sites with secure aggregation: in every round each leader can compute the other site's "
+                        "update exactly (the aggregate minus its own), so the masks protect the updates only from "
+                        "the network and third parties. Add a third site, or acknowledge this with "
+                        "federation.allow_two_participants = true");
     if (c.sites.size() > 1 && c.exchange.min_sites < 2)
       throw ConfigError("config key 'federation.min_sites' = " + std::to_string(c.exchange.min_sites) +
                         " with secure aggregation: the aggregate of one site is that site's update, so at least 2 "

@@ -69,6 +69,9 @@ struct SiteConfig {
 struct ExchangeConfig {
   bool secure = true;          // false: plaintext MPI_Allreduce (comparison only)
   int min_sites = 2;           // quorum: fewer participants abandon the round
+  // Secure mode: with exactly two participants each learns the other's update
+  // (sum minus own). false: such rounds are abandoned, 2-site jobs refused.
+  bool allow_two_participants = false;
   double max_update_norm = 0;  // 0: no bound
   float clip = 4.0f;           // fixed point: |delta| clipped to this
   int frac_bits = 24;          // fixed point: one step is 2^-frac_bits
@@ -126,7 +129,9 @@ struct Config {
   std::optional<int> world_size() const;
 };
 
-// Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC" and "--section.key=value" overrides.
+// Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC", "--allow-security-overrides" and
+// "--section.key=value" overrides. Security keys (federation.secure, [site.NAME] public_key,
+// public_key_file, secret_key) are refused on the command line without --allow-security-overrides.
 // `env_site` is FEDTRAIN_SITE (or empty). Throws ConfigError.
 Config load_config(const std::vector<std::string>& args, const std::string& env_site);
 

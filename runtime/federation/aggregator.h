@@ -36,6 +36,7 @@ struct AggregateResult {
   int participants = 0;
   std::vector<std::string> sitting_out;  // "site 'de' sits the round out: its update has non-finite values"
   std::string failure;                   // kFailed: what went wrong on this leader
+  std::string abandoned_because;         // kAbandoned: why, when not the quorum (federation.min_sites)
 };
 
 struct Agreement {

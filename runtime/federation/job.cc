@@ -15,6 +15,7 @@
 #include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
+#include "runtime/federation/secure_setup.h"
 #include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
@@ -80,10 +81,17 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
   if (topo.is_leader()) {
-    exchange->connect();
+    try {
+      exchange->connect();  // a site whose shared settings differ stops every site here (exit 2)
+    } catch (const Error& e) {
+      if (!e.collective()) throw;  // the other leaders may be waiting in the exchange: abort
+      error = e.what();
+      error_code = e.exit_code();
+    }
     outer = std::make_unique<OuterOptimizer>(config.outer, model.param_count());
     site_weight = static_cast<double>(train_info.rows);
   }
+  agree_startup(topo.world(), error, error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
@@ -116,6 +124,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
                 describe_model(model, config.hidden).c_str());
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, exchange->aggregator().name());
+    std::printf("privacy: %s\n", privacy_summary(config).c_str());
     std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
     std::printf("metrics: %s\n", config.metrics_file.c_str());
     std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
@@ -142,6 +151,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   if (report) parts.observers.push_back(report.get());
   if (exporter) parts.observers.push_back(exporter.get());
   parts.site_weight = site_weight;
+  parts.setup_bytes = exchange ? exchange->setup_bytes() : 0;
   RoundDriver driver(config, topo, parts);
   JobResult result;
   result.resumed_after = resumed;

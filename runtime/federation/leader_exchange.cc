@@ -6,6 +6,7 @@
 #include "runtime/federation/fault_injection.h"
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/federation/secure_setup.h"
+#include "runtime/federation/settings_agreement.h"
 
 namespace fedtrain {
 
@@ -26,6 +27,9 @@ void LeaderExchange::connect() {
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
   const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
+  transport_ = make_mpi_transport(topo_.leaders_comm());
+  const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
+                                               federation_settings(config_, manifest_sha256()), &setup_bytes_);
   if (!config_.exchange.secure) {
     collectives_ = make_mpi_collectives(topo_.leaders_comm());
     metered_ = std::make_unique<MeteredCollectives>(*collectives_);
@@ -34,8 +38,8 @@ void LeaderExchange::connect() {
              "other leader and by anyone on the network between the sites; use it only for comparison");
     return;
   }
-  transport_ = make_mpi_transport(topo_.leaders_comm());
   Transport* t = transport_.get();
+  // Empty outside test builds: --inject does not exist there (features.h).
   std::vector<Injection> injections = parse_injections(config_.inject);
   bool mine = false;
   for (const auto& in : injections) mine = mine || in.site == topo_.site_name();
@@ -44,8 +48,13 @@ void LeaderExchange::connect() {
     t = faulty_.get();
     log_warn("test-only fault injection is active on this leader (--inject)");
   }
-  aggregator_ = std::make_unique<SecureAggregator>(*t, log_.get(), *schedule_, sites, config_.job_id,
-                                                   secure_options(config_));
+  SecureOptions options = secure_options(config_);
+  options.settings = settings;
+  aggregator_ = std::make_unique<SecureAggregator>(*t, log_.get(), *schedule_, sites, config_.job_id, options);
+  if (config_.exchange.allow_two_participants)
+    log_warn("federation.allow_two_participants = true: in a round with exactly two participants each leader "
+             "learns the other's update exactly (the aggregate minus its own); the masks then protect it only "
+             "from the network and from third parties");
 }
 
 }  // namespace fedtrain

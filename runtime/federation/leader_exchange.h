@@ -4,7 +4,9 @@
 // before anything talks across site borders:
 //   prepare()  local: the manifest, this site's secret key (checked against
 //              it), the egress log. Throws ConfigError for key problems.
-//   connect()  collective over the leaders: transport, session id, aggregator.
+//   connect()  collective over the leaders: transport, the settings every site
+//              must share (settings_agreement.h; a difference throws a
+//              collective ConfigError), session id, aggregator.
 #pragma once
 
 #include <memory>
@@ -29,6 +31,8 @@ class LeaderExchange {
   Aggregator& aggregator() { return *aggregator_; }
   // SHA-256 of the federation manifest, hex; "" in plaintext mode.
   std::string manifest_sha256() const;
+  // Bytes this leader sent before the aggregator existed (the settings agreement).
+  uint64_t setup_bytes() const { return setup_bytes_; }
 
  private:
   const Config& config_;
@@ -40,6 +44,7 @@ class LeaderExchange {
   std::unique_ptr<Collectives> collectives_;
   std::unique_ptr<MeteredCollectives> metered_;
   std::unique_ptr<Aggregator> aggregator_;
+  uint64_t setup_bytes_ = 0;
 };
 
 }  // namespace fedtrain

@@ -53,7 +53,8 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     m.participating = exchange(round);
     // Everything this leader sent since the last round (the session set-up
     // before round 1 included) plus the totals exchange of step 9 below.
-    m.site_egress_bytes = p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(kTotals) - counted_bytes_;
+    m.site_egress_bytes =
+        p_.setup_bytes + p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(kTotals) - counted_bytes_;
     counted_bytes_ += m.site_egress_bytes;
     m.phases.aggregation = since(t_agg);
   }
@@ -76,7 +77,7 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     double totals[kTotals] = {loss[0], loss[1], static_cast<double>(m.site_egress_bytes),
                               evaluating ? m.test_loss : 0.0, evaluating ? m.test_accuracy : 0.0};
     p_.aggregator->sum(std::span<double>(totals, kTotals), RoundId{round, 0});
-    FT_CHECK(p_.aggregator->sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
+    FT_CHECK(p_.setup_bytes + p_.aggregator->sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
     m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
     m.egress_bytes = static_cast<uint64_t>(totals[2]);
     m.test_loss = totals[3];
@@ -125,8 +126,10 @@ int RoundDriver::exchange(int64_t round) {
       p_.outer->momentum().swap(momentum_backup_);
     }
     if (a.agreed && r.outcome == Outcome::kAbandoned) {
-      log_warn("round " + std::to_string(round) + " abandoned: " + std::to_string(r.participants) +
-               " site(s) took part, fewer than federation.min_sites; the global model is unchanged");
+      const std::string why = !r.abandoned_because.empty()
+                                  ? r.abandoned_because
+                                  : std::to_string(r.participants) + " site(s) took part, fewer than federation.min_sites";
+      log_warn("round " + std::to_string(round) + " abandoned: " + why + "; the global model is unchanged");
       p_.trainer->set_params(global_);
       return 0;
     }

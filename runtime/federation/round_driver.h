@@ -44,6 +44,7 @@ struct RoundParts {
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
   Checkpointer* checkpoints = nullptr;     // every rank, or none (no checkpoints)
   double site_weight = 0.0;                // leaders: this site's sample count
+  uint64_t setup_bytes = 0;                // leaders: sent before the aggregator existed; counted in the first round
   std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to
   std::vector<Injection> injections;       // test-only faults (--inject nan:...)
 };

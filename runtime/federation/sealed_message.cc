@@ -56,6 +56,7 @@ const char* phase_name(Phase p) {
     case Phase::kAllGather: return "all-gather";
     case Phase::kOutcome: return "outcome";
     case Phase::kTotals: return "totals";
+    case Phase::kSettings: return "settings";
   }
   return "?";
 }

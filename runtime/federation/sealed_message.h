@@ -29,6 +29,7 @@ enum class Phase : uint16_t {
   kAllGather = 4,      // ring, second half
   kOutcome = 5,        // each leader's outcome and the hash of its new global model
   kTotals = 6,         // round totals for the report
+  kSettings = 7,       // start-up: digest of the settings every site must share (not sealed)
 };
 const char* phase_name(Phase p);
 

@@ -65,6 +65,9 @@ SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySche
   for (auto h : handles) {
     if (transport.wait(h) == Transport::kTooLong) throw Error("secure aggregation: a session contribution is too long");
   }
+  // The agreed settings digest too: leaders whose settings differ (however the
+  // clear agreement was fooled) derive different keys, and nothing opens.
+  all.insert(all.end(), options.settings.begin(), options.settings.end());
   schedule_.set_session(sha256(all.data(), all.size()));
 }
 
@@ -113,7 +116,13 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
                     "(after an exchange that failed on some leaders only?)");
     }
   }
-  const Participation p = decide_participation(statuses, options_.min_sites, options_.max_update_norm);
+  Participation p = decide_participation(statuses, options_.min_sites, options_.max_update_norm);
+  if (!p.abandoned && p.participants == 2 && !options_.allow_two_participants) {
+    // Each of the two would learn the other's update: the aggregate minus its own.
+    p.abandoned = true;
+    r.abandoned_because = "only 2 sites take part, and each would learn the other's update (the aggregate minus its "
+                          "own); federation.allow_two_participants = true allows such rounds";
+  }
   r.participants = p.participants;
   for (int s = 0; s < n; ++s)
     if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);

@@ -37,8 +37,10 @@ struct SecureOptions {
   FixedPoint fixed_point;
   size_t chunk_bytes = size_t{1} << 20;
   int min_sites = 2;
+  bool allow_two_participants = false;  // else a round of exactly 2 participants is abandoned
   double max_update_norm = 0.0;
   uint64_t seed = 1;  // of the stochastic rounding (not secret: reproducible runs)
+  Sha256Digest settings{};  // agreed at start (settings_agreement.h); mixed into the session id
 };
 
 // Where the time of the secure exchange goes (seconds, summed over rounds).

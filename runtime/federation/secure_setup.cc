@@ -48,9 +48,19 @@ SecureOptions secure_options(const Config& config) {
   o.fixed_point = FixedPoint{config.exchange.clip, config.exchange.frac_bits};
   o.chunk_bytes = config.exchange.chunk_bytes;
   o.min_sites = std::min<int>(config.exchange.min_sites, static_cast<int>(config.sites.size()));
+  o.allow_two_participants = config.exchange.allow_two_participants;
   o.max_update_norm = config.exchange.max_update_norm;
   o.seed = config.seed;
   return o;
+}
+
+std::string privacy_summary(const Config& config) {
+  if (!config.exchange.secure)
+    return "none: federation.secure = false, every update crosses site borders in clear";
+  std::string s = "leaders see masked updates and the aggregate only; ";
+  if (config.exchange.allow_two_participants)
+    return s + "in a round of exactly 2 participants each learns the other's update (federation.allow_two_participants = true)";
+  return s + "a round of exactly 2 participants, where each would learn the other's update, is abandoned";
 }
 
 }  // namespace fedtrain

@@ -24,4 +24,7 @@ SecretKey load_site_identity(const Config& config, const Manifest& manifest, int
 
 SecureOptions secure_options(const Config& config);
 
+// One line for the start-up banner: what the other leaders can learn of a site's update.
+std::string privacy_summary(const Config& config);
+
 }  // namespace fedtrain

@@ -21,6 +21,7 @@ nesterov = true
 [federation]
 rounds = 6
 local_steps = 20
+allow_two_participants = true
 [checkpoint]
 every = 1
 keep_last = 3

@@ -70,7 +70,8 @@ site_sections() {
   done
 }
 
-# small_config FILE DATADIR: 2 sites x 2 ranks over DATADIR, a few short rounds, secure aggregation.
+# small_config FILE DATADIR: 2 sites x 2 ranks over DATADIR, a few short rounds, secure aggregation
+# (two sites: acknowledged with federation.allow_two_participants).
 small_config() {
   site_keys "$WORK/keys"
   cat >"$1" <<INI
@@ -85,6 +86,7 @@ hidden = 64
 [federation]
 rounds = 3
 local_steps = 20
+allow_two_participants = true
 $(site_sections "$2")
 INI
 }

@@ -9,27 +9,52 @@ small_data "$data"
 cfg=$WORK/run.ini
 small_config "$cfg" "$data"
 run4() { "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" "$@"; }
+# Key overrides on the command line need --allow-security-overrides (tested below).
+run4o() { run4 --allow-security-overrides "$@"; }
 keys=$WORK/keys
 
 # Key files and the manifest: exit 2, the site and the file named.
 expect_exit 2 "site 'de': secret key file '$WORK/none.key' cannot be read" "missing secret key" -- \
-  run4 --site.de.secret_key="$WORK/none.key"
+  run4o --site.de.secret_key="$WORK/none.key"
 cp "$keys/de.key" "$WORK/open.key" && chmod 640 "$WORK/open.key"
 expect_exit 2 "site 'de': secret key file '$WORK/open.key' has mode 640, readable by group or others" \
-  "group-readable secret key" -- run4 --site.de.secret_key="$WORK/open.key"
+  "group-readable secret key" -- run4o --site.de.secret_key="$WORK/open.key"
 expect_exit 2 "site 'de': secret key file '$keys/es.key' does not match the site's public key" "another site's key" -- \
-  run4 --site.de.secret_key="$keys/es.key"
+  run4o --site.de.secret_key="$keys/es.key"
 expect_exit 2 "sites 'es' and 'de' have the same public key" "duplicate key in the manifest" -- \
-  run4 --site.de.public_key_file="$keys/es.pub"
+  run4o --site.de.public_key_file="$keys/es.pub"
 expect_exit 2 "site 'de': cannot read public key file '$WORK/none.pub'" "missing public key file" -- \
-  run4 --site.de.public_key_file="$WORK/none.pub"
+  run4o --site.de.public_key_file="$WORK/none.pub"
 expect_exit 2 "cannot fit federation.clip = 4 with federation.frac_bits = 30" "no headroom" -- \
   run4 --federation.frac_bits=30
 expect_exit 2 "federation.min_sites' = 1 with secure aggregation" "quorum of one" -- run4 --federation.min_sites=1
 
+# Security settings come from the config file; the sites must share them (one config file per site, MPMD).
+expect_exit 2 "federation.secure on the command line: security settings .* --allow-security-overrides" \
+  "security key overridden on the command line without --allow-security-overrides" -- run4 --federation.secure=false
+sed -e '/^ranks = 2$/d' "$cfg" >"$WORK/es.ini"
+mpmd() { "$MPIEXEC" -n 2 "$FEDTRAIN_BIN" run --config "$WORK/es.ini" --site es : -n 2 "$FEDTRAIN_BIN" run --config "$WORK/de.ini" --site de; }
+sed -e 's/^\[federation\]$/[federation]\nsecure = false/' "$WORK/es.ini" >"$WORK/de.ini"
+expect_exit 2 "site 'de' runs with federation.secure = 'false', site 'es' with federation.secure = 'true'" \
+  "a plaintext site among secure ones is refused at start, naming the key" -- mpmd
+sed -e 's/^\[federation\]$/[federation]\nclip = 2/' "$WORK/es.ini" >"$WORK/de.ini"
+expect_exit 2 "site 'de' runs with federation.clip = '2', site 'es' with federation.clip = '4'" \
+  "a site with another clip is refused at start" -- mpmd
+sed -e 's/^\[federation\]$/[federation]\nmin_sites = 3/' "$WORK/es.ini" >"$WORK/de.ini"
+expect_exit 2 "site 'de' runs with federation.min_sites = '3', site 'es' with federation.min_sites = '2'" \
+  "a site with another quorum is refused at start" -- mpmd
+sed -e '/^allow_two_participants = true$/d' "$cfg" >"$WORK/two.ini"
+expect_exit 2 "2 sites with secure aggregation: in every round each leader can compute the other site's update" \
+  "two sites need federation.allow_two_participants" -- "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$WORK/two.ini"
+
 # A clean run, then one where de's leader flips a bit of a round-2 message: rejected, retried, same model.
+rm -f "$WORK"/egress-*.jsonl  # the refused runs above logged their settings messages
 out=$(run4 2>&1) || { echo "$out"; fail "clean secure run"; finish; }
 grep -q "aggregation secure" <<<"$out" || fail "the banner does not say secure aggregation"
+grep -q "privacy: .*in a round of exactly 2 participants each learns the other's update" <<<"$out" \
+  || fail "the banner does not say what two participants learn"
+grep -q "federation.allow_two_participants = true: in a round with exactly two participants" <<<"$out" \
+  || fail "no leader warns that two participants learn each other's update"
 cp "$WORK/metrics.jsonl" "$WORK/clean.jsonl"
 logged=$(cat "$WORK"/egress-es.jsonl "$WORK"/egress-de.jsonl | grep -oE '"bytes":[0-9]+' | awk -F: '{ s += $2 } END { printf "%d", s }')
 table=$(grep -oE '"egress_bytes":[0-9]+' "$WORK/metrics.jsonl" | awk -F: '{ s += $2 } END { printf "%d", s }')
@@ -62,6 +87,6 @@ grep -q "site 'de' sits the round out: its update has non-finite values" <<<"$ou
   && pass "NaN site sits out, round abandoned below quorum" || { echo "$out" | tail -20; fail "NaN handling"; }
 grep -q '"round":2,"sites":2,"participating":0' "$WORK/metrics.jsonl" || fail "round 2 should report 0 participating sites"
 
-out=$(run4 --federation.secure=false 2>&1) || fail "plaintext run"
+out=$(run4o --federation.secure=false 2>&1) || fail "plaintext run"
 grep -q "model updates cross site borders IN CLEAR" <<<"$out" && pass "plaintext mode warns" || fail "no plaintext warning"
 finish

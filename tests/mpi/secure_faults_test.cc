@@ -43,12 +43,13 @@ struct Attempt {
 
 class Leaders {
  public:
-  explicit Leaders(const std::vector<std::string>& specs, int min_sites = 2)
+  explicit Leaders(const std::vector<std::string>& specs, int min_sites = 2, bool allow_two_participants = true)
       : world_(Comm::borrow(MPI_COMM_WORLD)), keys_(world_) {
     faulty_ = std::make_unique<FaultyTransport>(*keys_.transport, parse_injections(specs), keys_.sites[world_.rank()]);
     SecureOptions o;
     o.chunk_bytes = 4000;
     o.min_sites = min_sites;
+    o.allow_two_participants = allow_two_participants;
     aggregator_ = std::make_unique<SecureAggregator>(*faulty_, nullptr, *keys_.schedule, keys_.sites, "test", o);
   }
   Attempt run(int64_t round, int64_t attempt, bool nan = false) {
@@ -190,6 +191,20 @@ TEST(SecureParticipation, ASiteWithANaNUpdateSitsOutAndTheOthersComplete) {
   for (int s = 0; s < n; ++s)
     if (s != 1) others.push_back(s);
   expect_weighted_mean(a.update, others);
+}
+
+TEST(SecureParticipation, ARoundOfTwoParticipantsIsAbandonedUnlessAcknowledged) {
+  // With two participants each would learn the other's update: sum minus own.
+  if (world_size() != 3) GTEST_SKIP() << "needs exactly 3 leaders, one of them sitting out";
+  Leaders leaders({}, /*min_sites=*/2, /*allow_two_participants=*/false);
+  Attempt a = leaders.run(1, 0, /*nan=*/leaders.rank() == 1);
+  EXPECT_TRUE(on_all(a.agreement.agreed && a.result.outcome == Outcome::kAbandoned));
+  EXPECT_NE(a.result.abandoned_because.find("only 2 sites take part, and each would learn the other's update"),
+            std::string::npos)
+      << a.result.abandoned_because;
+  // A round of all three still runs.
+  Attempt all = leaders.run(2, 0);
+  EXPECT_TRUE(on_all(all.counted())) << all.result.failure << all.agreement.failure;
 }
 
 TEST(SecureParticipation, BelowQuorumTheRoundIsAbandonedEverywhere) {

@@ -57,6 +57,7 @@ Config two_site_job_config(const std::string& dir, const std::string& tag) {
   c.hidden = {16};
   c.batch_size = 8;
   c.outer = OuterOptimizerConfig{0.7f, 0.9f, true};
+  c.exchange.allow_two_participants = true;  // two sites: each learns the other's update
   for (const char* name : {"a", "b"}) {
     const std::string site = name;
     c.sites.push_back({.name = site, .ranks = 2, .data = dir + "/" + site + ".h5",

@@ -144,17 +144,47 @@ TEST_F(ConfigTest, DeviceCollectivesAndTimeoutKeys) {
 }
 
 TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
-  const std::string ini = "[data]\ntest = t.h5\n[site.a]\nranks = 1\ndata = a.h5\n[site.b]\nranks = 1\ndata = b.h5\n";
+  const std::string ini = "[data]\ntest = t.h5\n[federation]\nallow_two_participants = true\n"
+                          "[site.a]\nranks = 1\ndata = a.h5\n[site.b]\nranks = 1\ndata = b.h5\n";
+  const std::string overrides = "--allow-security-overrides";
   std::string e = error_of({"--config", write(ini)});
   EXPECT_NE(e.find("site 'a' needs exactly one of [site.a] public_key or public_key_file"), std::string::npos) << e;
-  e = error_of({"--config", write(ini), "--site.a.public_key=x", "--site.b.public_key=y"});
+  e = error_of({"--config", write(ini), overrides, "--site.a.public_key=x", "--site.b.public_key=y"});
   EXPECT_NE(e.find("site 'a' has no secret key file"), std::string::npos) << e;
-  e = error_of({"--config", write(ini), "--site.a.public_key=x", "--site.b.public_key=y", "--site.a.secret_key=a",
-                "--site.b.secret_key=b", "--federation.min_sites=1"});
+  e = error_of({"--config", write(ini), overrides, "--site.a.public_key=x", "--site.b.public_key=y",
+                "--site.a.secret_key=a", "--site.b.secret_key=b", "--federation.min_sites=1"});
   EXPECT_NE(e.find("federation.min_sites' = 1 with secure aggregation"), std::string::npos) << e;
-  Config c = load_config({"--config", write(ini), "--federation.secure=false"}, "");
+  Config c = load_config({"--config", write(ini), overrides, "--federation.secure=false"}, "");
   EXPECT_FALSE(c.exchange.secure);
   EXPECT_EQ(c.sites[1].egress_log, "runs/fedtrain/egress-b.jsonl");
+}
+
+TEST_F(ConfigTest, SecuritySettingsComeFromTheFileUnlessOverridesAreAllowed) {
+  for (const char* key : {"--federation.secure=false", "--site.es.public_key=x", "--site.de.public_key_file=k.pub",
+                          "--site.es.secret_key=/tmp/other.key"}) {
+    const std::string e = error_of({"--config", write(kIni), key});
+    EXPECT_NE(e.find("on the command line: security settings"), std::string::npos) << key << ": " << e;
+    EXPECT_NE(e.find("--allow-security-overrides"), std::string::npos) << e;
+  }
+  // Other keys stay free to override, and the flag allows the security ones.
+  EXPECT_EQ(load_config({"--config", write(kIni), "--federation.rounds=3"}, "").rounds, 3);
+  EXPECT_FALSE(load_config({"--config", write(kIni), "--allow-security-overrides", "--federation.secure=false"}, "")
+                   .exchange.secure);
+}
+
+TEST_F(ConfigTest, TwoSitesWithSecureAggregationMustBeAcknowledged) {
+  const std::string ini =
+      "[data]\ntest = t.h5\n[site.a]\nranks = 1\ndata = a.h5\npublic_key = x\nsecret_key = a.key\n"
+      "[site.b]\nranks = 1\ndata = b.h5\npublic_key = y\nsecret_key = b.key\n";
+  const std::string e = error_of({"--config", write(ini)});
+  EXPECT_NE(e.find("2 sites with secure aggregation: in every round each leader can compute the other site's update"),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("federation.allow_two_participants = true"), std::string::npos) << e;
+  const Config c = load_config({"--config", write(ini), "--federation.allow_two_participants=true"}, "");
+  EXPECT_TRUE(c.exchange.allow_two_participants);
+  const std::string three = ini + "[site.c]\nranks = 1\ndata = c.h5\npublic_key = z\nsecret_key = c.key\n";
+  EXPECT_FALSE(load_config({"--config", write(three)}, "").exchange.allow_two_participants);
 }
 
 TEST_F(ConfigTest, PerProcessSiteNaming) {
