@@ -115,7 +115,7 @@ int bench_train(const std::vector<std::string>& args) {
     }
   };
   auto train_step = [&] {
-    model.forward_backward(params, x.data(), y.data(), batch, grads);
+    model.forward_backward(params, Batch{batch, x.data(), y.data()}, grads);
     opt.step(params, grads);
   };
 

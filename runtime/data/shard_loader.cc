@@ -40,6 +40,13 @@ void ShardLoader::next_batch(int B, float* x, int32_t* y) {
   }
 }
 
+Batch ShardLoader::next(int B) {
+  batch_x_.resize(static_cast<size_t>(B) * data_.features);
+  batch_y_.resize(static_cast<size_t>(B));
+  next_batch(B, batch_x_.data(), batch_y_.data());
+  return Batch{B, batch_x_.data(), batch_y_.data()};
+}
+
 void ShardLoader::seek(Position p) {
   if (p.cursor > order_.size()) throw Error("loader position " + std::to_string(p.cursor) + " is past the end of the shard");
   epoch_ = p.epoch;

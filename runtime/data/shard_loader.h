@@ -11,11 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/data/batch_source.h"
 #include "runtime/data/dataset_file.h"
 
 namespace fedtrain {
 
-class ShardLoader {
+class ShardLoader final : public BatchSource {
  public:
   ShardLoader(const std::string& path, const DatasetInfo& info, int part, int parts, uint64_t seed);
 
@@ -24,13 +25,12 @@ class ShardLoader {
 
   // x (B, features), y (B). Batches run on across epoch ends.
   void next_batch(int B, float* x, int32_t* y);
+  // The same, into buffers of the loader's own.
+  Batch next(int B) override;
 
-  struct Position {
-    uint64_t epoch = 0;
-    uint64_t cursor = 0;
-  };
-  Position position() const { return {epoch_, cursor_}; }
-  void seek(Position p);
+  using Position = BatchSource::Position;
+  Position position() const override { return {epoch_, cursor_}; }
+  void seek(Position p) override;
 
  private:
   void shuffle_epoch();
@@ -38,6 +38,8 @@ class ShardLoader {
   uint64_t seed_;
   std::vector<uint32_t> order_;
   uint64_t epoch_ = 0, cursor_ = 0;
+  std::vector<float> batch_x_;
+  std::vector<int32_t> batch_y_;
 };
 
 }  // namespace fedtrain

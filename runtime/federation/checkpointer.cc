@@ -195,7 +195,7 @@ bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping
   if (!stopping && !(every > 0 && (id.round % every == 0 || last_round))) return false;
 
   // 1. Every rank's loader position, to the leader.
-  const ShardLoader::Position p = trainer_.loader().position();
+  const BatchSource::Position p = trainer_.loader().position();
   const LoaderPosition mine{p.epoch, p.cursor};
   const std::vector<std::string> positions =
       allgather_strings(topo_.site_comm(), std::string(reinterpret_cast<const char*>(&mine), sizeof mine));

@@ -11,27 +11,18 @@
 #include "runtime/core/injection.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
+#include "runtime/data/shard_loader.h"
 #include "runtime/data/shuffle.h"
 #include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
+#include "runtime/model/model_factory.h"
 #include "runtime/federation/secure_setup.h"
 #include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
 
 namespace fedtrain {
-namespace {
-
-std::string describe_model(const Mlp& model, const std::vector<int>& hidden) {
-  std::string s = "MLP " + std::to_string(model.input_dim());
-  for (int h : hidden) s += "-" + std::to_string(h);
-  s += "-" + std::to_string(model.classes()) + " (" + std::to_string(model.param_count()) + " parameters)";
-  return s;
-}
-
-}  // namespace
-
 JobResult run_job(const Config& config, const Topology& topo) {
   const auto t0 = std::chrono::steady_clock::now();
   const SiteConfig& site = config.sites[topo.site_index()];
@@ -76,7 +67,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   }
   agree_startup(topo.world(), error, kExitRuntime);
 
-  Mlp model(static_cast<int>(train_info.features), config.hidden, classes);
+  std::unique_ptr<Model> model = make_model(config, DataShape{static_cast<int>(train_info.features), classes});
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
@@ -88,15 +79,15 @@ JobResult run_job(const Config& config, const Topology& topo) {
       error = e.what();
       error_code = e.exit_code();
     }
-    outer = std::make_unique<OuterOptimizer>(config.outer, model.param_count());
+    outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
     site_weight = static_cast<double>(train_info.rows);
   }
   agree_startup(topo.world(), error, error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
-  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, model, *loader);
-  Checkpointer checkpoints(config, topo, *trainer, outer.get(), model.layout());
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, *model, *loader);
+  Checkpointer checkpoints(config, topo, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume();
 
@@ -121,7 +112,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   if (reporting) {
     std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),
                 topo.n_sites(), topo.describe().c_str(), topo.world_size(),
-                describe_model(model, config.hidden).c_str());
+                model->describe().c_str());
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("privacy: %s\n", privacy_summary(config).c_str());
@@ -141,7 +132,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   if (topo.is_leader() && !reporting) log_info("site " + topo.site_name() + " trains on " + trainer->describe());
   RoundParts parts;
   parts.trainer = trainer.get();
-  parts.model = &model;
+  parts.model = model.get();
   parts.site = site_coll.get();
   parts.aggregator = exchange ? &exchange->aggregator() : nullptr;
   parts.injections = parse_injections(config.inject);

@@ -37,7 +37,7 @@ namespace fedtrain {
 
 struct RoundParts {
   SiteTrainer* trainer = nullptr;          // every rank
-  Mlp* model = nullptr;                    // every rank
+  Model* model = nullptr;                  // every rank
   Collectives* site = nullptr;             // every rank
   Aggregator* aggregator = nullptr;        // leaders only
   OuterOptimizer* outer = nullptr;         // leaders only

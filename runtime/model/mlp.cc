@@ -23,6 +23,12 @@ Mlp::Mlp(int input_dim, const std::vector<int>& hidden, int classes) {
   }
 }
 
+std::string Mlp::describe() const {
+  std::string s = "MLP";
+  for (size_t i = 0; i < dims_.size(); ++i) s += (i == 0 ? " " : "-") + std::to_string(dims_[i]);
+  return s + " (" + std::to_string(param_count()) + " parameters)";
+}
+
 int64_t Mlp::forward_macs_per_sample() const {
   int64_t macs = 0;
   for (size_t i = 0; i + 1 < dims_.size(); ++i) macs += static_cast<int64_t>(dims_[i]) * dims_[i + 1];
@@ -73,9 +79,11 @@ void Mlp::forward(std::span<const float> params, const float* x, int B) {
   }
 }
 
-BatchStats Mlp::forward_backward(std::span<const float> params, const float* x, const int32_t* labels, int B,
-                                 std::span<float> grads) {
-  FT_CHECK(grads.size() == layout_.count());
+BatchStats Mlp::forward_backward(std::span<const float> params, const Batch& batch, std::span<float> grads) {
+  FT_CHECK(grads.size() == layout_.count() && batch.x != nullptr && batch.labels != nullptr);
+  const float* x = batch.x;
+  const int32_t* labels = batch.labels;
+  const int B = batch.size;
   forward(params, x, B);
   const size_t n_layers = dims_.size() - 1;
   BatchStats stats;
@@ -102,8 +110,11 @@ BatchStats Mlp::forward_backward(std::span<const float> params, const float* x, 
   return stats;
 }
 
-BatchStats Mlp::evaluate(std::span<const float> params, const float* x, const int32_t* labels, int B) {
-  forward(params, x, B);
+BatchStats Mlp::evaluate(std::span<const float> params, const Batch& batch) {
+  FT_CHECK(batch.x != nullptr && batch.labels != nullptr);
+  const int32_t* labels = batch.labels;
+  const int B = batch.size;
+  forward(params, batch.x, B);
   BatchStats stats;
   int correct = 0;
   stats.loss_sum = k::softmax_xent(nullptr, &correct, acts_.back().data(), labels, B, classes());

@@ -3,45 +3,35 @@
 // Parameters live in one flat buffer with the layout below (PyTorch names):
 //   layers.i.weight (OC, C), layers.i.bias (OC)   for i = 0 .. hidden.size()
 // The Mlp owns its activation workspace, sized for the largest batch seen, so
-// one instance serves one rank.
+// one instance serves one rank. Batches are images and labels.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
-#include "runtime/model/param_layout.h"
+#include "runtime/model/model.h"
 
 namespace fedtrain {
 
-struct BatchStats {
-  double loss_sum = 0.0;  // summed over the batch
-  int64_t correct = 0;
-  int64_t samples = 0;
-};
-
-class Mlp {
+class Mlp final : public Model {
  public:
   Mlp(int input_dim, const std::vector<int>& hidden, int classes);
 
-  const ParamLayout& layout() const { return layout_; }
-  size_t param_count() const { return layout_.count(); }
+  std::string describe() const override;
+  const ParamLayout& layout() const override { return layout_; }
   int input_dim() const { return dims_.front(); }
   int classes() const { return dims_.back(); }
-  // Multiply-adds of one sample's forward pass (backward costs twice that).
-  int64_t forward_macs_per_sample() const;
+  int64_t forward_macs_per_sample() const override;
 
   // PyTorch's default Linear initialisation, U(-1/sqrt(C), 1/sqrt(C)) for
-  // weight and bias, drawn deterministically from `seed`: every rank that
-  // calls this with the same seed holds bit-identical parameters.
-  void init(std::span<float> params, uint64_t seed) const;
+  // weight and bias, drawn deterministically from `seed`.
+  void init(std::span<float> params, uint64_t seed) const override;
 
-  // x (B, input_dim), labels (B). Writes the gradient of the mean loss into
-  // grads (same layout as params, overwritten).
-  BatchStats forward_backward(std::span<const float> params, const float* x, const int32_t* labels, int B,
-                              std::span<float> grads);
-  // Loss and accuracy only.
-  BatchStats evaluate(std::span<const float> params, const float* x, const int32_t* labels, int B);
+  // batch.x (B, input_dim), batch.labels (B).
+  BatchStats forward_backward(std::span<const float> params, const Batch& batch, std::span<float> grads) override;
+  BatchStats evaluate(std::span<const float> params, const Batch& batch) override;
 
  private:
   void forward(std::span<const float> params, const float* x, int B);

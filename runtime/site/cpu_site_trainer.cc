@@ -14,16 +14,14 @@
 
 namespace fedtrain {
 
-CpuSiteTrainer::CpuSiteTrainer(const Config& config, const Topology& topology, Collectives& site, Mlp& model,
-                               ShardLoader& loader)
+CpuSiteTrainer::CpuSiteTrainer(const Config& config, const Topology& topology, Collectives& site, Model& model,
+                               BatchSource& loader)
     : site_(site),
       model_(model),
       loader_(loader),
       batch_size_(config.batch_size),
       params_(model.param_count()),
       grads_(model.param_count()),
-      batch_x_(static_cast<size_t>(config.batch_size) * model.input_dim()),
-      batch_y_(config.batch_size),
       optimizer_(config.inner, model.param_count()),
       reducer_(site, static_cast<size_t>(config.bucket_mib * 1024 * 1024)),
       watchdog_(site.size() > 1 ? config.collective_timeout_s : 0.0,
@@ -37,8 +35,8 @@ LocalStats CpuSiteTrainer::train(int steps) {
   LocalStats stats;
   for (int s = 0; s < steps; ++s) {
     ++steps_done_;
-    loader_.next_batch(batch_size_, batch_x_.data(), batch_y_.data());
-    BatchStats b = model_.forward_backward(params_, batch_x_.data(), batch_y_.data(), batch_size_, grads_);
+    const Batch batch = loader_.next(batch_size_);
+    BatchStats b = model_.forward_backward(params_, batch, grads_);
     if (hang_before_ == steps_done_) stall_forever("--inject hang");
     {
       auto guard = watchdog_.arm("gradient all-reduce");

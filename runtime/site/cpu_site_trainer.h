@@ -15,11 +15,11 @@ namespace fedtrain {
 
 class CpuSiteTrainer final : public SiteTrainer {
  public:
-  CpuSiteTrainer(const Config& config, const Topology& topology, Collectives& site, Mlp& model, ShardLoader& loader);
+  CpuSiteTrainer(const Config& config, const Topology& topology, Collectives& site, Model& model, BatchSource& loader);
 
   std::string describe() const override { return "cpu"; }
   std::span<const float> params() override { return params_; }
-  ShardLoader& loader() override { return loader_; }
+  BatchSource& loader() override { return loader_; }
   double allreduce_seconds() const override { return reducer_.seconds(); }
   LocalStats train(int steps) override;
   void pseudo_gradient(std::span<const float> global, std::span<float> delta) override;
@@ -32,11 +32,10 @@ class CpuSiteTrainer final : public SiteTrainer {
 
  private:
   Collectives& site_;
-  Mlp& model_;
-  ShardLoader& loader_;
+  Model& model_;
+  BatchSource& loader_;
   int batch_size_;
-  std::vector<float> params_, grads_, batch_x_;
-  std::vector<int32_t> batch_y_;
+  std::vector<float> params_, grads_;
   InnerOptimizer optimizer_;
   GradientReducer reducer_;
   Watchdog watchdog_;

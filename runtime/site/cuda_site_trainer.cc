@@ -39,13 +39,13 @@ class NcclCollectives : public Collectives {
 class CudaSiteTrainer final : public SiteTrainer {
  public:
   CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan, Collectives& site, Mlp& model,
-                  ShardLoader& loader);
+                  BatchSource& loader);
   // Lets queued work finish before the buffers it uses are freed.
   ~CudaSiteTrainer() override { CUDA_CHECK_CLEANUP(cudaStreamSynchronize(stream_.get())); }
 
   std::string describe() const override { return plan_.describe(site_.size()); }
   std::span<const float> params() override;
-  ShardLoader& loader() override { return loader_; }
+  BatchSource& loader() override { return loader_; }
   double allreduce_seconds() const override { return nccl_ ? nccl_seconds_ : reducer_->seconds(); }
   LocalStats train(int steps) override;
   void pseudo_gradient(std::span<const float> global, std::span<float> delta) override;
@@ -71,7 +71,7 @@ class CudaSiteTrainer final : public SiteTrainer {
   const DevicePlan plan_;
   Collectives& site_;  // MPI over site_comm
   Mlp& model_;
-  ShardLoader& loader_;
+  BatchSource& loader_;
   const int batch_size_;
   const size_t n_;  // parameters
   const uint64_t seed_;
@@ -103,7 +103,7 @@ class CudaSiteTrainer final : public SiteTrainer {
 };
 
 CudaSiteTrainer::CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan,
-                                 Collectives& site, Mlp& model, ShardLoader& loader)
+                                 Collectives& site, Mlp& model, BatchSource& loader)
     : opt_config_(config.inner),
       plan_(plan),
       site_(site),
@@ -184,7 +184,9 @@ LocalStats CudaSiteTrainer::train(int steps) {
     // The step two back used this slot's pinned batch: wait for it before refilling.
     wait(step_done_[slot].get(), "a training step");
     collect_timing(slot);
-    loader_.next_batch(batch_size_, batch_x_[slot].data(), batch_y_[slot].data());
+    const Batch batch = loader_.next(batch_size_);
+    std::memcpy(batch_x_[slot].data(), batch.x, batch_x_[slot].bytes());
+    std::memcpy(batch_y_[slot].data(), batch.labels, batch_y_[slot].bytes());
     CUDA_CHECK(cudaMemcpyAsync(x_.data(), batch_x_[slot].data(), x_.bytes(), cudaMemcpyHostToDevice, s));
     CUDA_CHECK(cudaMemcpyAsync(y_.data(), batch_y_[slot].data(), y_.bytes(), cudaMemcpyHostToDevice, s));
     mlp_->forward_backward(s, params_.data(), x_.data(), y_.data(), batch_size_, grads_.data(), loss_sum_.data(),
@@ -367,9 +369,14 @@ void CudaSiteTrainer::broadcast_params() {
 }  // namespace
 
 std::unique_ptr<SiteTrainer> make_cuda_site_trainer(const Config& config, const Topology& topology,
-                                                    const DevicePlan& plan, Collectives& site, Mlp& model,
-                                                    ShardLoader& loader) {
-  return std::make_unique<CudaSiteTrainer>(config, topology, plan, site, model, loader);
+                                                    const DevicePlan& plan, Collectives& site, Model& model,
+                                                    BatchSource& loader) {
+  // The GPU trainer runs the MLP (cuda_mlp.h); other models train on the CPU.
+  auto* mlp = dynamic_cast<Mlp*>(&model);
+  if (mlp == nullptr)
+    throw ConfigError("run.device = cuda: the GPU trainer runs the MLP only, and this model is " + model.describe() +
+                      "; set run.device = cpu");
+  return std::make_unique<CudaSiteTrainer>(config, topology, plan, site, *mlp, loader);
 }
 
 }  // namespace fedtrain

@@ -27,7 +27,7 @@ namespace fedtrain {
 // `plan` must say cuda (its GPU already current). Collective over the site
 // (agrees on the GPU set-up, then creates the NCCL communicator). Throws Error.
 std::unique_ptr<SiteTrainer> make_cuda_site_trainer(const Config& config, const Topology& topology,
-                                                    const DevicePlan& plan, Collectives& site, Mlp& model,
-                                                    ShardLoader& loader);
+                                                    const DevicePlan& plan, Collectives& site, Model& model,
+                                                    BatchSource& loader);
 
 }  // namespace fedtrain

@@ -10,12 +10,13 @@ Evaluator::Evaluator(const std::string& test_file, const DatasetInfo& info, Coll
   part_ = read_dataset_rows(test_file, begin, end - begin, info.classes);
 }
 
-EvalResult Evaluator::evaluate(Mlp& model, std::span<const float> params) {
+EvalResult Evaluator::evaluate(Model& model, std::span<const float> params) {
   constexpr int kBatch = 1000;
   double sums[3] = {0.0, 0.0, 0.0};  // loss, correct, samples
   for (size_t row = 0; row < part_.rows; row += kBatch) {
     const int B = static_cast<int>(std::min<size_t>(kBatch, part_.rows - row));
-    BatchStats s = model.evaluate(params, part_.x.data() + row * part_.features, part_.y.data() + row, B);
+    const Batch batch{B, part_.x.data() + row * part_.features, part_.y.data() + row};
+    BatchStats s = model.evaluate(params, batch);
     sums[0] += s.loss_sum;
     sums[1] += static_cast<double>(s.correct);
     sums[2] += static_cast<double>(s.samples);

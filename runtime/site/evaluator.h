@@ -10,7 +10,7 @@
 
 #include "runtime/collectives/collectives.h"
 #include "runtime/data/dataset_file.h"
-#include "runtime/model/mlp.h"
+#include "runtime/model/model.h"
 
 namespace fedtrain {
 
@@ -24,7 +24,7 @@ class Evaluator {
  public:
   Evaluator(const std::string& test_file, const DatasetInfo& info, Collectives& site);
   // Collective over the site.
-  EvalResult evaluate(Mlp& model, std::span<const float> params);
+  EvalResult evaluate(Model& model, std::span<const float> params);
 
  private:
   Collectives& site_;

@@ -13,7 +13,7 @@
 namespace fedtrain {
 
 std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
-                                               Mlp& model, ShardLoader& loader) {
+                                               Model& model, BatchSource& loader) {
   const DevicePlan plan = plan_devices(config, topology, site);
   std::unique_ptr<SiteTrainer> trainer;
   std::string error;

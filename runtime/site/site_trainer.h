@@ -22,8 +22,8 @@
 
 #include "runtime/collectives/collectives.h"
 #include "runtime/core/config.h"
-#include "runtime/data/shard_loader.h"
-#include "runtime/model/mlp.h"
+#include "runtime/data/batch_source.h"
+#include "runtime/model/model.h"
 #include "runtime/topology/topology.h"
 
 namespace fedtrain {
@@ -36,7 +36,7 @@ struct TrainerState {
   std::vector<std::string> optimizer_names;   // the inner optimizer's buffers: "momentum", or "exp_avg", "exp_avg_sq"
   std::vector<std::vector<float>> optimizer;  // one (param_count) buffer per name, ParamLayout order
   int64_t optimizer_steps = 0;                // inner steps taken (AdamW's bias correction needs it)
-  ShardLoader::Position loader;               // this rank's place in its data
+  BatchSource::Position loader;               // this rank's place in its data
 };
 
 struct LocalStats {
@@ -53,7 +53,7 @@ class SiteTrainer {
   // This rank's parameters in host memory (a GPU trainer copies them from the
   // device first); valid until the next call on the trainer.
   virtual std::span<const float> params() = 0;
-  virtual ShardLoader& loader() = 0;
+  virtual BatchSource& loader() = 0;
   // Time spent in gradient all-reduces since construction (wall time on the
   // host; GPU time between events for NCCL on the GPU's stream).
   virtual double allreduce_seconds() const = 0;
@@ -79,6 +79,6 @@ class SiteTrainer {
 // builds the CPU or the GPU trainer. `site` is the site's MPI collectives, which
 // must outlive the trainer, as must model and loader. Throws collective errors.
 std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
-                                               Mlp& model, ShardLoader& loader);
+                                               Model& model, BatchSource& loader);
 
 }  // namespace fedtrain

@@ -15,6 +15,8 @@
 #include <random>
 
 #include "runtime/core/error.h"
+#include "runtime/data/shard_loader.h"
+#include "runtime/model/mlp.h"
 #include "runtime/site/site_trainer.h"
 #include "tests/cuda/gpu_test.h"
 #include "tests/support/mpi_support.h"

@@ -20,9 +20,10 @@ TEST(MlpGradient, EveryParameterMatchesCentralDifferences) {
   std::vector<float> x(B * D);
   for (float& v : x) v = u(gen);
   std::vector<int32_t> y = {0, 1, 2, 3, 1, 2};
-  model.forward_backward(params, x.data(), y.data(), B, grads);
+  const Batch batch{B, x.data(), y.data()};
+  model.forward_backward(params, batch, grads);
 
-  auto mean_loss = [&](std::vector<float>& p) { return model.evaluate(p, x.data(), y.data(), B).loss_sum / B; };
+  auto mean_loss = [&](std::vector<float>& p) { return model.evaluate(p, batch).loss_sum / B; };
   const float h = 1e-3f;
   for (const TensorInfo& t : model.layout().tensors()) {
     for (size_t k = 0; k < t.count; ++k) {
@@ -49,6 +50,7 @@ TEST(MlpGradient, InitIsDeterministicAndWithinPyTorchBounds) {
   const auto& w0 = model.layout().tensor(0);
   EXPECT_EQ(w0.name, "layers.0.weight");
   EXPECT_EQ(w0.shape, (std::vector<size_t>{256, 784}));
+  EXPECT_EQ(model.describe(), "MLP 784-256-128-10 (235146 parameters)");
   for (size_t k = 0; k < w0.count; ++k) ASSERT_LE(std::abs(a[w0.offset + k]), 1.0f / std::sqrt(784.0f));
 }
 

@@ -1,0 +1,12 @@
+// The one place that picks a model implementation from the config.
+#include "runtime/model/model_factory.h"
+
+#include "runtime/model/mlp.h"
+
+namespace fedtrain {
+
+std::unique_ptr<Model> make_model(const Config& config, const DataShape& shape) {
+  return std::make_unique<Mlp>(shape.features, config.hidden, shape.classes);
+}
+
+}  // namespace fedtrain
