@@ -6,13 +6,16 @@
 
 namespace fedtrain {
 
+std::vector<std::string> inner_state_names(const InnerOptimizerConfig& config) {
+  if (config.kind == InnerOptimizerKind::kAdamW) return {"exp_avg", "exp_avg_sq"};
+  if (config.momentum != 0.0f) return {"momentum"};
+  return {};
+}
+
 InnerOptimizer::InnerOptimizer(const InnerOptimizerConfig& config, size_t param_count) : config_(config) {
-  if (config_.kind == InnerOptimizerKind::kAdamW) {
-    a_.assign(param_count, 0.0f);
-    b_.assign(param_count, 0.0f);
-  } else if (config_.momentum != 0.0f) {
-    a_.assign(param_count, 0.0f);
-  }
+  const size_t buffers = inner_state_names(config).size();
+  if (buffers > 0) a_.assign(param_count, 0.0f);
+  if (buffers > 1) b_.assign(param_count, 0.0f);
 }
 
 void InnerOptimizer::step(std::span<float> params, std::span<const float> grads) {
@@ -28,9 +31,11 @@ void InnerOptimizer::step(std::span<float> params, std::span<const float> grads)
 }
 
 std::vector<InnerOptimizer::State> InnerOptimizer::state() {
-  if (config_.kind == InnerOptimizerKind::kAdamW) return {{"exp_avg", &a_}, {"exp_avg_sq", &b_}};
-  if (!a_.empty()) return {{"momentum", &a_}};
-  return {};
+  std::vector<State> out;
+  std::vector<float>* buffers[2] = {&a_, &b_};
+  const std::vector<std::string> names = inner_state_names(config_);
+  for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], buffers[i]});
+  return out;
 }
 
 }  // namespace fedtrain

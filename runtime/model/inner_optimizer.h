@@ -14,6 +14,12 @@
 
 namespace fedtrain {
 
+// The names of the optimizer's state buffers, in checkpoint order: "momentum"
+// (SGD with momentum), "exp_avg" and "exp_avg_sq" (AdamW), none (plain SGD).
+// One list for every device: the CPU optimizer below and the GPU trainer's
+// device buffers both follow it, so their checkpoints are interchangeable.
+std::vector<std::string> inner_state_names(const InnerOptimizerConfig& config);
+
 class InnerOptimizer {
  public:
   InnerOptimizer(const InnerOptimizerConfig& config, size_t param_count);

@@ -20,6 +20,7 @@ CpuSiteTrainer::CpuSiteTrainer(const Config& config, const Topology& topology, C
       model_(model),
       loader_(loader),
       batch_size_(config.batch_size),
+      inner_config_(config.inner),
       params_(model.param_count()),
       grads_(model.param_count()),
       optimizer_(config.inner, model.param_count()),
@@ -92,20 +93,8 @@ void CpuSiteTrainer::save_state(TrainerState& out) {
 }
 
 void CpuSiteTrainer::load_state(const TrainerState& in) {
-  if (in.params.size() != params_.size())
-    throw Error("the saved parameters hold " + std::to_string(in.params.size()) + " values, this model " +
-                std::to_string(params_.size()));
+  check_state_fits(in, params_.size(), inner_state_names(inner_config_));
   std::vector<InnerOptimizer::State> state = optimizer_.state();
-  std::string want;
-  for (const auto& s : state) want += (want.empty() ? "" : ", ") + s.name;
-  std::string have;
-  for (const auto& n : in.optimizer_names) have += (have.empty() ? "" : ", ") + n;
-  if (have != want || in.optimizer.size() != state.size())
-    throw Error("the saved inner optimizer state holds [" + have + "], this optimizer needs [" + want + "]");
-  for (size_t i = 0; i < state.size(); ++i) {
-    if (in.optimizer[i].size() != state[i].buffer->size())
-      throw Error("the saved inner optimizer buffer '" + state[i].name + "' has the wrong size");
-  }
   loader_.seek(in.loader);  // the one step that can fail on good input (a shard that shrank): first
   std::copy(in.params.begin(), in.params.end(), params_.begin());
   for (size_t i = 0; i < state.size(); ++i) *state[i].buffer = in.optimizer[i];

@@ -35,6 +35,7 @@ class CpuSiteTrainer final : public SiteTrainer {
   Model& model_;
   BatchSource& loader_;
   int batch_size_;
+  InnerOptimizerConfig inner_config_;
   std::vector<float> params_, grads_;
   InnerOptimizer optimizer_;
   GradientReducer reducer_;

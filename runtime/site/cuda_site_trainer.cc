@@ -14,6 +14,7 @@
 #include "runtime/core/check.h"
 #include "runtime/core/error.h"
 #include "runtime/model/cuda_mlp.h"
+#include "runtime/model/inner_optimizer.h"
 #include "runtime/site/cpu_site_trainer.h"
 #include "runtime/site/gradient_reducer.h"
 #if FEDTRAIN_WITH_NCCL
@@ -144,12 +145,9 @@ void CudaSiteTrainer::allocate() {
   mlp_.emplace(model_);
   params_ = DeviceBuffer<float>(n_);
   grads_ = DeviceBuffer<float>(n_);
-  if (opt_config_.kind == InnerOptimizerKind::kAdamW) {
-    opt_a_ = DeviceBuffer<float>(n_);
-    opt_b_ = DeviceBuffer<float>(n_);
-  } else if (opt_config_.momentum != 0.0f) {
-    opt_a_ = DeviceBuffer<float>(n_);
-  }
+  const size_t state_buffers = inner_state_names(opt_config_).size();  // the CPU optimizer's buffers, on the GPU
+  if (state_buffers > 0) opt_a_ = DeviceBuffer<float>(n_);
+  if (state_buffers > 1) opt_b_ = DeviceBuffer<float>(n_);
   global_ = DeviceBuffer<float>(n_);
   delta_ = DeviceBuffer<float>(n_);
   x_ = DeviceBuffer<float>(static_cast<size_t>(batch_size_) * model_.input_dim());
@@ -302,9 +300,11 @@ void CudaSiteTrainer::set_params(std::span<const float> global) {
 }
 
 std::vector<std::pair<std::string, DeviceBuffer<float>*>> CudaSiteTrainer::optimizer_buffers() {
-  if (opt_config_.kind == InnerOptimizerKind::kAdamW) return {{"exp_avg", &opt_a_}, {"exp_avg_sq", &opt_b_}};
-  if (opt_a_.size() > 0) return {{"momentum", &opt_a_}};
-  return {};
+  std::vector<std::pair<std::string, DeviceBuffer<float>*>> out;
+  DeviceBuffer<float>* buffers[2] = {&opt_a_, &opt_b_};
+  const std::vector<std::string> names = inner_state_names(opt_config_);
+  for (size_t i = 0; i < names.size(); ++i) out.push_back({names[i], buffers[i]});
+  return out;
 }
 
 void CudaSiteTrainer::save_state(TrainerState& out) {
@@ -323,17 +323,8 @@ void CudaSiteTrainer::save_state(TrainerState& out) {
 }
 
 void CudaSiteTrainer::load_state(const TrainerState& in) {
-  if (in.params.size() != n_)
-    throw Error("the saved parameters hold " + std::to_string(in.params.size()) + " values, this model " +
-                std::to_string(n_));
+  check_state_fits(in, n_, inner_state_names(opt_config_));
   auto buffers = optimizer_buffers();
-  std::string want, have;
-  for (const auto& b : buffers) want += (want.empty() ? "" : ", ") + b.first;
-  for (const auto& name : in.optimizer_names) have += (have.empty() ? "" : ", ") + name;
-  if (have != want || in.optimizer.size() != buffers.size())
-    throw Error("the saved inner optimizer state holds [" + have + "], this optimizer needs [" + want + "]");
-  for (const auto& b : in.optimizer)
-    if (b.size() != n_) throw Error("a saved inner optimizer buffer has the wrong size");
   loader_.seek(in.loader);
   set_params(in.params);
   for (size_t i = 0; i < buffers.size(); ++i) {

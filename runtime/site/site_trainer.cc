@@ -12,6 +12,20 @@
 
 namespace fedtrain {
 
+void check_state_fits(const TrainerState& in, size_t param_count, const std::vector<std::string>& state_names) {
+  if (in.params.size() != param_count)
+    throw Error("the saved parameters hold " + std::to_string(in.params.size()) + " values, this model " +
+                std::to_string(param_count));
+  std::string want, have;
+  for (const auto& n : state_names) want += (want.empty() ? "" : ", ") + n;
+  for (const auto& n : in.optimizer_names) have += (have.empty() ? "" : ", ") + n;
+  if (in.optimizer_names != state_names || in.optimizer.size() != state_names.size())
+    throw Error("the saved inner optimizer state holds [" + have + "], this optimizer needs [" + want + "]");
+  for (size_t i = 0; i < in.optimizer.size(); ++i)
+    if (in.optimizer[i].size() != param_count)
+      throw Error("the saved inner optimizer buffer '" + state_names[i] + "' has the wrong size");
+}
+
 std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
                                                Model& model, BatchSource& loader) {
   const DevicePlan plan = plan_devices(config, topology, site);

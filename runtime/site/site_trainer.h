@@ -74,6 +74,11 @@ class SiteTrainer {
   virtual void load_state(const TrainerState& in) = 0;
 };
 
+// Throws Error unless `in` fits a trainer of `param_count` parameters whose
+// inner optimizer keeps the buffers `state_names` (inner_state_names()): the
+// one check both trainers' load_state make before they change anything.
+void check_state_fits(const TrainerState& in, size_t param_count, const std::vector<std::string>& state_names);
+
 // Collective over the world (start-up): resolves run.device and
 // site.collectives for this rank's site (runtime/site/device_plan.h), then
 // builds the CPU or the GPU trainer. `site` is the site's MPI collectives, which
