@@ -1,9 +1,14 @@
 // One checkpoint file in plain HDF5, with a SHA-256 for every part.
 #include "runtime/checkpoint/checkpoint_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -83,6 +88,26 @@ struct Item {
 
 [[noreturn]] void damaged(const std::string& path, const std::string& what) {
   throw Error("checkpoint '" + path + "': " + what);
+}
+
+// Creates `path` empty with mode 0600 (replacing any file of that name), so
+// that not one byte of it is ever readable by others, whatever the umask: a
+// checkpoint holds the site's own optimizer state. HDF5 then opens it with
+// O_TRUNC, which keeps the mode; rename keeps it too.
+void create_owner_only(const std::string& path) {
+  auto fail = [&](const std::string& what) {
+    const int err = errno;
+    throw Error("cannot " + what + " checkpoint '" + path + "': " + std::strerror(err));
+  };
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("replace");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) fail("create");
+  // A umask can only clear bits of 0600 (0277 would leave 0400): set it exactly.
+  const int rc = ::fchmod(fd, 0600);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) fail("set the mode of");
 }
 
 // The reader never allocates more than the file holds: every float buffer it
@@ -181,7 +206,8 @@ void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, cons
         for (size_t i = next++; i < items.size(); i = next++) digests[i] = hex_sha256(items[i].data, items[i].bytes);
       });
     }
-    H5File f = H5File::create(path);
+    create_owner_only(path);
+    H5File f = H5File::create(path);  // truncates the empty file: its mode stays 0600
     EarlyWriteback writeback(path);
     for (size_t i = 0; i < items.size(); ++i) {
       f.write(items[i].path, items[i].type, items[i].shape, items[i].data);

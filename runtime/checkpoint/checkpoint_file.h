@@ -80,7 +80,9 @@ ParamLayout parse_layout_text(const std::string& text, const std::string& where)
 // crash tests to stop a write half-way.
 using WriteProgress = std::function<void(size_t written, size_t total)>;
 
-// Writes `ckpt` to `path` (created or truncated) and makes it durable (fsync).
+// Writes `ckpt` to `path` and makes it durable (fsync). An existing file is
+// replaced; the new one is created with mode 0600 (whatever the umask) before
+// a byte is written: it holds the site's own optimizer state.
 // The hashes are computed on up to 4 other threads while the data are written
 // and flushed (writeback starts after each dataset), so hashing costs little
 // wall time. Throws Error.

@@ -10,11 +10,15 @@ small_data "$data"
 cfg=$WORK/run.ini
 ckpt_config "$cfg" "$data"
 
-# The reference: 6 rounds without interruption.
+# The reference: 6 rounds without interruption, under the usual umask (files 0644 unless fedtrain says otherwise).
+umask 022
 out=$(run4 --config "$cfg" $(dirs ref) 2>&1) || { echo "$out"; fail "reference run"; finish; }
 grep -q "checkpoints: every 1 rounds, keep 3 per site" <<<"$out" || fail "checkpoint settings not printed"
 grep -q "no checkpoint of job 'e2e' in '$WORK/ref/es': starting at round 1" <<<"$out" || fail "fresh start not stated"
 [[ $(intact_rounds "$WORK/ref/es" | tr '\n' ' ') == "6 5 4 " ]] || fail "keep_last 3: es holds $(ls "$WORK/ref/es")"
+# They hold the site's own optimizer state: readable by the owner only, although the run had umask 022.
+modes=$(stat -c '%a' "$WORK/ref/es/"* "$WORK/ref/de/"* | sort -u)
+[[ $modes == 600 ]] && pass "checkpoint files have mode 0600" || fail "checkpoint file modes: $modes"
 
 # Plain HDF5: the standard tools read it.
 h5ls -r "$WORK/ref/es/round-000006.h5" | grep -qE '^/model/layers.0.weight +Dataset \{64, 784\}' || fail "h5ls"
