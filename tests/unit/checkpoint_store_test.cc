@@ -190,6 +190,51 @@ TEST(ResumeScan, MisfitNamesWhatDiffers) {
   EXPECT_TRUE(other_job);
 }
 
+TEST(ResumeScan, AnotherFederationManifestFitsOnlyWhenAllowed) {
+  bool other_job = false;
+  Checkpoint c = small_checkpoint(1);
+  c.manifest_sha256 = std::string(64, 'a');
+  CheckpointExpectation e = expectation();
+  e.manifest_sha256 = std::string(64, 'a');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  e.manifest_sha256 = std::string(64, 'b');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job),
+            "checkpoint 'f' was written under federation manifest aaaaaaaaaaaaaaaa; the current manifest is "
+            "bbbbbbbbbbbbbbbb (a site key changed); to resume after a deliberate key rotation, pass "
+            "--checkpoint.allow_manifest_change=true");
+  EXPECT_FALSE(other_job);
+  e.allow_manifest_change = true;
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  // Plaintext on either side: no manifest to compare.
+  e = expectation();
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  c.manifest_sha256.clear();
+  e.manifest_sha256 = std::string(64, 'b');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+}
+
+TEST(ResumeScan, ADirectoryWrittenUnderAnotherManifestIsRefusedWithTheFlagNamed) {
+  testing::TempDir dir;
+  CheckpointStore store(dir.path());
+  for (int64_t r : {1, 2}) {
+    Checkpoint c = small_checkpoint(r);
+    c.manifest_sha256 = std::string(64, 'a');
+    store.write(c);
+  }
+  CheckpointExpectation e = expectation();
+  e.manifest_sha256 = std::string(64, 'b');
+  const SiteScan scan = scan_checkpoints(store, e);
+  EXPECT_TRUE(scan.intact.empty());
+  EXPECT_EQ(scan.misfit, 2);
+  const ResumeDecision d = decide_resume("job", {"es", "de"}, {"/ck/es", "/ck/de"}, {scan, scan}, false);
+  EXPECT_EQ(d.kind, ResumeDecision::kRefuse);  // ConfigError, exit 2, on every rank
+  EXPECT_NE(d.message.find("to resume after a deliberate key rotation, pass --checkpoint.allow_manifest_change=true"),
+            std::string::npos)
+      << d.message;
+  e.allow_manifest_change = true;
+  EXPECT_EQ(scan_checkpoints(store, e).intact, (std::vector<int64_t>{2, 1}));
+}
+
 SiteScan scan_of(std::vector<int64_t> intact, int damaged = 0, int misfit = 0, int foreign = 0) {
   SiteScan s;
   s.intact = std::move(intact);
