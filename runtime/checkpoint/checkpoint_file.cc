@@ -1,12 +1,20 @@
 // One checkpoint file in plain HDF5, with a SHA-256 for every part.
 #include "runtime/checkpoint/checkpoint_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <new>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 
@@ -82,6 +90,47 @@ struct Item {
   throw Error("checkpoint '" + path + "': " + what);
 }
 
+// Creates `path` empty with mode 0600 (replacing any file of that name), so
+// that not one byte of it is ever readable by others, whatever the umask: a
+// checkpoint holds the site's own optimizer state. HDF5 then opens it with
+// O_TRUNC, which keeps the mode; rename keeps it too.
+void create_owner_only(const std::string& path) {
+  auto fail = [&](const std::string& what) {
+    const int err = errno;
+    throw Error("cannot " + what + " checkpoint '" + path + "': " + std::strerror(err));
+  };
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail("replace");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) fail("create");
+  // A umask can only clear bits of 0600 (0277 would leave 0400): set it exactly.
+  const int rc = ::fchmod(fd, 0600);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) fail("set the mode of");
+}
+
+// The reader never allocates more than the file holds: every float buffer it
+// fills is stored whole in the file (contiguous, uncompressed), so a layout
+// that asks for more memory than the file's size is damaged or forged, and is
+// refused before the allocation (which could otherwise take all of a host's
+// memory on a file of a few KiB).
+class AllocationBudget {
+ public:
+  AllocationBudget(const std::string& path, size_t file_bytes) : path_(path), left_(file_bytes), file_(file_bytes) {}
+  void take(size_t count, const std::string& what) {
+    const size_t bytes = count * sizeof(float);  // count <= kMaxLayoutCount: no overflow
+    if (bytes > left_)
+      damaged(path_, what + " has " + std::to_string(count) + " elements (" + std::to_string(bytes) +
+                         " bytes), more than the " + std::to_string(file_) + " bytes of the file hold");
+    left_ -= bytes;
+  }
+
+ private:
+  const std::string& path_;
+  size_t left_, file_;
+};
+
 }  // namespace
 
 std::string layout_text(const ParamLayout& layout) {
@@ -99,15 +148,23 @@ ParamLayout parse_layout_text(const std::string& text, const std::string& where)
   for (const std::string& item : split(text, ',')) {
     const size_t colon = item.rfind(':');
     if (colon == std::string::npos || colon == 0) throw Error(where + ": model layout entry '" + item + "' is not name:shape");
+    const std::string name = item.substr(0, colon);
+    if (name.find('/') != std::string::npos)
+      throw Error(where + ": model layout entry '" + item + "' has a '/' in its name (names become dataset paths)");
     std::vector<size_t> shape;
     for (const std::string& d : split(item.substr(colon + 1), 'x')) {
-      char* end = nullptr;
-      const unsigned long long v = std::strtoull(d.c_str(), &end, 10);
-      if (d.empty() || *end != '\0' || v == 0) throw Error(where + ": model layout entry '" + item + "' has a bad shape");
+      // Digits only (strtoull would take "-1" as 2^64-1); a value past 2^64 saturates and fails the cap below.
+      const unsigned long long v = std::strtoull(d.c_str(), nullptr, 10);
+      if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos || v == 0)
+        throw Error(where + ": model layout entry '" + item + "' has a bad shape");
       shape.push_back(static_cast<size_t>(v));
     }
     if (shape.empty()) throw Error(where + ": model layout entry '" + item + "' has no shape");
-    layout.add(item.substr(0, colon), shape);
+    try {
+      layout.add(name, shape);  // checked: no count wraps, at most kMaxLayoutCount elements
+    } catch (const Error& e) {
+      throw Error(where + ": model_layout: " + e.what());
+    }
   }
   if (layout.tensors().empty()) throw Error(where + ": the model layout is empty");
   return layout;
@@ -115,6 +172,9 @@ ParamLayout parse_layout_text(const std::string& text, const std::string& where)
 
 void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, const WriteProgress& progress) {
   const ParamLayout layout = parse_layout_text(ckpt.model_layout, "checkpoint '" + path + "'");
+  if (ckpt.round < 1 || ckpt.round > kMaxCheckpointRound || ckpt.attempt < 0 || ckpt.attempt > kMaxCheckpointRound)
+    throw Error("checkpoint '" + path + "': round " + std::to_string(ckpt.round) + ", attempt " +
+                std::to_string(ckpt.attempt) + " is out of range");
   FT_CHECK(ckpt.model.size() == layout.count());
 
   std::vector<Item> items;
@@ -146,7 +206,8 @@ void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, cons
         for (size_t i = next++; i < items.size(); i = next++) digests[i] = hex_sha256(items[i].data, items[i].bytes);
       });
     }
-    H5File f = H5File::create(path);
+    create_owner_only(path);
+    H5File f = H5File::create(path);  // truncates the empty file: its mode stays 0600
     EarlyWriteback writeback(path);
     for (size_t i = 0; i < items.size(); ++i) {
       f.write(items[i].path, items[i].type, items[i].shape, items[i].data);
@@ -182,8 +243,14 @@ void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, cons
   sync_file(path);
 }
 
-Checkpoint read_checkpoint_file(const std::string& path) {
+namespace {
+
+Checkpoint read_checked(const std::string& path) {
   H5File f = H5File::open_read(path);
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) damaged(path, "cannot read its size: " + ec.message());
+  AllocationBudget budget(path, static_cast<size_t>(file_bytes));
 
   // 1. Is it a checkpoint of a format this build reads?
   if (!f.has_attr("format") || !f.attr_is_string("/", "format") || f.attr_string("format") != kCheckpointFormat)
@@ -217,12 +284,18 @@ Checkpoint read_checkpoint_file(const std::string& path) {
   c.job_id = f.attr_string("job_id");
   c.round = f.attr_int("round");
   c.attempt = f.attr_int("attempt");
+  const std::string range = " to " + std::to_string(kMaxCheckpointRound);
+  if (c.round < 1 || c.round > kMaxCheckpointRound)
+    damaged(path, "attribute 'round' is " + std::to_string(c.round) + "; a checkpoint's round is 1" + range);
+  if (c.attempt < 0 || c.attempt > kMaxCheckpointRound)
+    damaged(path, "attribute 'attempt' is " + std::to_string(c.attempt) + "; an attempt is 0" + range);
   c.config_text = f.attr_string("config");
   c.manifest_sha256 = f.attr_string("manifest_sha256");
   c.site = f.attr_string("site");
   c.sites = split(f.attr_string("sites"), ',');
   c.model_layout = f.attr_string("model_layout");
   const ParamLayout layout = parse_layout_text(c.model_layout, "checkpoint '" + path + "'");
+  budget.take(layout.count(), "model_layout");
   c.model.assign(layout.count(), 0.0f);
 
   // 3. Every dataset against its hash, read straight into its place.
@@ -241,32 +314,42 @@ Checkpoint read_checkpoint_file(const std::string& path) {
     const H5DatasetInfo info = f.info(ds);
     const std::vector<std::string> parts = split(ds.substr(1), '/');
     void* dest = nullptr;
+    size_t dest_bytes = 0;  // room at dest
     std::string expect_type = "float32";
     std::vector<size_t> expect_shape;
-    auto tensor_dest = [&](std::vector<float>& flat, const std::string& name) -> void* {
+    auto tensor_dest = [&](std::vector<float>& flat, const std::string& name, const std::string& group) -> void* {
       auto it = tensor_index.find(name);
       if (it == tensor_index.end()) damaged(path, "dataset '" + ds + "' is not a tensor of model_layout");
       const TensorInfo& t = layout.tensor(it->second);
       expect_shape = t.shape;
-      if (flat.empty()) flat.assign(layout.count(), 0.0f);
+      if (flat.empty()) {
+        budget.take(layout.count(), "group '" + group + "' of model_layout");
+        flat.assign(layout.count(), 0.0f);
+      }
+      // ParamLayout guarantees it; checked again because a slice written out of bounds is a heap overflow.
+      if (t.offset > flat.size() || t.count > flat.size() - t.offset)
+        damaged(path, "dataset '" + ds + "' lies outside its buffer in model_layout");
+      dest_bytes = t.count * sizeof(float);
       return flat.data() + t.offset;
     };
     if (parts.size() == 2 && parts[0] == "model") {
-      dest = tensor_dest(c.model, parts[1]);
+      dest = tensor_dest(c.model, parts[1], "/model");
       ++model_seen;
     } else if (parts.size() == 3 && parts[0] == "optimizer" && parts[1] == "inner" && parts[2] == "steps") {
       dest = &c.inner_steps;
+      dest_bytes = sizeof c.inner_steps;
       expect_type = "int64";
       expect_shape = {1};
       have_steps = true;
     } else if (parts.size() == 4 && parts[0] == "optimizer" && (parts[1] == "inner" || parts[1] == "outer")) {
       auto& group = parts[1] == "inner" ? inner : outer;
       auto& seen = parts[1] == "inner" ? inner_seen : outer_seen;
-      dest = tensor_dest(group[parts[2]], parts[3]);
+      dest = tensor_dest(group[parts[2]], parts[3], "/" + parts[0] + "/" + parts[1] + "/" + parts[2]);
       ++seen[parts[2]];
     } else if (parts.size() == 2 && parts[0] == "data" && !parts[1].empty() &&
                parts[1].find_first_not_of("0123456789") == std::string::npos && parts[1].size() < 9) {
       dest = &data[std::stoul(parts[1])];
+      dest_bytes = sizeof(LoaderPosition);
       expect_type = "int64";
       expect_shape = {2};
     } else {
@@ -274,7 +357,10 @@ Checkpoint read_checkpoint_file(const std::string& path) {
     }
     if (info.type != expect_type || info.shape != expect_shape)
       damaged(path, "dataset '" + ds + "' has the wrong type or shape for model_layout");
-    f.read_raw(ds, dest, info.bytes());
+    if (info.bytes() != dest_bytes)
+      damaged(path, "dataset '" + ds + "' holds " + std::to_string(info.bytes()) + " bytes; its place holds " +
+                        std::to_string(dest_bytes));
+    f.read_raw(ds, dest, dest_bytes);
     const std::string actual = hex_sha256(dest, info.bytes());
     if (actual != stored)
       damaged(path, "dataset '" + ds + "' does not match its SHA-256 (stored " + stored.substr(0, 16) + ", computed " +
@@ -291,6 +377,7 @@ Checkpoint read_checkpoint_file(const std::string& path) {
   const size_t tensors = layout.tensors().size();
   if (model_seen != tensors) damaged(path, "group '/model' lacks tensors of model_layout");
   if (!have_steps) damaged(path, "dataset '/optimizer/inner/steps' is missing");
+  if (c.inner_steps < 0) damaged(path, "dataset '/optimizer/inner/steps' is negative");
   for (auto& [name, flat] : inner) {
     if (inner_seen[name] != tensors) damaged(path, "group '/optimizer/inner/" + name + "' lacks tensors");
     c.inner.push_back({name, std::move(flat)});
@@ -307,7 +394,7 @@ Checkpoint read_checkpoint_file(const std::string& path) {
   return c;
 }
 
-CheckpointListing list_checkpoint_file(const std::string& path) {
+CheckpointListing list_unchecked(const std::string& path) {
   H5File f = H5File::open_read(path);
   CheckpointListing out;
   for (const std::string& name : f.attr_names("/")) {
@@ -325,5 +412,24 @@ CheckpointListing list_checkpoint_file(const std::string& path) {
   }
   return out;
 }
+
+// Runs `read` on `path`; the checks above make an allocation failure unlikely, and one that still happens
+// (a host short of memory, a limit set by ulimit) is this file's error, not the process's end.
+template <typename Read>
+auto guarded(const std::string& path, Read read) {
+  try {
+    return read(path);
+  } catch (const std::bad_alloc&) {
+    damaged(path, "reading it needs more memory than this process may allocate");
+  } catch (const std::length_error& e) {
+    damaged(path, std::string("a size in it exceeds what this process can hold (") + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+Checkpoint read_checkpoint_file(const std::string& path) { return guarded(path, read_checked); }
+
+CheckpointListing list_checkpoint_file(const std::string& path) { return guarded(path, list_unchecked); }
 
 }  // namespace fedtrain

@@ -16,6 +16,15 @@
 // header hash (datasets added, removed or renamed), then the structure against
 // model_layout. Any failure is an Error naming the file and the dataset or
 // attribute at fault; a checkpoint is never half-loaded.
+//
+// The hashes find accidents, not attacks: they are unkeyed, and whoever can
+// write a file can make them agree. So the reader trusts no size in a file:
+// model_layout is parsed with overflow-checked arithmetic and holds at most
+// kMaxLayoutCount elements (param_layout.h); no buffer is allocated beyond the
+// file's own size; every slice written is bounds-checked; every attribute
+// holds one value, a string at most kMaxStringAttributeBytes (hdf5_file.h);
+// the round is 1..kMaxCheckpointRound. Even running out of memory is an Error
+// about the file, never the end of the process.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +39,8 @@ namespace fedtrain {
 
 inline constexpr int64_t kCheckpointFormatVersion = 1;
 inline constexpr const char* kCheckpointFormat = "fedtrain-checkpoint";
+// Rounds are 1..kMaxCheckpointRound and attempts 0..kMaxCheckpointRound (both fit an int, as in Config).
+inline constexpr int64_t kMaxCheckpointRound = 2147483647;
 
 // A flat float buffer with the model's layout, under a name ("momentum", "exp_avg").
 struct NamedBuffer {
@@ -69,7 +80,9 @@ ParamLayout parse_layout_text(const std::string& text, const std::string& where)
 // crash tests to stop a write half-way.
 using WriteProgress = std::function<void(size_t written, size_t total)>;
 
-// Writes `ckpt` to `path` (created or truncated) and makes it durable (fsync).
+// Writes `ckpt` to `path` and makes it durable (fsync). An existing file is
+// replaced; the new one is created with mode 0600 (whatever the umask) before
+// a byte is written: it holds the site's own optimizer state.
 // The hashes are computed on up to 4 other threads while the data are written
 // and flushed (writeback starts after each dataset), so hashing costs little
 // wall time. Throws Error.

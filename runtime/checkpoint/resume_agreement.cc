@@ -59,6 +59,12 @@ std::string checkpoint_misfit(const std::string& path, const Checkpoint& c, cons
   if (c.data.size() != e.site_ranks)
     return file + " holds the data positions of " + std::to_string(c.data.size()) + " ranks; site '" + e.site +
            "' now has " + std::to_string(e.site_ranks) + " ranks";
+  if (!c.manifest_sha256.empty() && !e.manifest_sha256.empty() && c.manifest_sha256 != e.manifest_sha256 &&
+      !e.allow_manifest_change)
+    return file + " was written under federation manifest " + c.manifest_sha256.substr(0, 16) +
+           "; the current manifest is " + e.manifest_sha256.substr(0, 16) +
+           " (a site key changed); to resume after a deliberate key rotation, pass "
+           "--checkpoint.allow_manifest_change=true";
   return "";
 }
 

@@ -4,14 +4,16 @@
 //   1. every leader scans its site's checkpoint_dir (scan_checkpoints): each
 //      round-N.h5 is read in full and checked (hashes, format), then compared
 //      with this run (job id, sites, model layout, optimizer buffers, rank
-//      count); leftover *.tmp files are removed. Rejected files are logged
+//      count, federation manifest); leftover *.tmp files are removed. Rejected files are logged
 //      with the reason, naming file and dataset or attribute.
 //   2. the leaders exchange their scans over leaders_comm (allgather) and
 //      every leader computes the same decide_resume(): the newest round that
 //      every site holds intact, a fresh start when no site holds anything, a
 //      refusal (ConfigError, exit 2) when the checkpoints were written for
-//      other sites or another model, or a failure (exit 1) when the sites'
-//      intact rounds have nothing in common.
+//      other sites, another model or under another federation manifest, or a
+//      failure (exit 1) when the sites' intact rounds have nothing in common.
+//      Every leader decides alike from the same scans, so a refusal or failure
+//      is a collective Error: rank 0 reports it, every rank exits with its code.
 //   3. each leader broadcasts the decision in its site; on a resume each
 //      leader reads its file of that round and broadcasts the state in its site.
 // Steps 2 and 3 are in federation/checkpointer.cc; this file has no MPI.
@@ -35,6 +37,11 @@ struct CheckpointExpectation {
   std::vector<std::string> inner_buffers;  // names, in order
   std::vector<std::string> outer_buffers;
   size_t site_ranks = 0;
+  // The federation manifest's SHA-256 (hex) of this run, "" in plaintext mode. A checkpoint
+  // written under another manifest (a site's key changed) does not fit, unless the change is
+  // allowed (checkpoint.allow_manifest_change); a checkpoint or run without one is not compared.
+  std::string manifest_sha256;
+  bool allow_manifest_change = false;
 };
 
 // Why checkpoint `c` (read from `path`) cannot continue this run, "" if it can.

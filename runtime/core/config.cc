@@ -101,6 +101,8 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_every = static_cast<int>(parse_int(k, v, 0, 1 << 30)); }},
   {"checkpoint.keep_last", "3", "newest checkpoints kept in each site's checkpoint_dir (older ones are removed)",
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_keep_last = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
+  {"checkpoint.allow_manifest_change", "false", "resume from checkpoints written under another federation manifest (after a deliberate site key rotation; for that one run)",
+   [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_allow_manifest_change = parse_bool(k, v); }},
   {"monitoring.port", "0", "Prometheus endpoint on every site leader (0: off); the leader of the i-th site listed listens on port + i",
    [](Config& c, const std::string& k, const std::string& v) { c.monitoring.port = static_cast<int>(parse_int(k, v, 0, 65535)); }},
   {"monitoring.address", "0.0.0.0", "address the Prometheus endpoint binds to (an IPv4 address or host name)",

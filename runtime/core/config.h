@@ -101,6 +101,7 @@ struct Config {
   // [checkpoint]
   int checkpoint_every = 0;      // rounds between checkpoints; 0: only on a stop request
   int checkpoint_keep_last = 3;  // newest checkpoints kept per site
+  bool checkpoint_allow_manifest_change = false;  // resume across a federation manifest change (a key rotation)
   // [monitoring]
   MonitoringConfig monitoring;
   // [site]

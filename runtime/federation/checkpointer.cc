@@ -56,6 +56,8 @@ CheckpointExpectation Checkpointer::expectation() {
   e.inner_buffers = st.optimizer_names;
   if (outer_ != nullptr && !outer_->momentum().empty()) e.outer_buffers = {"momentum"};
   e.site_ranks = static_cast<size_t>(topo_.site_size());
+  e.manifest_sha256 = manifest_sha256_;
+  e.allow_manifest_change = config_.checkpoint_allow_manifest_change;
   return e;
 }
 
@@ -122,6 +124,10 @@ int64_t Checkpointer::resume() {
       bool other_job = false;
       std::string misfit = checkpoint_misfit(path, c, expectation(), &other_job);
       if (!misfit.empty()) throw Error(misfit);
+      if (!c.manifest_sha256.empty() && !manifest_sha256_.empty() && c.manifest_sha256 != manifest_sha256_)
+        log_warn("checkpoint '" + path + "' was written under federation manifest " + c.manifest_sha256.substr(0, 16) +
+                 "; resuming under manifest " + manifest_sha256_.substr(0, 16) +
+                 " as checkpoint.allow_manifest_change = true asks (the checkpoints written from now on carry it)");
     } catch (const Error& e) {
       error = e.what();
     }

@@ -42,14 +42,16 @@ class Checkpointer {
                const ParamLayout& layout);
 
   bool enabled() const { return enabled_; }
-  // Leaders in secure mode: the federation manifest's SHA-256 (hex), recorded in every checkpoint.
+  // Leaders in secure mode: the federation manifest's SHA-256 (hex), recorded in every checkpoint
+  // and compared on resume with the one a checkpoint records (checkpoint.allow_manifest_change).
   void set_manifest_sha256(std::string hex) { manifest_sha256_ = std::move(hex); }
 
   // Collective over the world, before the first round: finds the newest round
   // every site holds intact and loads it on every rank (trainer state, outer
   // optimizer). Returns that round, or 0 for a fresh start. Throws a
-  // collective ConfigError when the checkpoints do not fit this run, a
-  // collective Error when no common round exists.
+  // collective ConfigError when the checkpoints do not fit this run (another
+  // model, site set, or federation manifest), a collective Error when no
+  // common round exists.
   int64_t resume();
 
   // Collective over the world at the end of round `round`: the signal that

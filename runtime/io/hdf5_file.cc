@@ -2,6 +2,7 @@
 #include "runtime/io/hdf5_file.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "runtime/core/error.h"
@@ -49,6 +50,14 @@ const char* type_name(H5Type t) {
 }
 size_t type_bytes(H5Type t) { return t == H5Type::kInt64 ? 8 : 4; }
 
+// Elements of a shape; false if the count overflows size_t.
+bool element_count(const std::vector<size_t>& dims, size_t* count) {
+  *count = 1;
+  for (size_t d : dims)
+    if (__builtin_mul_overflow(*count, d, count)) return false;
+  return true;
+}
+
 // Appends every dataset reached through a hard link to the vector (op_data).
 herr_t collect_dataset(hid_t group, const char* name, const H5L_info_t* info, void* out) {
   if (info->type != H5L_TYPE_HARD) return 0;
@@ -80,6 +89,13 @@ std::string h5_last_error() {
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &msg);
   H5Eclear2(H5E_DEFAULT);
   return msg;
+}
+
+void H5File::require_one_value(hid_t attr, const std::string& where) const {
+  H5Id space(H5Aget_space(attr), H5Sclose);
+  const hssize_t n = space.get() < 0 ? -1 : H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) fail("cannot read the shape of " + where);
+  if (n != 1) fail(where + " holds " + std::to_string(n) + " values; it must hold one (is the file damaged or forged?)");
 }
 
 void H5File::fail(const std::string& what) const {
@@ -158,20 +174,14 @@ void H5File::read_rows(const std::string& dataset, H5Type type, size_t row0, siz
 
 void H5File::read_all(const std::string& dataset, H5Type type, size_t count, void* out) const {
   std::vector<size_t> dims = shape(dataset, type);
-  size_t n = 1;
-  for (size_t d : dims) n *= d;
+  size_t n = 0;
+  if (!element_count(dims, &n)) fail("dataset '" + dataset + "' has a shape whose element count overflows");
   if (n != count)
     fail("dataset '" + dataset + "' holds " + std::to_string(n) + " elements, expected " + std::to_string(count));
   H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
   if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
   if (count > 0 && H5Dread(ds.get(), native(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
-}
-
-size_t H5DatasetInfo::bytes() const {
-  size_t n = element_bytes;
-  for (size_t d : shape) n *= d;
-  return n;
 }
 
 H5DatasetInfo H5File::info(const std::string& dataset) const {
@@ -193,6 +203,9 @@ H5DatasetInfo H5File::info(const std::string& dataset) const {
   std::vector<hsize_t> dims(rank);
   H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   out.shape.assign(dims.begin(), dims.end());
+  size_t bytes = 0;
+  if (!element_count(out.shape, &out.count) || __builtin_mul_overflow(out.count, out.element_bytes, &bytes))
+    fail("dataset '" + dataset + "' has a shape whose size in bytes overflows");
   return out;
 }
 
@@ -201,8 +214,14 @@ void H5File::read_raw(const std::string& dataset, void* out, size_t bytes) const
   if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
   H5Id ft(H5Dget_type(ds.get()), H5Tclose);
   H5Id space(H5Dget_space(ds.get()), H5Sclose);
-  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
-  if (ft.get() < 0 || n < 0 || static_cast<size_t>(n) * H5Tget_size(ft.get()) != bytes)
+  // The extent's product, checked (HDF5's own element count wraps for shapes past 2^64).
+  const int rank = space.get() < 0 ? -1 : H5Sget_simple_extent_ndims(space.get());
+  if (ft.get() < 0 || rank < 0) fail("cannot read the type and shape of dataset '" + dataset + "'");
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  size_t held = 0;
+  if (!element_count(std::vector<size_t>(dims.begin(), dims.end()), &held) ||
+      __builtin_mul_overflow(held, H5Tget_size(ft.get()), &held) || held != bytes)
     fail("dataset '" + dataset + "' does not hold " + std::to_string(bytes) + " bytes");
   if (bytes > 0 && H5Dread(ds.get(), ft.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     fail("cannot read dataset '" + dataset + "' (is the file truncated or damaged?)");
@@ -244,6 +263,9 @@ void H5File::write(const std::string& dataset, H5Type type, const std::vector<si
 void H5File::set_attr(const std::string& name, const std::string& value) { set_attr("/", name, value); }
 
 void H5File::set_attr(const std::string& object, const std::string& name, const std::string& value) {
+  if (value.size() > kMaxStringAttributeBytes)
+    fail("attribute '" + name + "' of '" + object + "' would be " + std::to_string(value.size()) +
+         " bytes; string attributes are at most 1 MiB");
   H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), value.empty() ? 1 : value.size());
   H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
@@ -289,16 +311,25 @@ std::string H5File::attr_string(const std::string& object, const std::string& na
   if (attr.get() < 0) fail("cannot open " + where);
   H5Id type(H5Aget_type(attr.get()), H5Tclose);
   if (type.get() < 0 || H5Tget_class(type.get()) != H5T_STRING) fail(where + " must be a string");
+  require_one_value(attr.get(), where);
+  const std::string too_long = " bytes; string attributes are at most 1 MiB (is the file damaged or forged?)";
   if (H5Tis_variable_str(type.get()) > 0) {
     char* s = nullptr;
     H5Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(mem.get(), H5T_VARIABLE);
     if (H5Aread(attr.get(), mem.get(), &s) < 0) fail("cannot read " + where);
+    const size_t len = s ? std::strlen(s) : 0;
+    if (len > kMaxStringAttributeBytes) {
+      H5free_memory(s);
+      fail(where + " is " + std::to_string(len) + too_long);
+    }
     std::string out = s ? s : "";
     H5free_memory(s);
     return out;
   }
-  std::string out(H5Tget_size(type.get()), '\0');
+  const size_t bytes = H5Tget_size(type.get());
+  if (bytes > kMaxStringAttributeBytes) fail(where + " is " + std::to_string(bytes) + too_long);
+  std::string out(bytes, '\0');
   if (H5Aread(attr.get(), type.get(), out.data()) < 0) fail("cannot read " + where);
   while (!out.empty() && out.back() == '\0') out.pop_back();
   return out;
@@ -326,6 +357,7 @@ int64_t H5File::attr_int(const std::string& name) const {
   H5Id type(H5Aget_type(attr.get()), H5Tclose);
   if (attr.get() < 0 || type.get() < 0 || H5Tget_class(type.get()) != H5T_INTEGER)
     fail("attribute '" + name + "' must be an integer");
+  require_one_value(attr.get(), "attribute '" + name + "'");
   int64_t v = 0;
   if (H5Aread(attr.get(), H5T_NATIVE_INT64, &v) < 0) fail("cannot read attribute '" + name + "'");
   return v;

@@ -2,6 +2,13 @@
 //
 // Every failure throws an Error that names the file and the object, with the
 // innermost message of HDF5's error stack (which is otherwise kept off stderr).
+//
+// Files may be hostile (a checkpoint or a data shard from elsewhere), so
+// nothing is read blindly: element and byte counts are computed with
+// overflow checks, an attribute must hold one value, and a string attribute
+// holds at most kMaxStringAttributeBytes, checked before it is read (for the
+// fixed-length strings fedtrain writes; a variable-length string is read by
+// HDF5 into its own memory first, bounded by the file, then checked).
 #pragma once
 
 #include <hdf5.h>
@@ -12,6 +19,8 @@
 #include <vector>
 
 namespace fedtrain {
+
+inline constexpr size_t kMaxStringAttributeBytes = size_t{1} << 20;  // 1 MiB, written or read
 
 // One HDF5 identifier and the function that closes it.
 class H5Id {
@@ -49,7 +58,8 @@ struct H5DatasetInfo {
   std::string type;            // "float32", "int32", "int64", or "other"
   size_t element_bytes = 0;
   std::vector<size_t> shape;
-  size_t bytes() const;        // element_bytes times the element count
+  size_t count = 0;            // elements (info() refuses a shape whose bytes overflow size_t)
+  size_t bytes() const { return element_bytes * count; }
 };
 
 class H5File {
@@ -78,6 +88,7 @@ class H5File {
   // Byte offset of a contiguous dataset's data in the file; -1 if it has none.
   int64_t data_offset(const std::string& dataset) const;
 
+  // String attributes: at most kMaxStringAttributeBytes, or an Error.
   void set_attr(const std::string& name, const std::string& value);
   void set_attr(const std::string& name, int64_t value);
   void set_attr(const std::string& name, double value);
@@ -98,6 +109,8 @@ class H5File {
  private:
   H5File(std::string path, H5Id file) : path_(std::move(path)), file_(std::move(file)) {}
   [[noreturn]] void fail(const std::string& what) const;
+  // Fails unless attribute `attr` is a scalar or holds exactly one element (HDF5 reads every element into the buffer).
+  void require_one_value(hid_t attr, const std::string& where) const;
   std::string path_;
   H5Id file_;
 };

@@ -2,12 +2,13 @@
 # Damaged and misplaced checkpoints through the CLI (2 sites x 2 ranks, real data): a truncated file,
 # a flipped byte in a tensor, a flipped byte in an attribute, a file of another job and a file of
 # another model are each found, named with the dataset or attribute at fault, skipped for the previous
-# round, and the run ends as an uninterrupted one. Checkpoints written for another model or site set
+# round, and the run ends as an uninterrupted one; so are hostile files (forged sizes, hashes recomputed),
+# which `ckpt verify` rejects without crashing. Checkpoints written for another model or site set
 # are refused (exit 2), sites with nothing in common fail (exit 1), and a file system that refuses
 # locks gets the HDF5_USE_FILE_LOCKING hint.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ckpt_lib.sh"
-: "${FEDTRAIN_NOFLOCK_LIB:?run through ctest}"
+: "${FEDTRAIN_NOFLOCK_LIB:?run through ctest}" "${FEDTRAIN_FORGE_CKPT:?run through ctest}"
 
 data=$WORK/data
 small_data "$data"
@@ -76,6 +77,27 @@ fresh_case
 cp "$WORK/othermodel/es/$f" "$victim"
 damaged_case "checkpoint of another model" 0 "^ok: .*job e2e, round 3" \
   "checkpoint '$victim' holds another model \(attribute 'model_layout' layers.0.weight:32x784"
+
+# Hostile files: sizes forged and every hash recomputed (the hashes are unkeyed). `ckpt verify` of the file
+# and of its directory names the file and the fault and exits 1 (not a signal: no crash), the other rounds
+# still verify, and the run skips the file for round 2.
+hostile_case() {
+  local kind=$1 pattern=$2 out rc
+  fresh_case
+  "$FEDTRAIN_FORGE_CKPT" "$WORK/base/es/$f" "$victim" "$kind" || { fail "cannot forge $kind"; return; }
+  out=$("$FEDTRAIN_BIN" ckpt verify "$WORK/case/es" 2>&1)
+  rc=$?
+  if [[ $rc -ne 1 ]] || ! grep -qE -- "^failed: .*'$victim'.*$pattern" <<<"$out" \
+     || [[ $(grep -c "^ok: .*round-00000[12].h5: job e2e" <<<"$out") -ne 2 ]] || grep -qiE "sanitizer|terminate" <<<"$out"; then
+    fail "$kind: ckpt verify of the directory: exit $rc"; echo "$out" >&2; return
+  fi
+  damaged_case "hostile file: $kind" 1 "^failed: .*'$victim'.*$pattern" "'$victim'.*$pattern"
+}
+hostile_case wrapped-sum "model_layout: tensor 'a' of shape [0-9]+ has more than 2\^34"
+hostile_case huge "model_layout: tensor 'a' of shape 1099511627776 has more than 2\^34"
+hostile_case beyond-file "model_layout has 17179869184 elements \(68719476736 bytes\), more than the [0-9]+ bytes of the file"
+hostile_case big-attribute "attribute 'config' is 104857600 bytes; string attributes are at most 1 MiB"
+hostile_case array-attribute "attribute 'round' holds 1048576 values; it must hold one"
 
 # Checkpoints that cannot continue this run: refused before any training, nothing touched.
 expect_exit 2 "cannot resume job 'e2e': checkpoint '$WORK/base/(es|de)/$f' holds another model" "another model.hidden" -- \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checkpoints through the CLI on real (small) Fashion-MNIST data, 2 sites x 2 ranks under mpirun:
 # a run stopped and resumed ends bit-identical to an uninterrupted one; so does a run whose rank was
-# killed (kill -9) at a random point of training, or during a checkpoint write; the files are plain HDF5.
+# killed (kill -9) at a random point of training, or during a checkpoint write; the files are plain HDF5
+# of mode 0600; a rotated site key stops a resume unless checkpoint.allow_manifest_change allows it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/ckpt_lib.sh"
 
@@ -10,11 +11,15 @@ small_data "$data"
 cfg=$WORK/run.ini
 ckpt_config "$cfg" "$data"
 
-# The reference: 6 rounds without interruption.
+# The reference: 6 rounds without interruption, under the usual umask (files 0644 unless fedtrain says otherwise).
+umask 022
 out=$(run4 --config "$cfg" $(dirs ref) 2>&1) || { echo "$out"; fail "reference run"; finish; }
 grep -q "checkpoints: every 1 rounds, keep 3 per site" <<<"$out" || fail "checkpoint settings not printed"
 grep -q "no checkpoint of job 'e2e' in '$WORK/ref/es': starting at round 1" <<<"$out" || fail "fresh start not stated"
 [[ $(intact_rounds "$WORK/ref/es" | tr '\n' ' ') == "6 5 4 " ]] || fail "keep_last 3: es holds $(ls "$WORK/ref/es")"
+# They hold the site's own optimizer state: readable by the owner only, although the run had umask 022.
+modes=$(stat -c '%a' "$WORK/ref/es/"* "$WORK/ref/de/"* | sort -u)
+[[ $modes == 600 ]] && pass "checkpoint files have mode 0600" || fail "checkpoint file modes: $modes"
 
 # Plain HDF5: the standard tools read it.
 h5ls -r "$WORK/ref/es/round-000006.h5" | grep -qE '^/model/layers.0.weight +Dataset \{64, 784\}' || fail "h5ls"
@@ -43,6 +48,27 @@ expect_exit 1 "--resume: no site holds a checkpoint of job 'e2e'" "--resume with
 run4 --config "$cfg" $(dirs flag) --federation.rounds=2 >/dev/null 2>&1 || fail "2-round run"
 run4 --config "$cfg" $(dirs flag) --resume >/dev/null 2>&1 || fail "--resume run"
 same_state ref flag 6 "2 rounds, then --resume for 4"
+
+# A site's key rotated: checkpoints written under the old federation manifest are refused (exit 2, nothing
+# touched) unless --checkpoint.allow_manifest_change=true says the rotation was deliberate; the checkpoints
+# written from then on carry the new manifest, so the next run needs no flag.
+cp -r "$WORK/keys" "$WORK/keys2" && rm "$WORK/keys2/de.key" "$WORK/keys2/de.pub"
+"$FEDTRAIN_BIN" keygen --site de --out "$WORK/keys2" >/dev/null || fail "keygen for the rotation"
+sed "s#$WORK/keys/#$WORK/keys2/#" "$cfg" >"$WORK/rotated.ini"
+grep -q "keys2/de.pub" "$WORK/rotated.ini" || fail "rotated.ini does not use the new key"
+run4 --config "$cfg" $(dirs rot) --federation.rounds=2 >/dev/null 2>&1 || fail "2-round run before the rotation"
+expect_exit 2 "cannot resume job 'e2e': checkpoint '$WORK/rot/(es|de)/round-000002.h5' was written under federation manifest [0-9a-f]{16}; the current manifest is [0-9a-f]{16} \(a site key changed\); to resume after a deliberate key rotation, pass --checkpoint.allow_manifest_change=true" \
+  "a rotated key without checkpoint.allow_manifest_change" -- run4 --config "$WORK/rotated.ini" $(dirs rot) --federation.rounds=3
+[[ $(intact_rounds "$WORK/rot/es" | tr '\n' ' ') == "2 1 " ]] || fail "the refused run changed $WORK/rot/es: $(ls "$WORK/rot/es")"
+out=$(run4 --config "$WORK/rotated.ini" $(dirs rot) --federation.rounds=3 --checkpoint.allow_manifest_change=true 2>&1)
+if [[ $? -eq 0 ]] && grep -q "resuming job 'e2e' after round 2 " <<<"$out" && grep -q "as checkpoint.allow_manifest_change = true asks" <<<"$out"; then
+  pass "a rotated key with checkpoint.allow_manifest_change=true resumes after round 2, and says so"
+else
+  echo "$out" | tail >&2; fail "a rotated key with checkpoint.allow_manifest_change=true"
+fi
+out=$(run4 --config "$WORK/rotated.ini" $(dirs rot) --federation.rounds=4 2>&1)
+[[ $? -eq 0 ]] && grep -q "resuming job 'e2e' after round 3 " <<<"$out" \
+  && pass "the next run resumes under the new manifest without the flag" || { echo "$out" | tail >&2; fail "run after the rotation"; }
 
 # 2. kill -9 during a checkpoint write: site de dies half-way through round 4's file. keep_last = 1,
 # so the test also shows that es keeps round 3 until every site holds round 4.

@@ -38,18 +38,21 @@ TEST_F(CheckpointConfigTest, OffByDefault) {
   Config c = load_config(args({}), "");
   EXPECT_EQ(c.checkpoint_every, 0);
   EXPECT_EQ(c.checkpoint_keep_last, 3);
+  EXPECT_FALSE(c.checkpoint_allow_manifest_change);
   EXPECT_FALSE(c.resume);
   EXPECT_FALSE(c.checkpoints_configured());
 }
 
 TEST_F(CheckpointConfigTest, PerSiteDirectoriesEveryKeepAndResume) {
   Config c = load_config(args({"--site.es.checkpoint_dir=/v/es", "--site.de.checkpoint_dir=/v/de",
-                               "--checkpoint.every=5", "--checkpoint.keep_last=2", "--resume"}),
+                               "--checkpoint.every=5", "--checkpoint.keep_last=2",
+                               "--checkpoint.allow_manifest_change=true", "--resume"}),
                          "");
   EXPECT_TRUE(c.checkpoints_configured());
   EXPECT_EQ(c.sites[0].checkpoint_dir, "/v/es");
   EXPECT_EQ(c.checkpoint_every, 5);
   EXPECT_EQ(c.checkpoint_keep_last, 2);
+  EXPECT_TRUE(c.checkpoint_allow_manifest_change);
   EXPECT_TRUE(c.resume);
   EXPECT_NE(c.resolved_text.find("[checkpoint]\nevery = 5\nkeep_last = 2\n"), std::string::npos) << c.resolved_text;
   EXPECT_NE(c.resolved_text.find("checkpoint_dir = /v/de"), std::string::npos);

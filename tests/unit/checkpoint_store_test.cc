@@ -1,5 +1,6 @@
 // The checkpoint directory (atomic writes, leftovers, pruning) and the resume decision of the leaders.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -68,6 +69,44 @@ TEST(CheckpointStore, AWriteLeavesOnlyTheFinalFile) {
   EXPECT_EQ(path, store.path_of(4));
   EXPECT_FALSE(fs::exists(path + ".tmp"));
   EXPECT_EQ(read_checkpoint_file(path).inner_steps, 40);
+}
+
+// The mode of a file, e.g. 0600.
+mode_t mode_of(const std::string& path) {
+  struct stat st{};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+// Sets the process umask for a scope.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+TEST(CheckpointStore, FilesAreOwnerOnlyFromTheFirstByteWhateverTheUmask) {
+  testing::TempDir dir;
+  CheckpointStore store(dir.path());
+  for (mode_t mask : {mode_t{0}, mode_t{022}, mode_t{0277}}) {
+    const std::string tmp = store.path_of(1) + ".tmp";
+    touch(tmp);  // a leftover readable by all: replaced, not reused
+    ::chmod(tmp.c_str(), 0666);
+    std::vector<mode_t> during;  // of the .tmp file, after each dataset
+    {
+      ScopedUmask umask(mask);
+      store.write(small_checkpoint(1), [&](size_t, size_t) { during.push_back(mode_of(tmp)); });
+    }
+    ASSERT_FALSE(during.empty());
+    for (mode_t m : during) EXPECT_EQ(m, 0600u) << "umask " << std::oct << mask << ": the temporary was " << m;
+    EXPECT_EQ(mode_of(store.path_of(1)), 0600u) << "umask " << std::oct << mask;
+    EXPECT_EQ(read_checkpoint_file(store.path_of(1)).round, 1);
+  }
 }
 
 TEST(CheckpointStore, AFailedWriteSaysWhereAndLeavesNothing) {
@@ -149,6 +188,51 @@ TEST(ResumeScan, MisfitNamesWhatDiffers) {
   e = expectation("another");
   checkpoint_misfit("f", c, e, &other_job);
   EXPECT_TRUE(other_job);
+}
+
+TEST(ResumeScan, AnotherFederationManifestFitsOnlyWhenAllowed) {
+  bool other_job = false;
+  Checkpoint c = small_checkpoint(1);
+  c.manifest_sha256 = std::string(64, 'a');
+  CheckpointExpectation e = expectation();
+  e.manifest_sha256 = std::string(64, 'a');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  e.manifest_sha256 = std::string(64, 'b');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job),
+            "checkpoint 'f' was written under federation manifest aaaaaaaaaaaaaaaa; the current manifest is "
+            "bbbbbbbbbbbbbbbb (a site key changed); to resume after a deliberate key rotation, pass "
+            "--checkpoint.allow_manifest_change=true");
+  EXPECT_FALSE(other_job);
+  e.allow_manifest_change = true;
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  // Plaintext on either side: no manifest to compare.
+  e = expectation();
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+  c.manifest_sha256.clear();
+  e.manifest_sha256 = std::string(64, 'b');
+  EXPECT_EQ(checkpoint_misfit("f", c, e, &other_job), "");
+}
+
+TEST(ResumeScan, ADirectoryWrittenUnderAnotherManifestIsRefusedWithTheFlagNamed) {
+  testing::TempDir dir;
+  CheckpointStore store(dir.path());
+  for (int64_t r : {1, 2}) {
+    Checkpoint c = small_checkpoint(r);
+    c.manifest_sha256 = std::string(64, 'a');
+    store.write(c);
+  }
+  CheckpointExpectation e = expectation();
+  e.manifest_sha256 = std::string(64, 'b');
+  const SiteScan scan = scan_checkpoints(store, e);
+  EXPECT_TRUE(scan.intact.empty());
+  EXPECT_EQ(scan.misfit, 2);
+  const ResumeDecision d = decide_resume("job", {"es", "de"}, {"/ck/es", "/ck/de"}, {scan, scan}, false);
+  EXPECT_EQ(d.kind, ResumeDecision::kRefuse);  // ConfigError, exit 2, on every rank
+  EXPECT_NE(d.message.find("to resume after a deliberate key rotation, pass --checkpoint.allow_manifest_change=true"),
+            std::string::npos)
+      << d.message;
+  e.allow_manifest_change = true;
+  EXPECT_EQ(scan_checkpoints(store, e).intact, (std::vector<int64_t>{2, 1}));
 }
 
 SiteScan scan_of(std::vector<int64_t> intact, int damaged = 0, int misfit = 0, int foreign = 0) {
