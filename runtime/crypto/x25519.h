@@ -10,10 +10,12 @@
 #include <memory>
 #include <string>
 
+#include "runtime/crypto/secret_bytes.h"
+
 namespace fedtrain {
 
 using PublicKey = std::array<uint8_t, 32>;
-using SharedSecret = std::array<uint8_t, 32>;
+using SharedSecret = SecretBytes<32>;  // wiped when it ends
 
 class SecretKey {
  public:
