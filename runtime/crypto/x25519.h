@@ -21,7 +21,9 @@ class SecretKey {
  public:
   static SecretKey generate();
   // Reads a PEM file; throws ConfigError naming `site` and the file when it is
-  // missing, unreadable, readable by group or others, or not an X25519 key.
+  // missing, unreadable, not a regular file, owned by another user than the
+  // one running fedtrain (or root), open to group or others, or not an X25519
+  // key. The checks apply to the file opened, at the end of any symlinks.
   static SecretKey load(const std::string& path, const std::string& site);
   void save(const std::string& path) const;  // created with mode 0600; refuses to overwrite
 
