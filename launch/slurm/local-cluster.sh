@@ -11,8 +11,8 @@
 # ranks on different nodes talk TCP over the bridge.
 #
 # Everything lives under DIR: slurm.conf, the munge key and socket, state, spool, logs, pid files
-# and, with NODES > 1, the hosts (DIR/hosts; stop removes them). Ports and names are picked at
-# start, so several clusters can run side by side.
+# and, with NODES > 1, the hosts (DIR/hosts; stop removes them). Ports (launch/free-ports.sh) and
+# names are picked at start, so several clusters can run side by side.
 # Environment: CLUSTER_CPUS (default 8) is the CPU count each slurmd declares; above the real core
 # count it lets more tasks run than there are cores (SlurmdParameters=config_overrides).
 #
@@ -29,16 +29,6 @@ conf=$dir/slurm.conf
 nodes_wanted=${3:-1}
 [[ $nodes_wanted =~ ^[1-9][0-9]?$ ]] || { echo "local-cluster: NODES must be 1 to 99" >&2; exit 2; }
 
-# A TCP port nobody listens on (probed by connecting to it).
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "local-cluster: no free port found" >&2; exit 1
-}
-
 # Sends SIGTERM to PID and waits up to 10 s for it to exit, then SIGKILL.
 stop_pid() {
   local pid=$1 what=$2
@@ -52,6 +42,7 @@ stop_pid() {
 pid_of() { [[ -s $1 ]] && cat "$1" || true; }
 
 hosts_tool=$(cd "$(dirname "$0")/.." && pwd)/local-hosts.sh
+free_ports_tool=$(cd "$(dirname "$0")/.." && pwd)/free-ports.sh
 
 start() {
   local cmds=(munged slurmctld slurmd sinfo unshare) host ctld_host nodes=() node_lines="" i
@@ -90,6 +81,10 @@ start() {
     --pid-file="$dir/munge/munged.pid" --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" \
     </dev/null >/dev/null 2>&1
 
+  # slurmctld's port, then slurmd's: two consecutive ports that every address of this host can bind.
+  local ports
+  ports=$("$free_ports_tool" 2 0.0.0.0) || { echo "local-cluster: no free TCP ports for slurmctld and slurmd" >&2; stop; exit 1; }
+
   cat >"$conf" <<CONF
 # Private cluster written by launch/slurm/local-cluster.sh
 ClusterName=fedtrain
@@ -98,8 +93,8 @@ SlurmUser=root
 AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.socket
 CredType=cred/munge
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=$ports
+SlurmdPort=$((ports + 1))
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
 SlurmctldPidFile=$dir/slurmctld.pid

@@ -1,7 +1,8 @@
 // AES-256-GCM sealing and the AES-256-CTR keystream, over OpenSSL EVP (AES-NI where the CPU has it).
 //
 // Both keep their EVP context for the life of the key, so a message costs one
-// IV reset instead of a key schedule.
+// IV reset instead of a key schedule. The key schedule lives only in that
+// context (the Key256 given is not kept), and EVP_CIPHER_CTX_free wipes it.
 #pragma once
 
 #include <array>

@@ -20,11 +20,12 @@
 #include <vector>
 
 #include "runtime/crypto/manifest.h"
+#include "runtime/crypto/secret_bytes.h"
 #include "runtime/crypto/x25519.h"
 
 namespace fedtrain {
 
-using Key256 = std::array<uint8_t, 32>;
+using Key256 = SecretBytes<32>;  // root and derived keys: wiped when they end
 
 enum class KeyPurpose : uint8_t { kMask = 1, kChannel = 2 };
 

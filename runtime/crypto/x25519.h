@@ -10,16 +10,20 @@
 #include <memory>
 #include <string>
 
+#include "runtime/crypto/secret_bytes.h"
+
 namespace fedtrain {
 
 using PublicKey = std::array<uint8_t, 32>;
-using SharedSecret = std::array<uint8_t, 32>;
+using SharedSecret = SecretBytes<32>;  // wiped when it ends
 
 class SecretKey {
  public:
   static SecretKey generate();
   // Reads a PEM file; throws ConfigError naming `site` and the file when it is
-  // missing, unreadable, readable by group or others, or not an X25519 key.
+  // missing, unreadable, not a regular file, owned by another user than the
+  // one running fedtrain (or root), open to group or others, or not an X25519
+  // key. The checks apply to the file opened, at the end of any symlinks.
   static SecretKey load(const std::string& path, const std::string& site);
   void save(const std::string& path) const;  // created with mode 0600; refuses to overwrite
 

@@ -4,12 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
-#include <vector>
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/core/check.h"
 #include "runtime/core/error.h"
 #include "runtime/crypto/aes.h"
+#include "runtime/crypto/secret_bytes.h"
 
 namespace fedtrain {
 namespace {
@@ -42,7 +42,7 @@ void encode_masked(std::span<uint32_t> out, std::span<const float> x, const Fixe
   FT_CHECK(out.size() == x.size() && peers.size() == masks.size());
   constexpr size_t kBlock = 4096;  // elements: 16 KiB of output and of keystream, in L1/L2
   const double scale = weight * std::ldexp(1.0, fp.frac_bits);
-  std::vector<uint32_t> ks(kBlock);
+  SecretBuffer<uint32_t> ks(kBlock);  // a block of mask keystream: wiped when done
   for (size_t b = 0; b < out.size(); b += kBlock) {
     const size_t n = std::min(kBlock, out.size() - b);
     uint32_t* o = out.data() + b;

@@ -3,9 +3,21 @@
 
 #include <cmath>
 #include <cstring>
+#include <iomanip>
 #include <sstream>
 
 namespace fedtrain {
+namespace {
+
+// A site's weight is the number of rows of its training data: a whole number, at least 1, and at most
+// 2^53, above which a double no longer holds every whole number.
+// Anything else no site can hold. Taken into the total it would zero every honest weight (inf, 1e300),
+// make every weight NaN, or give weights that do not sum to 1 (0, negative).
+bool possible_sample_count(double samples) {
+  return samples >= 1.0 && samples <= std::ldexp(1.0, 53) && std::floor(samples) == samples;
+}
+
+}  // namespace
 
 void UpdateStatus::encode(uint8_t* out) const {
   out[0] = ready ? 1 : 0;
@@ -36,7 +48,9 @@ Participation decide_participation(const std::vector<UpdateStatus>& statuses, in
     else if (!st.finite || !std::isfinite(st.norm)) why << "its update has non-finite values";
     else if (max_update_norm > 0.0 && st.norm > max_update_norm)
       why << "its update norm " << st.norm << " exceeds federation.max_update_norm = " << max_update_norm;
-    else if (!(st.samples > 0.0)) why << "it reports no training samples";
+    else if (!possible_sample_count(st.samples))
+      why << "it reports an impossible sample count " << std::setprecision(15) << st.samples
+          << " (a count of training rows is a whole number from 1 to 2^53)";
     p.reasons[s] = why.str();
     if (p.reasons[s].empty()) {
       p.takes_part[s] = true;

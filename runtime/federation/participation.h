@@ -1,7 +1,10 @@
 // Which sites take part in a round: decided identically on every leader from the statuses they exchanged.
 //
-// A site sits the round out when its update has non-finite values, or when
-// its norm exceeds federation.max_update_norm (if set). Below
+// A site sits the round out when its update has non-finite values, when
+// its norm exceeds federation.max_update_norm (if set), or when it reports a
+// sample count no site can hold (not a whole number from 1 to 2^53). Both the
+// norm and the count are the site's own word: they stop accidents and
+// impossible values, not a site that lies (docs/security.md). Below
 // federation.min_sites participants the round is abandoned and the global
 // model stays as it was. Every leader also sends the hash of the global model
 // it holds; leaders that hold different models cannot continue.
@@ -19,7 +22,7 @@ namespace fedtrain {
 struct UpdateStatus {
   bool ready = true;
   bool finite = true;
-  double samples = 0.0;   // the site's weight
+  double samples = 0.0;   // the site's weight: rows of its training data
   double norm = 0.0;      // L2 norm of its pseudo-gradient
   Sha256Digest global{};  // hash of the global model the site started the round from
 

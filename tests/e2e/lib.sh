@@ -100,14 +100,12 @@ need_packages() {
   out=$("$FEDTRAIN_SOURCE_DIR/launch/install-deps.sh" "$@" 2>&1) || skip "cannot install $*: $(tail -3 <<<"$out")"
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on (probed by connecting).
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "no free TCP port found" >&2; exit 1
+# free_ports COUNT: the first of COUNT consecutive TCP ports on 127.0.0.1 that can all be bound now
+# (launch/free-ports.sh, which says what race is left). Start what binds them right after.
+free_ports() {
+  local first
+  first=$("$FEDTRAIN_SOURCE_DIR/launch/free-ports.sh" "$1" 127.0.0.1) || { echo "cannot find $1 free TCP port(s)" >&2; exit 1; }
+  echo "$first"
 }
 
 # alive PID: the process exists and is not a zombie.

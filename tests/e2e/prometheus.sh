@@ -15,10 +15,11 @@ small_data "$data"
 cfg=$WORK/run.ini
 small_config "$cfg" "$data"
 
-# Prometheus on loopback, scraping port (site es) and port + 1 (site de) every second.
-prom_port=$(free_port)
-port=$(free_port)
-while [[ $((port + 1)) -eq $prom_port ]]; do port=$(free_port); done
+# Four consecutive free ports: port and port + 1 for the leaders of sites es and de (a job serves
+# site i on monitoring.port + i), port + 2 for site es in the taken-port check at the end, port + 3
+# for Prometheus, which scrapes port and port + 1 every second.
+port=$(free_ports 4)
+prom_port=$((port + 3))
 monitoring=$FEDTRAIN_SOURCE_DIR/launch/monitoring
 cat >"$WORK/prometheus.yml" <<YML
 global:
@@ -100,10 +101,11 @@ awk -v a="$acc_prom" -v b="$acc_json" 'BEGIN { exit !(a != "" && a - b < 1e-6 &&
   && pass "prometheus: test accuracy $acc_prom on site de, as the metrics file says" \
   || fail "prometheus: test accuracy '$acc_prom', the metrics file says $acc_json"
 
-# A port that is taken (here Prometheus' own, the second site's port + 1) stops the job at start-up.
+# A port that is taken (here Prometheus' own, the second site's port + 1; the first site's, port + 2,
+# is free) stops the job at start-up.
 expect_exit 1 "site 'de': cannot serve Prometheus metrics on 127.0.0.1:$prom_port.*monitoring.port" \
   "a taken port is a start-up error naming site and port" -- \
-  "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" --monitoring.port=$((prom_port - 1)) --monitoring.address=127.0.0.1
+  "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" --monitoring.port=$((port + 2)) --monitoring.address=127.0.0.1
 
 # Alerting rules: valid, their unit tests pass, and the server loaded and evaluated them.
 lint=$(promtool check rules "$monitoring/fedtrain-alerts.yml" 2>&1) && pass "promtool check rules" || fail "promtool check rules: $lint"

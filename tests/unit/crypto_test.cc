@@ -1,9 +1,15 @@
 // Site identities, the manifest, the key schedule and the AES wrappers.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <functional>
+#include <future>
+#include <thread>
 
 #include "runtime/core/error.h"
 #include "runtime/crypto/aes.h"
@@ -51,6 +57,102 @@ TEST(X25519, KeyFileProblemsNameTheSiteAndTheFile) {
   chmod(dir.file("junk.key").c_str(), 0600);
   e = config_error([&] { SecretKey::load(dir.file("junk.key"), "de"); });
   EXPECT_NE(e.find("does not hold an X25519 private key"), std::string::npos) << e;
+}
+
+TEST(X25519, KeyFileOpenToOthersIsRefusedNamingTheFileAndTheFix) {
+  testing::TempDir dir;
+  SecretKey::generate().save(dir.file("k.key"));
+  chmod(dir.file("k.key").c_str(), 0644);
+  const std::string e = config_error([&] { SecretKey::load(dir.file("k.key"), "es"); });
+  EXPECT_NE(e.find("site 'es': secret key file '" + dir.file("k.key") + "' has mode 644"), std::string::npos) << e;
+  EXPECT_NE(e.find("chmod 600 '" + dir.file("k.key") + "'"), std::string::npos) << e;
+}
+
+// The layout of a Kubernetes Secret volume: KEY -> ..data/KEY, ..data -> a timestamped directory.
+// The link is followed; the file at its end must be private.
+TEST(X25519, KeyFileBehindSymlinksLoadsWhenItsTargetIsPrivate) {
+  testing::TempDir dir;
+  ASSERT_EQ(mkdir(dir.file("..2024_05_01_12_00_00.1").c_str(), 0755), 0);
+  SecretKey key = SecretKey::generate();
+  key.save(dir.file("..2024_05_01_12_00_00.1/es.key"));
+  ASSERT_EQ(symlink("..2024_05_01_12_00_00.1", dir.file("..data").c_str()), 0);
+  ASSERT_EQ(symlink("..data/es.key", dir.file("es.key").c_str()), 0);
+  EXPECT_EQ(SecretKey::load(dir.file("es.key"), "es").public_key(), key.public_key());
+
+  chmod(dir.file("..2024_05_01_12_00_00.1/es.key").c_str(), 0644);
+  const std::string e = config_error([&] { SecretKey::load(dir.file("es.key"), "es"); });
+  EXPECT_NE(e.find("secret key file '" + dir.file("es.key") + "' has mode 644"), std::string::npos) << e;
+}
+
+TEST(X25519, KeyFileOwnedByAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file to another user";
+  testing::TempDir dir;
+  SecretKey::generate().save(dir.file("k.key"));
+  ASSERT_EQ(chown(dir.file("k.key").c_str(), 65534, 65534), 0);
+  const std::string e = config_error([&] { SecretKey::load(dir.file("k.key"), "es"); });
+  EXPECT_NE(e.find("site 'es': secret key file '" + dir.file("k.key") + "' is owned by uid 65534"), std::string::npos)
+      << e;
+}
+
+TEST(X25519, KeyPathThatIsNoFileGivesAClearErrorAndNeverBlocks) {
+  testing::TempDir dir;
+  std::string e = config_error([&] { SecretKey::load(dir.path(), "es"); });
+  EXPECT_NE(e.find("secret key file '" + dir.path() + "' is a directory, not a regular file"), std::string::npos) << e;
+
+  // Opening a FIFO for reading waits for a writer, unless it is opened non-blocking.
+  const std::string fifo = dir.file("es.key");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto loading = std::async(std::launch::async, [&] { return config_error([&] { SecretKey::load(fifo, "es"); }); });
+  if (loading.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "SecretKey::load blocks on a FIFO";
+    const int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);  // lets it go
+    if (w >= 0) close(w);
+  }
+  e = loading.get();
+  EXPECT_NE(e.find("secret key file '" + fifo + "' is a FIFO, not a regular file"), std::string::npos) << e;
+}
+
+// The path flips between a private key and a key open to others while it is loaded, again and again:
+// a load either refuses the loose one or returns the private one. Checking the path and then opening
+// it (instead of checking what was opened) returns the loose key once a flip lands in between.
+TEST(X25519, KeyFileIsCheckedAsOpenedNotByItsPath) {
+  testing::TempDir dir;
+  SecretKey good = SecretKey::generate(), loose = SecretKey::generate();
+  good.save(dir.file("good.key"));
+  loose.save(dir.file("loose.key"));
+  chmod(dir.file("loose.key").c_str(), 0644);
+  const std::string path = dir.file("es.key"), tmp = dir.file("es.key.tmp");
+  ASSERT_EQ(symlink("good.key", path.c_str()), 0);
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    for (bool to_loose = true; !stop.load(std::memory_order_relaxed); to_loose = !to_loose) {
+      if (symlink(to_loose ? "loose.key" : "good.key", tmp.c_str()) != 0 || rename(tmp.c_str(), path.c_str()) != 0) {
+        unlink(tmp.c_str());
+      }
+    }
+  });
+  // About 1 load in 100 catches a flip between a stat() and a later open(): 1000 of each outcome
+  // (a fraction of a second) catch one nearly always.
+  constexpr int kEach = 1000;
+  int loaded = 0, refused = 0, loose_loaded = 0;
+  std::string other_error;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((loaded < kEach || refused < kEach) && std::chrono::steady_clock::now() < deadline) {
+    try {
+      const PublicKey got = SecretKey::load(path, "es").public_key();
+      if (got == loose.public_key()) ++loose_loaded;
+      else ++loaded;
+    } catch (const ConfigError& e) {
+      ++refused;
+      if (std::string(e.what()).find("has mode 644") == std::string::npos) other_error = e.what();
+    }
+  }
+  stop = true;
+  flipper.join();
+  EXPECT_EQ(loose_loaded, 0) << "the key open to others was loaded " << loose_loaded << " times";
+  EXPECT_EQ(other_error, "");
+  EXPECT_GE(loaded, kEach) << "the path did not flip enough within 30 s to test anything";
+  EXPECT_GE(refused, kEach) << "the path did not flip enough within 30 s to test anything";
 }
 
 TEST(X25519, PublicKeysAsBase64) {
