@@ -13,7 +13,7 @@ cfg=$WORK/run.ini
 ckpt_config "$cfg" "$data"
 # Long enough rounds that a signal lands inside one; no periodic checkpoint, so the file after a stop
 # comes from the stop itself (every=100: only the last round's otherwise).
-opts=(--federation.rounds=8 --federation.local_steps=100 --checkpoint.every=100)
+opts=(--federation.rounds=8 --federation.local_steps=300 --checkpoint.every=100)
 run4 --config "$cfg" $(dirs ref) "${opts[@]}" >/dev/null 2>&1 || fail "reference run"
 [[ $(intact_rounds "$WORK/ref/es") == 8 ]] || fail "reference: es holds $(ls "$WORK/ref/es")"
 
@@ -21,7 +21,7 @@ run4 --config "$cfg" $(dirs ref) "${opts[@]}" >/dev/null 2>&1 || fail "reference
 # (mpirun | one | all: mpirun, a single rank, every rank), expects exit 3 and a checkpoint of the
 # round in progress, then resumes and compares with the reference.
 stop_case() {
-  local name=$1 sig=$2 target=$3 pid ranks rc before stopped out
+  local name=$1 sig=$2 target=$3 pid ranks rc before after stopped out
   "$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" $(dirs "$name") "${opts[@]}" >"$WORK/$name.out" 2>&1 &
   pid=$!
   for _ in $(seq 600); do [[ -s $WORK/$name.jsonl && $(wc -l <"$WORK/$name.jsonl") -ge 2 ]] && break; sleep 0.02; done
@@ -32,15 +32,21 @@ stop_case() {
     one) kill -"$sig" "${ranks[3]}" ;;
     all) kill -"$sig" "${ranks[@]}" ;;
   esac
+  after=$(wc -l <"$WORK/$name.jsonl")  # rounds finished by the time the signal was sent, at most
   wait "$pid"
   rc=$?
   stopped=$(tail -1 "$WORK/$name.jsonl" | sed -E 's/.*"round":([0-9]+).*/\1/')
   out=$(cat "$WORK/$name.out")
   echo "$name: SIG$sig to $target after $before rounds; exit $rc; the last round run was $stopped"
   [[ $rc -eq 3 ]] || { fail "$name: exit $rc, expected 3"; tail -20 <<<"$out" >&2; return; }
-  # The round in progress when the signal came: normally before+1 (before+2 if this shell was slow).
-  ((stopped > before && stopped <= before + 2 && stopped < 8)) \
-    || { fail "$name: stopped after round $stopped, expected the round in progress after $before"; return; }
+  # The round in progress when the signal came: after `before` rounds, and, when the signal went to
+  # ranks, at most one after those finished when kill returned (however slowly this shell ran). A
+  # signal to mpirun reaches the ranks when mpirun forwards it: on a loaded machine that took up to
+  # 5 rounds of 35 ms here, so then only "before the last round" is fedtrain's to keep.
+  local latest=$((after + 1))
+  [[ $target == mpirun ]] && latest=7
+  ((stopped > before && stopped <= latest && stopped < 8)) \
+    || { fail "$name: stopped after round $stopped, expected the round in progress after $before..$after"; return; }
   grep -q "SIG$sig asked the job to stop: round $stopped is checkpointed in '$WORK/$name/es/$(printf 'round-%06d.h5' "$stopped")'" \
     <<<"$out" || { fail "$name: stop not stated: $(grep -i stop <<<"$out")"; return; }
   [[ $(intact_rounds "$WORK/$name/es") == "$stopped" && $(intact_rounds "$WORK/$name/de") == "$stopped" ]] \
