@@ -265,8 +265,8 @@ int prepare(const TextOptions& o) {
       a.reals["entropy_bits_per_byte"] = byte_entropy_bits(val);
       write("val-" + o.centralized + ".h5", val, centralized_attributes(corpora, "val", a));
     }
-    for (const auto& [part, final_path] : written) fs::rename(part, final_path);
     if (!o.dropped_log.empty()) write_dropped_log(o.dropped_log, dropped_rows);
+    for (const auto& [part, final_path] : written) fs::rename(part, final_path);
   } catch (...) {
     for (const auto& [part, final_path] : written) fs::remove(part, ec);
     if (made_dir) fs::remove(o.out, ec);  // only if empty

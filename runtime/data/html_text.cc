@@ -4,6 +4,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/tree.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fstream>

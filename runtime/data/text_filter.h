@@ -16,6 +16,7 @@
 //              outnumber the words from the language's own list (the lists are
 //              in text_filter.cc: es, de, fr, it, pt, nl, pl; another language
 //              has an empty list, so 2 English function words drop a paragraph).
+// For English itself (en, en-us, en-gb) neither English test applies.
 // Everything else is kept as it is.
 #pragma once
 

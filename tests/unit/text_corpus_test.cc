@@ -139,6 +139,15 @@ TEST(TextFilter, FunctionWordsSharedWithEnglishCountForTheLanguage) {
   EXPECT_EQ(TextFilter("es", nullptr).classify("Returns True when the method is successful."), Verdict::kEnglishWords);
 }
 
+TEST(TextFilter, EnglishSitesSkipTheEnglishTests) {
+  const std::unordered_set<std::string> english = {"Returns the value of the cell in the sheet."};
+  for (const char* lang : {"en", "en-us", "en-gb"}) {
+    const TextFilter en(lang, &english);
+    EXPECT_EQ(en.classify("Returns the value of the cell in the sheet."), Verdict::kKeep) << lang;
+    EXPECT_EQ(en.classify("Type =SUM(A1:B2) in the cell of the sheet."), Verdict::kCode) << lang;
+  }
+}
+
 TEST(TextFilter, LanguagesWithoutAListDropOnTwoEnglishWords) {
   const TextFilter ka("ka", nullptr);
   EXPECT_FALSE(ka.knows_language());
