@@ -330,7 +330,7 @@ int cmd_data_text(const std::vector<std::string>& args) {
       ("out", po::value(&o.out), "output directory (created)")
       ("sites", po::value(&sites), "comma-separated sites, each named by its language: es,de,fr,it,pt,nl,pl")
       ("text", po::value(&texts)->composing(), "SITE=FILE[,SITE=FILE]: a site's own UTF-8 text instead of a help pack")
-      ("val-fraction", po::value(&o.val_fraction)->default_value(0.05), "share of documents held out for validation")
+      ("val-fraction", po::value(&o.val_fraction)->default_value(0.05, "0.05"), "share of documents held out for validation")
       ("seed", po::value(&o.seed)->default_value(1), "seed of the train/validation split")
       ("source", po::value(&o.source), "cache of extracted packs (launch/install-deps.sh --fetch-help DIR LANG...); "
                                        "default: the installed packs under /usr/share/libreoffice/help")
