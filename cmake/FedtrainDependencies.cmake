@@ -1,6 +1,6 @@
 # Finds every dependency once and exposes it as an imported target; prints a summary.
 #   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, OpenSSL::Crypto,
-#   fedtrain::openblas, ZLIB::ZLIB, prometheus-cpp::pull, and with CUDA: CUDA::cudart, CUDA::cublas,
+#   fedtrain::openblas, ZLIB::ZLIB, prometheus-cpp::pull, LibXml2::LibXml2, and with CUDA: CUDA::cudart, CUDA::cublas,
 #   NCCL::NCCL (cmake/FindNCCL.cmake).
 
 set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "Use the C API of MPI from C++" FORCE)
@@ -12,6 +12,12 @@ find_package(ZLIB REQUIRED)
 find_package(prometheus-cpp CONFIG QUIET)
 if(NOT prometheus-cpp_FOUND)
   message(FATAL_ERROR "prometheus-cpp not found: install prometheus-cpp-dev (launch/install-deps.sh does)")
+endif()
+
+# libxml2's HTML parser reads the help pages of 'fedtrain data text' (Debian: libxml2-dev).
+find_package(LibXml2 QUIET)
+if(NOT LibXml2_FOUND)
+  message(FATAL_ERROR "libxml2 not found: install libxml2-dev (launch/install-deps.sh does)")
 endif()
 
 # HDF5, C API, serial library (each site leader writes its own files).
@@ -105,6 +111,7 @@ message(STATUS "  OpenSSL      ${OPENSSL_VERSION}")
 message(STATUS "  OpenBLAS     ${OpenBLAS_VERSION} ${OpenBLAS_LIBRARIES}")
 message(STATUS "  zlib         ${ZLIB_VERSION_STRING}")
 message(STATUS "  prometheus-cpp ${prometheus-cpp_VERSION} (pull)")
+message(STATUS "  libxml2      ${LIBXML2_VERSION_STRING} (HTML parser)")
 if(FEDTRAIN_CUDA_ENABLED)
   message(STATUS "  CUDA         ${CUDAToolkit_VERSION} (archs ${CMAKE_CUDA_ARCHITECTURES}), cuBLAS")
   if(FEDTRAIN_NCCL_ENABLED)

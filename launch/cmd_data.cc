@@ -1,6 +1,7 @@
 // fedtrain data: turn a standard dataset into one HDF5 training shard per site plus a test file.
 //
 //   fedtrain data fashion-mnist --out DIR --sites es,de --partition iid|dirichlet --alpha 0.5 --seed 1
+//   fedtrain data text ...      (cmd_data_text.cc: text corpora for language models)
 //
 // Writes DIR/train-<site>.h5 and DIR/test.h5 (/features float32 [N,784] in
 // [0,1], /labels int32 [N]). All files are written under temporary names and
@@ -134,6 +135,7 @@ int prepare(const DataOptions& o) {
 }  // namespace
 
 int cmd_data(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "text") return cmd_data_text(std::vector<std::string>(args.begin() + 1, args.end()));
   DataOptions o;
   std::string sites;
   po::options_description desc("fedtrain data fashion-mnist options");
@@ -156,13 +158,14 @@ int cmd_data(const std::vector<std::string>& args) {
     po::store(po::command_line_parser(args).options(all).positional(pos).style(style).run(), vm);
     po::notify(vm);
     if (vm.count("help")) {
-      std::printf("usage: fedtrain data fashion-mnist --out DIR --sites es,de [options]\n\n");
+      std::printf("usage: fedtrain data fashion-mnist --out DIR --sites es,de [options]\n"
+                  "       fedtrain data text --out DIR --sites es,de,fr,it [options]   (see fedtrain data text --help)\n\n");
       std::cout << desc;
       return kExitOk;
     }
     if (o.dataset != "fashion-mnist")
       throw ConfigError(o.dataset.empty() ? "fedtrain data: name the dataset: fedtrain data fashion-mnist --out DIR --sites es,de"
-                                          : "fedtrain data: unknown dataset '" + o.dataset + "'; supported: fashion-mnist");
+                                          : "fedtrain data: unknown dataset '" + o.dataset + "'; supported: fashion-mnist, text");
     if (o.out.empty()) throw ConfigError("fedtrain data: --out DIR is required");
     if (sites.empty()) throw ConfigError("fedtrain data: --sites is required, e.g. --sites es,de");
     std::stringstream ss(sites);

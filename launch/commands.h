@@ -9,6 +9,7 @@ namespace fedtrain {
 
 int cmd_run(int argc, char** argv, const std::vector<std::string>& args);
 int cmd_data(const std::vector<std::string>& args);
+int cmd_data_text(const std::vector<std::string>& args);  // fedtrain data text ...
 int cmd_config(const std::vector<std::string>& args);
 int cmd_keygen(const std::vector<std::string>& args);
 int cmd_bench(int argc, char** argv, const std::vector<std::string>& args);

@@ -23,6 +23,7 @@ const char* kUsage =
     "commands:\n"
     "  run      train a federation:  mpirun -n 4 fedtrain run --config configs/quickstart.ini [--section.key=value ...]\n"
     "  data     prepare per-site shards:  fedtrain data fashion-mnist --out DIR --sites es,de [--partition iid|dirichlet]\n"
+    "           or text corpora:          fedtrain data text --out DIR --sites es,de,fr,it [--text es=FILE,...]\n"
     "  keygen   a site's key pair for secure aggregation:  fedtrain keygen --site es --out keys/\n"
     "  config   check a config and print it resolved (or its world size)\n"
     "  ckpt     look into checkpoints:  fedtrain ckpt inspect FILE | fedtrain ckpt verify FILE|DIR\n"
