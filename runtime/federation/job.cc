@@ -95,7 +95,9 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<RoundReport> report;
   std::unique_ptr<PrometheusExporter> exporter;
   try {
-    if (evaluating_site) evaluator = std::make_unique<Evaluator>(config.test_file, test_info, *site_coll);
+    if (evaluating_site)
+      evaluator = std::make_unique<Evaluator>(
+          make_image_eval_set(config.test_file, test_info, topo.site_rank(), topo.site_size()), *site_coll);
     if (reporting) report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed);
     if (topo.is_leader() && config.monitoring.port > 0) {
       // One endpoint per site leader; port + site index keeps leaders on one host apart.

@@ -20,6 +20,8 @@ struct Batch {
   int size = 0;                     // B: images, or token windows
   const float* x = nullptr;         // images: (B, features)
   const int32_t* labels = nullptr;  // images: (B)
+  const uint8_t* tokens = nullptr;  // text: (B, context + 1) bytes; inputs [0, T), targets [1, T]
+  int context = 0;                  // text: T
 };
 
 struct BatchStats {

@@ -1,22 +1,14 @@
-// Test loss and accuracy of the global model.
+// Loss (and accuracy) of the global model on a site's held-out data.
 #include "runtime/site/evaluator.h"
-
-#include <algorithm>
 
 namespace fedtrain {
 
-Evaluator::Evaluator(const std::string& test_file, const DatasetInfo& info, Collectives& site) : site_(site) {
-  const size_t begin = info.rows * site.rank() / site.size(), end = info.rows * (site.rank() + 1) / site.size();
-  part_ = read_dataset_rows(test_file, begin, end - begin, info.classes);
-}
+Evaluator::Evaluator(std::unique_ptr<EvalSet> set, Collectives& site) : set_(std::move(set)), site_(site) {}
 
 EvalResult Evaluator::evaluate(Model& model, std::span<const float> params) {
-  constexpr int kBatch = 1000;
   double sums[3] = {0.0, 0.0, 0.0};  // loss, correct, samples
-  for (size_t row = 0; row < part_.rows; row += kBatch) {
-    const int B = static_cast<int>(std::min<size_t>(kBatch, part_.rows - row));
-    const Batch batch{B, part_.x.data() + row * part_.features, part_.y.data() + row};
-    BatchStats s = model.evaluate(params, batch);
+  for (size_t i = 0; i < set_->batches(); ++i) {
+    const BatchStats s = model.evaluate(params, set_->batch(i));
     sums[0] += s.loss_sum;
     sums[1] += static_cast<double>(s.correct);
     sums[2] += static_cast<double>(s.samples);

@@ -1,34 +1,34 @@
-// Test loss and accuracy of the global model, computed by the ranks of one site.
+// Loss (and accuracy) of the global model on a site's held-out data, computed by the ranks of that site.
 //
-// The test file is read only by the evaluating site (the first site listed);
-// its ranks each take a contiguous part and sum their results over site_comm,
-// so evaluation adds no traffic across site borders.
+// Each rank evaluates its part (eval_set.h) and the sums meet over site_comm,
+// so evaluation adds no traffic across site borders: only the resulting
+// scalars leave the site, in the round totals.
 #pragma once
 
+#include <memory>
 #include <span>
-#include <string>
 
 #include "runtime/collectives/collectives.h"
-#include "runtime/data/dataset_file.h"
 #include "runtime/model/model.h"
+#include "runtime/site/eval_set.h"
 
 namespace fedtrain {
 
 struct EvalResult {
-  double loss = 0.0;      // mean over the test set
-  double accuracy = 0.0;  // fraction in [0, 1]
-  int64_t samples = 0;
+  double loss = 0.0;      // mean over every scored prediction, nats
+  double accuracy = 0.0;  // fraction in [0, 1] (classifiers)
+  int64_t samples = 0;    // scored predictions: images, or predicted bytes
 };
 
 class Evaluator {
  public:
-  Evaluator(const std::string& test_file, const DatasetInfo& info, Collectives& site);
+  Evaluator(std::unique_ptr<EvalSet> set, Collectives& site);
   // Collective over the site.
   EvalResult evaluate(Model& model, std::span<const float> params);
 
  private:
+  std::unique_ptr<EvalSet> set_;
   Collectives& site_;
-  Dataset part_;
 };
 
 }  // namespace fedtrain
