@@ -152,7 +152,7 @@ TEST(GptGradcheck, Residual) {
   expect_gradient("db", b, db, db0, loss);
 }
 
-// T = 5 fits in one block of query rows; T = 70 takes a full block and a partial one, so the
+// T = 5 fits in one block of query rows; T = 70 takes full blocks and a partial one, so the
 // products that skip the masked triangle are checked across block boundaries too.
 TEST(GptGradcheck, Attention) {
   std::mt19937_64 gen(16);
