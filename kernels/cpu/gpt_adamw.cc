@@ -5,16 +5,9 @@ namespace fedtrain::kernels::cpu {
 
 void adamw_step_masked(float* params, const float* grads, float* m, float* v, std::span<const ParamRange> ranges,
                        float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step) {
-  for (size_t i = 0; i < ranges.size();) {
-    // Merge the ranges that follow on without a gap and carry the same flag.
-    const ParamRange& first = ranges[i];
-    size_t count = first.count;
-    for (++i; i < ranges.size() && ranges[i].decay == first.decay && ranges[i].offset == first.offset + count; ++i)
-      count += ranges[i].count;
-    const size_t o = first.offset;
-    adamw_step(params + o, grads + o, m + o, v + o, count, lr, beta1, beta2, eps, first.decay ? weight_decay : 0.0f,
-               step);
-  }
+  for_each_decay_run(ranges, [&](size_t o, size_t count, bool decay) {
+    adamw_step(params + o, grads + o, m + o, v + o, count, lr, beta1, beta2, eps, decay ? weight_decay : 0.0f, step);
+  });
 }
 
 }  // namespace fedtrain::kernels::cpu

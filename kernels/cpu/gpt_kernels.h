@@ -85,4 +85,17 @@ struct ParamRange {
 void adamw_step_masked(float* params, const float* grads, float* m, float* v, std::span<const ParamRange> ranges,
                        float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step);
 
+// fn(offset, count, decay) for each run of ranges that follow on without a gap and carry the same flag, in
+// order: how adamw_step_masked and its CUDA twin cut the parameter vector.
+template <typename Fn>
+void for_each_decay_run(std::span<const ParamRange> ranges, Fn&& fn) {
+  for (size_t i = 0; i < ranges.size();) {
+    const ParamRange& first = ranges[i];
+    size_t count = first.count;
+    for (++i; i < ranges.size() && ranges[i].decay == first.decay && ranges[i].offset == first.offset + count; ++i)
+      count += ranges[i].count;
+    fn(first.offset, count, first.decay);
+  }
+}
+
 }  // namespace fedtrain::kernels::cpu
