@@ -6,7 +6,9 @@
 // Query rows t in [r0, r1) attend only to keys s < r1, so each block of kRows query rows multiplies
 // (r1-r0, hs) by (hs, r1) instead of (hs, T): about half the work of the full products at large T.
 // Inside a block the products still cover keys r0 < s < r1 above the diagonal; their probabilities are
-// exactly 0, so they add nothing. The softmax loops are compiled for three SIMD levels (isa_dispatch.h).
+// exactly 0, so they add nothing. Each head's keys (forward) and values (backward) are first transposed
+// into a (hs,T) buffer, so that s Q K^T and dO V^T are NN sgemms. The softmax loops are compiled for three
+// SIMD levels (isa_dispatch.h).
 #include <cblas.h>
 
 #include <algorithm>

@@ -11,7 +11,9 @@ namespace fedtrain::kernels::cpu {
 
 enum class Isa { kBase, kAvx2, kAvx512 };
 
-// The widest level this CPU supports; kBase off x86-64.
+// The widest level this CPU supports (kBase off x86-64), at most FEDTRAIN_CPU_ISA when that is set to base,
+// avx2 or avx512: to compare the versions on one machine (the tests run each), or to get one machine's
+// rounding on another.
 Isa best_isa();
 
 // base, avx2 or avx512 by best_isa(). Call once (a function-local static) and keep the pointer.

@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/gpt_exp.h"
 #include "kernels/cpu/gpt_kernels.h"
+#include "kernels/cpu/isa_dispatch.h"
 
 namespace fedtrain::kernels::cpu {
 namespace {
@@ -18,6 +21,20 @@ std::vector<float> random_vec(size_t n, std::mt19937_64& gen, float lo = -1.0f, 
   std::vector<float> v(n);
   for (float& x : v) x = u(gen);
   return v;
+}
+
+// ctest runs this file again with FEDTRAIN_CPU_ISA=base and =avx2: the cap must hold, or those runs would
+// test the AVX-512 loops once more.
+TEST(GptKernels, CpuIsaCapHolds) {
+  const char* cap = std::getenv("FEDTRAIN_CPU_ISA");
+  const Isa isa = best_isa();
+  std::printf("SIMD version in use: %s\n", isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "base");
+  const std::string wanted = cap != nullptr ? cap : "";
+  if (wanted == "base") {
+    EXPECT_EQ(isa, Isa::kBase);
+  } else if (wanted == "avx2") {
+    EXPECT_NE(isa, Isa::kAvx512);
+  }
 }
 
 TEST(GptKernels, EmbeddingAddsTokenAndPositionRows) {
