@@ -85,7 +85,7 @@ int bench_train(const std::vector<std::string>& args) {
   std::vector<float> params(model.param_count()), grads(model.param_count());
   model.init(params, 1);
   InnerOptimizerConfig opt_cfg;
-  InnerOptimizer opt(opt_cfg, model.param_count());
+  InnerOptimizer opt(opt_cfg, model.layout());
   std::mt19937_64 gen(7);
   std::vector<float> x(static_cast<size_t>(batch) * input);
   std::vector<int32_t> y(batch);

@@ -52,7 +52,18 @@ const Key kKeys[] = {
    [](Config& c, const std::string&, const std::string& v) { c.test_file = v; }},
   {"data.batch_size", "64", "samples per rank per inner step",
    [](Config& c, const std::string& k, const std::string& v) { c.batch_size = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
-  {"model.hidden", "256,128", "hidden layer widths of the MLP, comma-separated",
+  {"model.kind", "mlp", "mlp (a classifier on images) or gpt (a GPT-2 style language model on bytes)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     c.model_kind = parse_choice(k, v, {"mlp", "gpt"}) == "mlp" ? ModelKind::kMlp : ModelKind::kGpt; }},
+  {"model.layers", "4", "gpt: transformer blocks",
+   [](Config& c, const std::string& k, const std::string& v) { c.layers = static_cast<int>(parse_int(k, v, 1, 256)); }},
+  {"model.heads", "4", "gpt: attention heads (model.dim must be a multiple)",
+   [](Config& c, const std::string& k, const std::string& v) { c.heads = static_cast<int>(parse_int(k, v, 1, 1024)); }},
+  {"model.dim", "128", "gpt: model width D",
+   [](Config& c, const std::string& k, const std::string& v) { c.dim = static_cast<int>(parse_int(k, v, 1, 1 << 16)); }},
+  {"model.context", "128", "gpt: context length T in bytes (windows of T+1 bytes)",
+   [](Config& c, const std::string& k, const std::string& v) { c.context = static_cast<int>(parse_int(k, v, 1, 1 << 16)); }},
+  {"model.hidden", "256,128", "mlp: hidden layer widths, comma-separated",
    [](Config& c, const std::string& k, const std::string& v) { c.hidden = parse_int_list(k, v, 1, 1 << 16); }},
   {"inner.optimizer", "sgd", "inner optimizer of every rank: sgd or adamw",
    [](Config& c, const std::string& k, const std::string& v) {
@@ -125,8 +136,10 @@ const Key kKeys[] = {
 const SiteKey kSiteKeys[] = {
   {"ranks", "MPI ranks of this site (consecutive world ranks, in the order sites are listed)",
    [](SiteConfig& s, const std::string& k, const std::string& v) { s.ranks = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
-  {"data", "HDF5 training shard of this site (/features, /labels); read only by this site's ranks",
+  {"data", "HDF5 training shard of this site (/features, /labels; or /tokens for gpt); read only by this site's ranks",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.data = v; }},
+  {"val", "gpt: the site's validation text (/tokens, from 'fedtrain data text'); only its bits per byte leave the site",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.val = v; }},
   {"public_key", "the site's X25519 public key, base64 (its entry in the federation manifest)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key = v; }},
   {"public_key_file", "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.pub)",
@@ -236,6 +249,26 @@ void refuse_security_overrides(const Collector& from_cli) {
                       "launcher or wrapper cannot change them unnoticed; edit the config file, or pass "
                       "--allow-security-overrides to allow it for this run");
   }
+}
+
+// What each model kind needs: mlp a test file, gpt a validation text per site and D divisible by H.
+void check_model_config(Config& c) {
+  if (c.model_kind == ModelKind::kMlp) {
+    if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
+    return;
+  }
+  if (c.dim % c.heads != 0)
+    throw ConfigError("model.dim = " + std::to_string(c.dim) + " is not divisible by model.heads = " +
+                      std::to_string(c.heads) + ": every head takes model.dim / model.heads channels; choose a "
+                      "model.dim that is a multiple of model.heads");
+  for (const auto& s : c.sites)
+    if (s.val.empty())
+      throw ConfigError("site '" + s.name + "' has no validation text: model.kind = gpt evaluates every site on its "
+                        "own text; set [site." + s.name + "] val = PATH (val-LANG.h5 from 'fedtrain data text')");
+  if (c.device == DeviceKind::kCuda)
+    throw ConfigError("model.kind = gpt trains on the CPU: the GPU trainer runs the MLP only so far; set "
+                      "run.device = cpu (or auto)");
+  c.device = DeviceKind::kCpu;  // auto: the CPU, until the GPU trainer runs the GPT
 }
 
 }  // namespace
@@ -401,7 +434,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   if (c.monitoring.port > 0 && c.monitoring.port + static_cast<int>(c.sites.size()) - 1 > 65535)
     throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
                       std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
-  if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
+  check_model_config(c);
   if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
     throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
                       "or site.collectives = mpi");
@@ -462,6 +495,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     out << "\n[site." << s.name << "]\n";
     if (s.ranks > 0) out << "ranks = " << s.ranks << "\n";
     out << "data = " << s.data << "\n";
+    if (!s.val.empty()) out << "val = " << s.val << "\n";
     if (!s.public_key.empty()) out << "public_key = " << s.public_key << "\n";
     if (!s.public_key_file.empty()) out << "public_key_file = " << s.public_key_file << "\n";
     if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";

@@ -18,6 +18,9 @@ namespace fedtrain {
 
 enum class InnerOptimizerKind { kSgd, kAdamW };
 
+// model.kind: an MLP classifier on images, or a GPT language model on bytes.
+enum class ModelKind { kMlp, kGpt };
+
 // Where a rank trains (run.device): auto is cuda where the build has CUDA and
 // every rank of the site sees a GPU, else cpu (see runtime/site/device_plan.h).
 enum class DeviceKind { kAuto, kCpu, kCuda };
@@ -54,7 +57,8 @@ struct MonitoringConfig {
 struct SiteConfig {
   std::string name;
   int ranks = 0;          // 0: not given (sites named per process with --site)
-  std::string data;       // HDF5 training shard of this site
+  std::string data;       // HDF5 training shard of this site (images, or /tokens text)
+  std::string val;        // model.kind = gpt: the site's validation text (/tokens), evaluated by the site
   // Secure aggregation: the site's entry in the federation manifest (its
   // X25519 public key, inline base64 or a file), the secret key file read
   // only by this site's leader, and the site's egress log.
@@ -90,7 +94,12 @@ struct Config {
   std::string test_file;
   int batch_size = 64;       // per rank
   // [model]
-  std::vector<int> hidden = {256, 128};
+  ModelKind model_kind = ModelKind::kMlp;
+  std::vector<int> hidden = {256, 128};  // mlp
+  int layers = 4;                         // gpt
+  int heads = 4;                          // gpt
+  int dim = 128;                          // gpt: D
+  int context = 128;                      // gpt: T, bytes per window
   // [inner], [outer]
   InnerOptimizerConfig inner;
   OuterOptimizerConfig outer;

@@ -12,6 +12,9 @@ namespace fedtrain {
 
 DatasetInfo inspect_dataset(const std::string& path) {
   H5File f = H5File::open_read(path);
+  if (!f.has("/features") && f.has("/tokens"))
+    throw ConfigError("HDF5 file '" + path + "' holds /tokens (text from 'fedtrain data text'), not /features and "
+                      "/labels: model.kind = mlp trains on images; set model.kind = gpt to train on this text");
   std::vector<size_t> xs = f.shape("/features", H5Type::kFloat32);
   std::vector<size_t> ys = f.shape("/labels", H5Type::kInt32);
   if (xs.size() != 2 || xs[0] == 0 || xs[1] == 0)

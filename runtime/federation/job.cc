@@ -11,13 +11,12 @@
 #include "runtime/core/injection.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
-#include "runtime/data/shard_loader.h"
-#include "runtime/data/shuffle.h"
 #include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
 #include "runtime/model/model_factory.h"
 #include "runtime/federation/secure_setup.h"
+#include "runtime/federation/site_data.h"
 #include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
 #include "runtime/topology/agreement.h"
@@ -25,14 +24,12 @@
 namespace fedtrain {
 JobResult run_job(const Config& config, const Topology& topo) {
   const auto t0 = std::chrono::steady_clock::now();
-  const SiteConfig& site = config.sites[topo.site_index()];
   const bool evaluating_site = topo.site_index() == 0;
   const bool reporting = evaluating_site && topo.is_leader();
 
   // Start-up: every rank checks and loads its own data, each leader its site's
-  // identity, then all agree (a bad key file exits 2, bad data 1).
-  DatasetInfo train_info, test_info;
-  std::optional<ShardLoader> loader;
+  // identity, then all agree (a bad key file or data of the wrong kind exits 2, bad data 1).
+  SiteData data;
   std::optional<LeaderExchange> exchange;
   std::string error;
   int error_code = kExitRuntime;
@@ -41,33 +38,15 @@ JobResult run_job(const Config& config, const Topology& topo) {
       exchange.emplace(config, topo);
       exchange->prepare();
     }
-    train_info = inspect_dataset(site.data);
-    if (evaluating_site) test_info = inspect_dataset(config.test_file);
-    loader.emplace(site.data, train_info, topo.site_rank(), topo.site_size(),
-                   mix_seed(mix_seed(config.seed, static_cast<uint64_t>(topo.site_index())),
-                            static_cast<uint64_t>(topo.site_rank())));
+    data = load_site_data(config, topo);
   } catch (const Error& e) {
     error = e.what();
     error_code = e.exit_code();
   }
   agree_startup(topo.world(), error, error_code);
+  agree_data_shape(config, topo, data);
 
-  // Every site must feed the same model shape.
-  const auto [fmin, fmax] = min_max(topo.world(), static_cast<int64_t>(train_info.features));
-  const auto [cmin, cmax] = min_max(topo.world(), train_info.classes);
-  if (fmin != fmax)
-    throw Error("the sites' training data disagree on the feature count (" + std::to_string(fmin) + " vs " +
-                    std::to_string(fmax) + "): every site must be prepared for the same model",
-                kExitRuntime, /*collective=*/true);
-  const int classes = static_cast<int>(cmax);
-  if (evaluating_site && (test_info.features != train_info.features || test_info.classes > classes)) {
-    error = "test file '" + config.test_file + "' has " + std::to_string(test_info.features) + " features and " +
-            std::to_string(test_info.classes) + " classes; the training data have " +
-            std::to_string(train_info.features) + " and " + std::to_string(classes);
-  }
-  agree_startup(topo.world(), error, kExitRuntime);
-
-  std::unique_ptr<Model> model = make_model(config, DataShape{static_cast<int>(train_info.features), classes});
+  std::unique_ptr<Model> model = make_model(config, data.shape);
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
@@ -80,13 +59,13 @@ JobResult run_job(const Config& config, const Topology& topo) {
       error_code = e.exit_code();
     }
     outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
-    site_weight = static_cast<double>(train_info.rows);
+    site_weight = data.samples;
   }
   agree_startup(topo.world(), error, error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
-  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, *model, *loader);
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, *model, *data.train);
   Checkpointer checkpoints(config, topo, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume();
@@ -95,10 +74,13 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<RoundReport> report;
   std::unique_ptr<PrometheusExporter> exporter;
   try {
-    if (evaluating_site)
-      evaluator = std::make_unique<Evaluator>(
-          make_image_eval_set(config.test_file, test_info, topo.site_rank(), topo.site_size()), *site_coll);
-    if (reporting) report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed);
+    if (data.eval) evaluator = std::make_unique<Evaluator>(std::move(data.eval), *site_coll);
+    if (reporting) {
+      std::vector<std::string> sites;
+      for (const auto& s : config.sites) sites.push_back(s.name);
+      report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed, sites,
+                                             config.model_kind == ModelKind::kGpt);
+    }
     if (topo.is_leader() && config.monitoring.port > 0) {
       // One endpoint per site leader; port + site index keeps leaders on one host apart.
       exporter = std::make_unique<PrometheusExporter>(config.monitoring.address,

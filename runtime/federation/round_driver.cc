@@ -13,7 +13,9 @@
 
 namespace fedtrain {
 namespace {
-constexpr size_t kTotals = 5;  // values in the round totals exchange
+// The round totals exchange: train loss sum, train samples, egress bytes, then
+// per site its evaluation's loss sum, hits and scored predictions.
+constexpr size_t kTotalsHead = 3, kTotalsPerSite = 3;
 }  // namespace
 
 RoundDriver::RoundDriver(const Config& config, const Topology& topology, RoundParts parts)
@@ -54,34 +56,39 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     // Everything this leader sent since the last round (the session set-up
     // before round 1 included) plus the totals exchange of step 9 below.
     m.site_egress_bytes =
-        p_.setup_bytes + p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(kTotals) - counted_bytes_;
+        p_.setup_bytes + p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(totals_count()) - counted_bytes_;
     counted_bytes_ += m.site_egress_bytes;
     m.phases.aggregation = since(t_agg);
   }
   // 7. The new global model to every rank of the site.
   p_.trainer->broadcast_params();
 
-  // 8. Test loss and accuracy, on the evaluating site.
+  // 8. The global model on each evaluating site's held-out data (mlp: the
+  // first site's test set; gpt: every site's own validation text).
+  EvalResult e;
   if (p_.evaluator != nullptr) {
     const auto t_eval = Clock::now();
-    EvalResult e = p_.evaluator->evaluate(*p_.model, p_.trainer->params());
-    m.test_loss = e.loss;
-    m.test_accuracy = e.accuracy;
+    e = p_.evaluator->evaluate(*p_.model, p_.trainer->params());
     m.phases.evaluation = since(t_eval);
   }
 
   // 9. Round totals over the leaders: every leader learns the federation's
-  // loss and egress, and the evaluating site's test results.
+  // loss and egress, and every site's evaluation as three scalars.
   if (topo_.is_leader()) {
-    const bool evaluating = p_.evaluator != nullptr;
-    double totals[kTotals] = {loss[0], loss[1], static_cast<double>(m.site_egress_bytes),
-                              evaluating ? m.test_loss : 0.0, evaluating ? m.test_accuracy : 0.0};
-    p_.aggregator->sum(std::span<double>(totals, kTotals), RoundId{round, 0});
+    std::vector<double> totals(totals_count(), 0.0);
+    totals[0] = loss[0];
+    totals[1] = loss[1];
+    totals[2] = static_cast<double>(m.site_egress_bytes);
+    double* mine = totals.data() + kTotalsHead + kTotalsPerSite * topo_.site_index();
+    const double n = static_cast<double>(e.samples);
+    mine[0] = e.loss * n;
+    mine[1] = e.accuracy * n;
+    mine[2] = n;
+    p_.aggregator->sum(totals, RoundId{round, 0});
     FT_CHECK(p_.setup_bytes + p_.aggregator->sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
     m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
     m.egress_bytes = static_cast<uint64_t>(totals[2]);
-    m.test_loss = totals[3];
-    m.test_accuracy = totals[4];
+    read_evaluations(totals, m);
   }
 
   // 10. A stop request on any rank, then the checkpoint when due.
@@ -92,8 +99,31 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     m.phases.checkpoint = since(t_ckpt);
   }
   m.seconds = since(t0);
+  if (m.seconds > 0) m.samples_per_second /= m.seconds;  // leaders: the federation's trained samples, now per second
   for (RoundObserver* o : p_.observers) o->on_round_end(m);
   return m;
+}
+
+size_t RoundDriver::totals_count() const { return kTotalsHead + kTotalsPerSite * topo_.n_sites(); }
+
+void RoundDriver::read_evaluations(const std::vector<double>& totals, RoundMetrics& m) const {
+  m.samples_per_second = totals[1];  // trained samples of every site; divided by the round's seconds at its end
+  const double* site = totals.data() + kTotalsHead;
+  if (config_.model_kind == ModelKind::kMlp) {
+    if (site[2] > 0) {
+      m.test_loss = site[0] / site[2];
+      m.test_accuracy = site[1] / site[2];
+    }
+    return;
+  }
+  double loss = 0.0, bytes = 0.0;
+  m.site_val_bpb.assign(topo_.n_sites(), 0.0);
+  for (int s = 0; s < topo_.n_sites(); ++s, site += kTotalsPerSite) {
+    if (site[2] > 0) m.site_val_bpb[s] = site[0] / site[2] / std::log(2.0);
+    loss += site[0];
+    bytes += site[2];
+  }
+  m.val_bpb = bytes > 0 ? loss / bytes / std::log(2.0) : 0.0;
 }
 
 int RoundDriver::exchange(int64_t round) {

@@ -67,6 +67,9 @@ class RoundDriver {
   RoundMetrics run_round(int64_t round);
   // Leaders: steps 3-6 with retries. Returns the participating sites (0 if abandoned).
   int exchange(int64_t round);
+  size_t totals_count() const;
+  // test loss and accuracy (mlp), or every site's validation bits per byte (gpt), from the summed totals.
+  void read_evaluations(const std::vector<double>& totals, RoundMetrics& m) const;
 
   const Config& config_;
   const Topology& topo_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace fedtrain {
 
@@ -21,8 +22,11 @@ struct RoundMetrics {
   int sites = 0;
   int participating = 0;
   double train_loss = 0.0;
-  double test_loss = 0.0;
+  double test_loss = 0.0;             // mlp: the first site's test set
   double test_accuracy = 0.0;
+  std::vector<double> site_val_bpb;   // gpt: each site's validation bits per byte, in site order
+  double val_bpb = 0.0;               // gpt: their mean weighted by validation bytes
+  double samples_per_second = 0.0;    // trained samples (images, or predicted bytes) per second of the round, all sites
   uint64_t egress_bytes = 0;       // all leaders together: bytes that crossed site borders this round
   uint64_t site_egress_bytes = 0;  // this leader only
   double seconds = 0.0;            // wall time of the round

@@ -5,11 +5,16 @@
 // round), seconds (wall time of the round), and the phase times
 // local_seconds, site_allreduce_seconds, aggregation_seconds,
 // evaluation_seconds, checkpoint_seconds (as measured on rank 0).
+// A language model (model.kind = gpt) reports, instead of test_loss and
+// test_accuracy: val_bpb (validation bits per byte, the mean over sites
+// weighted by their validation bytes), site_val_bpb (an object: site -> value)
+// and tokens_per_second (bytes trained per second of the round, all sites).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "runtime/metrics/round_metrics.h"
 
@@ -20,8 +25,9 @@ class RoundReport final : public RoundObserver {
   // Creates the metrics file (and its directory), truncating an old one; a
   // run resumed after round `keep_through_round` (> 0) keeps the old file's
   // lines of rounds up to that one and appends.
+  // `sites` names the sites in order; `language_model`: gpt's columns.
   RoundReport(const std::string& metrics_path, const std::string& job_id, std::FILE* table,
-              int64_t keep_through_round = 0);
+              int64_t keep_through_round = 0, std::vector<std::string> sites = {}, bool language_model = false);
   ~RoundReport();
   RoundReport(const RoundReport&) = delete;
   RoundReport& operator=(const RoundReport&) = delete;
@@ -33,7 +39,12 @@ class RoundReport final : public RoundObserver {
   const std::string& path() const { return path_; }
 
  private:
+  void print_row(const RoundMetrics& m);
+  void write_json(const RoundMetrics& m);
+
   std::string path_, job_id_;
+  std::vector<std::string> sites_;
+  bool language_model_ = false;
   std::FILE* table_;
   std::FILE* json_ = nullptr;
   RoundMetrics last_;

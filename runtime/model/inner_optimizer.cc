@@ -12,7 +12,15 @@ std::vector<std::string> inner_state_names(const InnerOptimizerConfig& config) {
   return {};
 }
 
-InnerOptimizer::InnerOptimizer(const InnerOptimizerConfig& config, size_t param_count) : config_(config) {
+std::vector<kernels::cpu::ParamRange> decay_ranges(const ParamLayout& layout) {
+  std::vector<kernels::cpu::ParamRange> ranges;
+  for (const TensorInfo& t : layout.tensors()) ranges.push_back({t.offset, t.count, t.shape.size() >= 2});
+  return ranges;
+}
+
+InnerOptimizer::InnerOptimizer(const InnerOptimizerConfig& config, const ParamLayout& layout)
+    : config_(config), decay_(decay_ranges(layout)) {
+  const size_t param_count = layout.count();
   const size_t buffers = inner_state_names(config).size();
   if (buffers > 0) a_.assign(param_count, 0.0f);
   if (buffers > 1) b_.assign(param_count, 0.0f);
@@ -22,8 +30,8 @@ void InnerOptimizer::step(std::span<float> params, std::span<const float> grads)
   FT_CHECK(params.size() == grads.size());
   ++steps_;
   if (config_.kind == InnerOptimizerKind::kAdamW) {
-    kernels::cpu::adamw_step(params.data(), grads.data(), a_.data(), b_.data(), params.size(), config_.lr,
-                             config_.beta1, config_.beta2, config_.eps, config_.weight_decay, steps_);
+    kernels::cpu::adamw_step_masked(params.data(), grads.data(), a_.data(), b_.data(), decay_, config_.lr,
+                                    config_.beta1, config_.beta2, config_.eps, config_.weight_decay, steps_);
   } else {
     kernels::cpu::sgd_step(params.data(), grads.data(), a_.empty() ? nullptr : a_.data(), params.size(), config_.lr,
                            config_.momentum, config_.weight_decay, config_.nesterov);

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/gpt_kernels.h"
 #include "runtime/core/config.h"
+#include "runtime/model/param_layout.h"
 
 namespace fedtrain {
 
@@ -20,9 +22,14 @@ namespace fedtrain {
 // device buffers both follow it, so their checkpoints are interchangeable.
 std::vector<std::string> inner_state_names(const InnerOptimizerConfig& config);
 
+// AdamW's weight decay applies to the tensors of two or more dimensions
+// (weight matrices, embeddings), not to biases and LayerNorm parameters, as
+// GPT-2 and PyTorch practice have it: the ranges of `layout`, flagged.
+std::vector<kernels::cpu::ParamRange> decay_ranges(const ParamLayout& layout);
+
 class InnerOptimizer {
  public:
-  InnerOptimizer(const InnerOptimizerConfig& config, size_t param_count);
+  InnerOptimizer(const InnerOptimizerConfig& config, const ParamLayout& layout);
 
   void step(std::span<float> params, std::span<const float> grads);
 
@@ -38,6 +45,7 @@ class InnerOptimizer {
 
  private:
   InnerOptimizerConfig config_;
+  std::vector<kernels::cpu::ParamRange> decay_;
   int64_t steps_ = 0;
   std::vector<float> a_, b_;  // SGD: momentum in a_; AdamW: exp_avg in a_, exp_avg_sq in b_
 };

@@ -14,7 +14,7 @@ struct DataShape {
   int classes = 0;   // images: label count
 };
 
-// The model of `config` (model.hidden today: an MLP classifier) for data of `shape`.
+// The model of `config` (model.kind: an MLP classifier for data of `shape`, or a GPT on bytes).
 std::unique_ptr<Model> make_model(const Config& config, const DataShape& shape);
 
 }  // namespace fedtrain

@@ -23,7 +23,7 @@ CpuSiteTrainer::CpuSiteTrainer(const Config& config, const Topology& topology, C
       inner_config_(config.inner),
       params_(model.param_count()),
       grads_(model.param_count()),
-      optimizer_(config.inner, model.param_count()),
+      optimizer_(config.inner, model.layout()),
       reducer_(site, static_cast<size_t>(config.bucket_mib * 1024 * 1024)),
       watchdog_(site.size() > 1 ? config.collective_timeout_s : 0.0,
                 "site " + topology.site_name() + " (rank " + std::to_string(topology.site_rank()) + " of " +

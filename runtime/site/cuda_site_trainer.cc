@@ -9,6 +9,7 @@
 
 #include "fedtrain/features.h"
 #include "kernels/cuda/device.h"
+#include "kernels/cuda/gpt_kernels.h"
 #include "kernels/cuda/kernels.h"
 #include "runtime/collectives/watchdog.h"
 #include "runtime/core/check.h"
@@ -69,6 +70,7 @@ class CudaSiteTrainer final : public SiteTrainer {
   void collect_timing(int slot);
 
   const InnerOptimizerConfig opt_config_;
+  const std::vector<kernels::cpu::ParamRange> decay_;
   const DevicePlan plan_;
   Collectives& site_;  // MPI over site_comm
   Mlp& model_;
@@ -106,6 +108,7 @@ class CudaSiteTrainer final : public SiteTrainer {
 CudaSiteTrainer::CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan,
                                  Collectives& site, Mlp& model, BatchSource& loader)
     : opt_config_(config.inner),
+      decay_(decay_ranges(model.layout())),
       plan_(plan),
       site_(site),
       model_(model),
@@ -234,8 +237,9 @@ void CudaSiteTrainer::optimizer_step() {
   ++optimizer_steps_;
   const InnerOptimizerConfig& c = opt_config_;
   if (c.kind == InnerOptimizerKind::kAdamW) {
-    k::adamw_step(stream_.get(), params_.data(), grads_.data(), opt_a_.data(), opt_b_.data(), n_, c.lr, c.beta1,
-                  c.beta2, c.eps, c.weight_decay, optimizer_steps_);
+    // The CPU optimizer's decay ranges (inner_optimizer.h): weight matrices only.
+    k::adamw_step_masked(stream_.get(), params_.data(), grads_.data(), opt_a_.data(), opt_b_.data(), decay_, c.lr,
+                         c.beta1, c.beta2, c.eps, c.weight_decay, optimizer_steps_);
   } else {
     k::sgd_step(stream_.get(), params_.data(), grads_.data(), opt_a_.size() > 0 ? opt_a_.data() : nullptr, n_, c.lr,
                 c.momentum, c.weight_decay, c.nesterov);

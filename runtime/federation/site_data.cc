@@ -1,0 +1,84 @@
+// What one rank trains and evaluates on, loaded at start-up from its site's files.
+#include "runtime/federation/site_data.h"
+
+#include "runtime/core/error.h"
+#include "runtime/data/shard_loader.h"
+#include "runtime/data/shuffle.h"
+#include "runtime/data/token_shard.h"
+#include "runtime/data/token_windows.h"
+#include "runtime/io/hdf5_file.h"
+#include "runtime/topology/agreement.h"
+
+namespace fedtrain {
+namespace {
+
+constexpr int kEvalWindowsPerBatch = 16;
+
+uint64_t rank_seed(const Config& config, const Topology& topo) {
+  return mix_seed(mix_seed(config.seed, static_cast<uint64_t>(topo.site_index())),
+                  static_cast<uint64_t>(topo.site_rank()));
+}
+
+// The text of a 'fedtrain data text' file, or a ConfigError for an image dataset.
+TokenShard read_text(const std::string& path) {
+  {
+    H5File f = H5File::open_read(path);
+    if (f.has("/features") && !f.has("/tokens"))
+      throw ConfigError("HDF5 file '" + path + "' holds /features and /labels (an image dataset), not /tokens: "
+                        "model.kind = gpt trains on text from 'fedtrain data text'");
+  }
+  return read_token_shard(path);
+}
+
+SiteData load_images(const Config& config, const Topology& topo, const SiteConfig& site) {
+  SiteData d;
+  const DatasetInfo train = inspect_dataset(site.data);
+  d.train = std::make_unique<ShardLoader>(site.data, train, topo.site_rank(), topo.site_size(), rank_seed(config, topo));
+  d.samples = static_cast<double>(train.rows);
+  d.shape = DataShape{static_cast<int>(train.features), train.classes};
+  if (topo.site_index() == 0) {
+    d.test = inspect_dataset(config.test_file);
+    d.eval = make_image_eval_set(config.test_file, d.test, topo.site_rank(), topo.site_size());
+  }
+  return d;
+}
+
+SiteData load_text(const Config& config, const Topology& topo, const SiteConfig& site) {
+  SiteData d;
+  const TokenShard train = read_text(site.data);
+  d.train = std::make_unique<TokenWindowSource>(train.tokens, config.context, topo.site_rank(), topo.site_size(),
+                                                rank_seed(config, topo), "site " + site.name + "'s training text '" +
+                                                                             site.data + "'");
+  d.samples = static_cast<double>(train.tokens.size());
+  const TokenShard val = read_text(site.val);
+  d.eval = make_text_eval_set(val.tokens, config.context, topo.site_rank(), topo.site_size(), kEvalWindowsPerBatch,
+                              "site " + site.name + "'s validation text '" + site.val + "'");
+  return d;
+}
+
+}  // namespace
+
+SiteData load_site_data(const Config& config, const Topology& topo) {
+  const SiteConfig& site = config.sites[topo.site_index()];
+  return config.model_kind == ModelKind::kGpt ? load_text(config, topo, site) : load_images(config, topo, site);
+}
+
+void agree_data_shape(const Config& config, const Topology& topo, SiteData& data) {
+  if (config.model_kind == ModelKind::kGpt) return;  // bytes: the vocabulary is fixed
+  const auto [fmin, fmax] = min_max(topo.world(), static_cast<int64_t>(data.shape.features));
+  const auto [cmin, cmax] = min_max(topo.world(), data.shape.classes);
+  if (fmin != fmax)
+    throw Error("the sites' training data disagree on the feature count (" + std::to_string(fmin) + " vs " +
+                    std::to_string(fmax) + "): every site must be prepared for the same model",
+                kExitRuntime, /*collective=*/true);
+  data.shape.classes = static_cast<int>(cmax);
+  std::string error;
+  if (data.eval && (data.test.features != static_cast<size_t>(fmin) || data.test.classes > data.shape.classes)) {
+    error = "test file '" + config.test_file + "' has " + std::to_string(data.test.features) + " features and " +
+            std::to_string(data.test.classes) + " classes; the training data have " + std::to_string(fmin) +
+            " and " + std::to_string(data.shape.classes);
+  }
+  agree_startup(topo.world(), error, kExitRuntime);
+}
+
+}  // namespace fedtrain
