@@ -7,6 +7,7 @@
 #   launch/demo.sh                          IID split (configs/quickstart.ini)
 #   launch/demo.sh configs/non-iid.ini      label-skewed split, Dirichlet alpha 0.5
 #   launch/demo.sh CONFIG --federation.rounds=5   any key can be overridden
+#   launch/demo.sh configs/multilingual.ini   a GPT on es, de, fr and it text, one language per site
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-configs/quickstart.ini}
@@ -15,6 +16,19 @@ shift || true
 launch/install-deps.sh
 launch/build.sh >/dev/null
 bin=${FEDTRAIN_BUILD_DIR:-build}/launch/fedtrain
+
+if grep -qE '^kind *= *gpt' "$config"; then
+  # The language-model demo: each site's text from Debian's LibreOffice help in its language.
+  langs=(es de fr it)
+  if [[ ! -f data/text/val-it.h5 ]]; then
+    launch/install-deps.sh --fetch-help data/help "${langs[@]}"
+    "$bin" data text --source data/help --out data/text --sites es,de,fr,it --centralized all
+  fi
+  for site in "${langs[@]}"; do
+    [[ -f data/keys/$site.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
+  done
+  FEDTRAIN_BIN=$bin exec launch/fedtrain-mpirun "$config" "$@"
+fi
 
 for split in iid dirichlet; do
   out=data/fashion-mnist-$split
