@@ -27,6 +27,7 @@ const char* kUsage =
     "  keygen   a site's key pair for secure aggregation:  fedtrain keygen --site es --out keys/\n"
     "  config   check a config and print it resolved (or its world size)\n"
     "  ckpt     look into checkpoints:  fedtrain ckpt inspect FILE | fedtrain ckpt verify FILE|DIR\n"
+    "  generate continue a prompt with the GPT of a checkpoint:  fedtrain generate --checkpoint FILE --prompt TEXT\n"
     "  bench    benchmarks: allreduce | secagg | train | checkpoint\n"
     "  version  version and build features\n"
     "\n"
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   if (command == "config") return fedtrain::cmd_config(args);
   if (command == "keygen") return fedtrain::cmd_keygen(args);
   if (command == "ckpt") return fedtrain::cmd_ckpt(args);
+  if (command == "generate") return fedtrain::cmd_generate(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
     std::printf("fedtrain %s (cuda %s, nccl %s)\nkernels: %s%s\n%s", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",

@@ -125,10 +125,10 @@ void Gpt::reserve(int B) {
 
 double Gpt::forward(std::span<const float> params, const Batch& batch, bool backward) {
   FT_CHECK(params.size() == layout_.count() && batch.tokens != nullptr);
-  if (batch.context != shape_.context)
+  if (batch.context < 1 || batch.context > shape_.context)
     throw Error("a batch of windows of " + std::to_string(batch.context) + " bytes for a model of context " +
                 std::to_string(shape_.context));
-  const int B = batch.size, T = shape_.context, D = shape_.dim, H = shape_.heads, V = GptShape::kVocab;
+  const int B = batch.size, T = batch.context, D = shape_.dim, H = shape_.heads, V = GptShape::kVocab;
   const int N = B * T;
   reserve(B);
   // tokens (B, T+1): inputs [b, 0..T), targets [b, 1..T].
@@ -163,8 +163,8 @@ double Gpt::forward(std::span<const float> params, const Batch& batch, bool back
   return k::softmax_xent(backward ? dlogits_.data() : nullptr, nullptr, logits_.data(), targets_.data(), N, V);
 }
 
-void Gpt::backward(std::span<const float> params, std::span<float> grads, int B) {
-  const int T = shape_.context, D = shape_.dim, H = shape_.heads, V = GptShape::kVocab;
+void Gpt::backward(std::span<const float> params, std::span<float> grads, int B, int T) {
+  const int D = shape_.dim, H = shape_.heads, V = GptShape::kVocab;
   const int N = B * T;
   const size_t ND = static_cast<size_t>(N) * D;
   std::fill(grads.begin(), grads.end(), 0.0f);  // every backward kernel adds
@@ -211,16 +211,28 @@ BatchStats Gpt::forward_backward(std::span<const float> params, const Batch& bat
   FT_CHECK(grads.size() == layout_.count());
   BatchStats s;
   s.loss_sum = forward(params, batch, /*backward=*/true);
-  s.samples = static_cast<int64_t>(batch.size) * shape_.context;
-  backward(params, grads, batch.size);
+  s.samples = static_cast<int64_t>(batch.size) * batch.context;
+  backward(params, grads, batch.size, batch.context);
   return s;
 }
 
 BatchStats Gpt::evaluate(std::span<const float> params, const Batch& batch) {
   BatchStats s;
   s.loss_sum = forward(params, batch, /*backward=*/false);
-  s.samples = static_cast<int64_t>(batch.size) * shape_.context;
+  s.samples = static_cast<int64_t>(batch.size) * batch.context;
   return s;
+}
+
+std::vector<float> Gpt::next_logits(std::span<const float> params, const uint8_t* tokens, int n) {
+  std::vector<uint8_t> window(tokens, tokens + n);
+  window.push_back(0);  // a target for the last position; its loss is not used
+  Batch batch;
+  batch.size = 1;
+  batch.tokens = window.data();
+  batch.context = n;
+  forward(params, batch, /*backward=*/false);
+  const float* row = logits_.data() + static_cast<size_t>(n - 1) * GptShape::kVocab;
+  return std::vector<float>(row, row + GptShape::kVocab);
 }
 
 }  // namespace fedtrain

@@ -47,9 +47,11 @@ class Gpt final : public Model {
   int64_t forward_macs_per_sample() const override;
 
   void init(std::span<float> params, uint64_t seed) const override;
-  // batch.tokens (B, T+1); batch.context must equal the model's context.
+  // batch.tokens (B, T+1); batch.context T is at most the model's context (positions 0..T-1 of wpe).
   BatchStats forward_backward(std::span<const float> params, const Batch& batch, std::span<float> grads) override;
   BatchStats evaluate(std::span<const float> params, const Batch& batch) override;
+  // The logits (256) of the byte after tokens[0..n), n in 1..context.
+  std::vector<float> next_logits(std::span<const float> params, const uint8_t* tokens, int n);
 
  private:
   struct Block {  // tensor indices in layout_
@@ -61,7 +63,7 @@ class Gpt final : public Model {
   };
   void reserve(int B);
   double forward(std::span<const float> params, const Batch& batch, bool backward);
-  void backward(std::span<const float> params, std::span<float> grads, int B);
+  void backward(std::span<const float> params, std::span<float> grads, int B, int T);
   const float* p(std::span<const float> params, size_t t) const { return params.data() + layout_.tensor(t).offset; }
   float* g(std::span<float> grads, size_t t) const { return grads.data() + layout_.tensor(t).offset; }
 

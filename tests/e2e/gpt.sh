@@ -70,6 +70,15 @@ done
 [[ $same == 1 && $(state_of "$WORK/ref/es/round-000004.h5" | grep -c 'blocks\.1\.mlp') -ge 4 ]] \
   && pass "stopped and resumed GPT: round 4 of every site is bit-identical" || fail "resumed GPT state differs"
 
+# fedtrain generate continues a prompt with the checkpoint's model: the prompt, then exactly --bytes more.
+gen=$("$FEDTRAIN_BIN" generate --checkpoint "$WORK/cut/es/round-000004.h5" --prompt "Secure aggregation" --bytes 50 --seed 3)
+[[ $gen == "Secure aggregation"* ]] && (($(printf '%s' "$gen" | wc -c) == 18 + 50)) \
+  && pass "generate prints the prompt and 50 bytes" || fail "generate printed: $gen"
+again=$("$FEDTRAIN_BIN" generate --checkpoint "$WORK/cut/es/round-000004.h5" --prompt "Secure aggregation" --bytes 50 --seed 3)
+[[ $gen == "$again" ]] && pass "generate is reproducible with --seed" || fail "generate differs between runs of one seed"
+expect_exit 2 "--prompt is not valid UTF-8 at byte 2" "a prompt that is not UTF-8" -- \
+  "$FEDTRAIN_BIN" generate --checkpoint "$WORK/cut/es/round-000004.h5" --prompt $'ab\xffc'
+
 # Bad input: exit 2 before training, naming what is wrong.
 expect_exit 2 "model.dim = 30 is not divisible by model.heads = 4" "dim not divisible by heads" -- run3 --model.dim=30 --model.heads=4
 expect_exit 2 "validation text '$WORK/text/val-de.h5' holds [0-9]+ bytes, fewer than one window of model.context \+ 1 = 8193" \
