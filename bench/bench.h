@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/model/gpt.h"
+
 namespace fedtrain {
 
 // Collective over MPI_COMM_WORLD (MPI already initialised).
@@ -12,6 +14,8 @@ int bench_allreduce(const std::vector<std::string>& args);
 int bench_secagg(const std::vector<std::string>& args);
 // One process: training step vs sgemm of the same shapes (--device cpu or cuda).
 int bench_train(const std::vector<std::string>& args);
+// bench train --model gpt (train_gpt_bench.cc).
+int bench_train_gpt(const GptShape& shape, int batch, int steps, int repeats, int threads);
 // One process: checkpoint write vs raw write+fsync of the same bytes.
 int bench_checkpoint(const std::vector<std::string>& args);
 

@@ -39,9 +39,15 @@ double median(std::vector<double> v) {
 int bench_train(const std::vector<std::string>& args) {
   std::string hidden_s = "1024,1024";
   int batch = 128, input = 784, classes = 10, steps = 20, repeats = 7, threads = 1, peak_n = 8192;
-  std::string device = "cpu";
+  std::string device = "cpu", model_kind = "mlp";
+  GptShape gpt;
   po::options_description desc("fedtrain bench train options");
   desc.add_options()("help,h", "this help")
+      ("model", po::value(&model_kind)->default_value(model_kind), "mlp or gpt")
+      ("layers", po::value(&gpt.layers)->default_value(gpt.layers), "gpt: blocks")
+      ("heads", po::value(&gpt.heads)->default_value(gpt.heads), "gpt: attention heads")
+      ("dim", po::value(&gpt.dim)->default_value(gpt.dim), "gpt: model width")
+      ("context", po::value(&gpt.context)->default_value(gpt.context), "gpt: context length (bytes)")
       ("hidden", po::value(&hidden_s)->default_value(hidden_s), "hidden layer widths")
       ("batch", po::value(&batch)->default_value(batch), "batch size")
       ("input", po::value(&input)->default_value(input), "input features")
@@ -63,6 +69,15 @@ int bench_train(const std::vector<std::string>& args) {
     std::cout << desc;
     return kExitOk;
   }
+  if (model_kind == "gpt") {
+    if (device != "cpu") throw ConfigError("bench train --model gpt: the GPT trains on the CPU (--device cpu)");
+    if (gpt.layers < 1 || gpt.heads < 1 || gpt.dim < 1 || gpt.context < 1 || gpt.dim % gpt.heads != 0 || batch < 1 ||
+        steps < 1 || repeats < 1 || threads < 1)
+      throw ConfigError("bench train --model gpt: --layers, --heads, --dim, --context, --batch, --steps, --repeats and "
+                        "--threads must be >= 1, and --dim a multiple of --heads");
+    return bench_train_gpt(gpt, batch, steps, repeats, threads);
+  }
+  if (model_kind != "mlp") throw ConfigError("bench train: --model must be mlp or gpt, not '" + model_kind + "'");
   const std::vector<int> hidden = config_values::parse_int_list("--hidden", hidden_s, 1, 1 << 16);
   if (batch < 1 || input < 1 || classes < 2 || steps < 1 || repeats < 1 || threads < 1)
     throw ConfigError("bench train: --batch, --input, --steps, --repeats, --threads must be >= 1 and --classes >= 2");
