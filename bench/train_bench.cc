@@ -27,15 +27,6 @@
 namespace po = boost::program_options;
 
 namespace fedtrain {
-namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-}  // namespace
-
 int bench_train(const std::vector<std::string>& args) {
   std::string hidden_s = "1024,1024";
   int batch = 128, input = 784, classes = 10, steps = 20, repeats = 7, threads = 1, peak_n = 8192;
@@ -134,20 +125,7 @@ int bench_train(const std::vector<std::string>& args) {
     opt.step(params, grads);
   };
 
-  using Clock = std::chrono::steady_clock;
-  auto time_block = [&](auto&& step) {
-    const auto t0 = Clock::now();
-    for (int s = 0; s < steps; ++s) step();
-    return std::chrono::duration<double>(Clock::now() - t0).count() / steps;
-  };
-  time_block(train_step);
-  time_block(gemm_step);
-  std::vector<double> t_train, t_gemm;
-  for (int r = 0; r < repeats; ++r) {
-    t_train.push_back(time_block(train_step));
-    t_gemm.push_back(time_block(gemm_step));
-  }
-  const double train_s = median(t_train), gemm_s = median(t_gemm);
+  const auto [train_s, gemm_s] = alternate_blocks(train_step, gemm_step, steps, repeats);
   std::string shape = std::to_string(input);
   for (int h : hidden) shape += "-" + std::to_string(h);
   shape += "-" + std::to_string(classes);

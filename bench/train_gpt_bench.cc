@@ -46,11 +46,6 @@ std::vector<Gemm> step_gemms(const GptShape& s, int B) {
   return g;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int bench_train_gpt(const GptShape& shape, int batch, int steps, int repeats, int threads) {
@@ -89,20 +84,7 @@ int bench_train_gpt(const GptShape& shape, int batch, int steps, int repeats, in
     model.forward_backward(params, b, grads);
     opt.step(params, grads);
   };
-  using Clock = std::chrono::steady_clock;
-  auto time_block = [&](auto&& step) {
-    const auto t0 = Clock::now();
-    for (int s = 0; s < steps; ++s) step();
-    return std::chrono::duration<double>(Clock::now() - t0).count() / steps;
-  };
-  time_block(train_step);
-  time_block(gemm_step);
-  std::vector<double> t_train, t_gemm;
-  for (int r = 0; r < repeats; ++r) {  // alternating, so both see the same machine
-    t_train.push_back(time_block(train_step));
-    t_gemm.push_back(time_block(gemm_step));
-  }
-  const double train_s = median(t_train), gemm_s = median(t_gemm);
+  const auto [train_s, gemm_s] = alternate_blocks(train_step, gemm_step, steps, repeats);
   const double tokens = static_cast<double>(batch) * shape.context;
   std::printf("# fedtrain bench train: %s, batch %d x %d bytes, AdamW, %d OpenBLAS thread(s), median of %d blocks "
               "of %d steps\n",

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu/isa_dispatch.h"
 #include "kernels/cpu/kernels.h"
 
 namespace fedtrain::kernels::cpu {
@@ -36,66 +37,31 @@ void quantize_base(uint32_t* o, const float* x, size_t n, float c, double s, uin
 }
 void dequantize_base(float* o, const uint32_t* q, size_t n, double inv) { dequantize_loop(o, q, n, inv); }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define FEDTRAIN_X86_DISPATCH 1
-[[gnu::target("avx2,fma")]] void quantize_avx2(uint32_t* o, const float* x, size_t n, float c, double s, uint64_t seed,
-                                               uint64_t off) {
+FEDTRAIN_TARGET_AVX2 void quantize_avx2(uint32_t* o, const float* x, size_t n, float c, double s, uint64_t seed,
+                                        uint64_t off) {
   quantize_loop(o, x, n, c, s, seed, off);
 }
-[[gnu::target("avx2,fma")]] void dequantize_avx2(float* o, const uint32_t* q, size_t n, double inv) {
+FEDTRAIN_TARGET_AVX2 void dequantize_avx2(float* o, const uint32_t* q, size_t n, double inv) {
   dequantize_loop(o, q, n, inv);
 }
-[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] void quantize_avx512(uint32_t* o, const float* x, size_t n,
-                                                                          float c, double s, uint64_t seed,
-                                                                          uint64_t off) {
+FEDTRAIN_TARGET_AVX512 void quantize_avx512(uint32_t* o, const float* x, size_t n, float c, double s, uint64_t seed,
+                                            uint64_t off) {
   quantize_loop(o, x, n, c, s, seed, off);
 }
-[[gnu::target("avx512f,avx512dq,avx512vl,avx512bw")]] void dequantize_avx512(float* o, const uint32_t* q, size_t n,
-                                                                            double inv) {
+FEDTRAIN_TARGET_AVX512 void dequantize_avx512(float* o, const uint32_t* q, size_t n, double inv) {
   dequantize_loop(o, q, n, inv);
-}
-#endif
-
-enum class Isa { kBase, kAvx2, kAvx512 };
-
-Isa best_isa() {
-#ifdef FEDTRAIN_X86_DISPATCH
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512bw"))
-    return Isa::kAvx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
-#endif
-  return Isa::kBase;
 }
 
 }  // namespace
 
+// The SIMD level is picked by isa_dispatch.h (CPU features, capped by FEDTRAIN_CPU_ISA).
 void quantize(uint32_t* out, const float* x, size_t n, float clip, double scale, uint64_t seed, uint64_t offset) {
-  static const QuantizeFn fn = [] {
-#ifdef FEDTRAIN_X86_DISPATCH
-    switch (best_isa()) {
-      case Isa::kAvx512: return &quantize_avx512;
-      case Isa::kAvx2: return &quantize_avx2;
-      case Isa::kBase: break;
-    }
-#endif
-    return &quantize_base;
-  }();
+  static const QuantizeFn fn = pick_isa<QuantizeFn>(&quantize_base, &quantize_avx2, &quantize_avx512);
   fn(out, x, n, clip, scale, seed, offset);
 }
 
 void dequantize(float* out, const uint32_t* q, size_t n, double inv_scale) {
-  static const DequantizeFn fn = [] {
-#ifdef FEDTRAIN_X86_DISPATCH
-    switch (best_isa()) {
-      case Isa::kAvx512: return &dequantize_avx512;
-      case Isa::kAvx2: return &dequantize_avx2;
-      case Isa::kBase: break;
-    }
-#endif
-    return &dequantize_base;
-  }();
+  static const DequantizeFn fn = pick_isa<DequantizeFn>(&dequantize_base, &dequantize_avx2, &dequantize_avx512);
   fn(out, q, n, inv_scale);
 }
 
