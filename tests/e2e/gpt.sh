@@ -70,6 +70,14 @@ done
 [[ $same == 1 && $(state_of "$WORK/ref/es/round-000004.h5" | grep -c 'blocks\.1\.mlp') -ge 4 ]] \
   && pass "stopped and resumed GPT: round 4 of every site is bit-identical" || fail "resumed GPT state differs"
 
+# docs/models.md is enough to reproduce a site's reported loss: numpy (tests/e2e/gpt_reference.py) reads
+# the round-4 checkpoint by tensor name and evaluates es's validation text by the documented protocol.
+ref=$(/usr/bin/python3 "$FEDTRAIN_SOURCE_DIR/tests/e2e/gpt_reference.py" "$WORK/ref/es/round-000004.h5" "$WORK/text/val-es.h5")
+got=$(grep '"round":4,' "$WORK/ref.jsonl" | sed -E 's/.*"site_val_bpb":\{"es":([0-9.]+).*/\1/')
+awk -v a="$ref" -v b="$got" 'BEGIN { d = a - b; exit !(a > 0 && d < 1e-3 && d > -1e-3) }' \
+  && pass "numpy from docs/models.md: es validation $ref bits per byte, fedtrain reported $got" \
+  || fail "numpy from docs/models.md gives '$ref' bits per byte, fedtrain reported '$got'"
+
 # fedtrain generate continues a prompt with the checkpoint's model: the prompt, then exactly --bytes more.
 gen=$("$FEDTRAIN_BIN" generate --checkpoint "$WORK/cut/es/round-000004.h5" --prompt "Secure aggregation" --bytes 50 --seed 3)
 [[ $gen == "Secure aggregation"* ]] && (($(printf '%s' "$gen" | wc -c) == 18 + 50)) \
