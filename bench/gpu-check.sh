@@ -7,7 +7,7 @@
 #   1. binaries: those carried in .gpucheck/ (bench/gpu-check-prepare.sh, for a machine without
 #      network: Open MPI and the other libraries unpacked from the carried Debian packages), else a
 #      fresh CUDA build here with cmake and the system's MPI; `fedtrain version` must see the GPU
-#   2. GPU tests: every CUDA kernel against its CPU twin (cuda_kernels), the GPU site trainer against
+#   2. GPU tests: every CUDA kernel against its CPU twin (cuda_kernels, cuda_gpt_kernels), the GPU site trainer against
 #      the CPU one (cuda_trainer, 2 ranks); a test that skips itself here counts as a failure
 #   3. the CLI end to end on the GPU (tests/e2e/device.sh: auto picks the GPU, a shared GPU refuses
 #      NCCL and falls back to MPI, the watchdog stops a stalled site)
@@ -121,7 +121,7 @@ else
   mkdir -p "$bin"
   if run 420 "build" bash -c "cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DFEDTRAIN_WITH_CUDA=ON \
         -DFEDTRAIN_BUILD_TESTS=ON >/dev/null && cmake --build build-gpu -j $(nproc)"; then
-    cp build-gpu/launch/fedtrain build-gpu/tests/cuda_kernels build-gpu/tests/cuda_trainer "$bin/"
+    cp build-gpu/launch/fedtrain build-gpu/tests/cuda_kernels build-gpu/tests/cuda_gpt_kernels build-gpu/tests/cuda_trainer "$bin/"
   else
     row "CUDA build (cmake)" FAIL "$(tail -5 <<<"$last" | tr '\n' ' ')"
     finish
@@ -147,6 +147,8 @@ gtest_row() {
   fi
 }
 gtest_row "GPU tests: cuda_kernels (each kernel vs its CPU twin)" env "${CARRIED_ENV[@]}" "$bin/cuda_kernels" --gtest_color=no
+gtest_row "GPU tests: cuda_gpt_kernels (each GPT kernel vs its CPU twin)" \
+  env "${CARRIED_ENV[@]}" "$bin/cuda_gpt_kernels" --gtest_color=no
 gtest_row "GPU tests: cuda_trainer (GPU vs CPU trainer, 2 ranks)" \
   env "${CARRIED_ENV[@]}" "$MPIRUN" -n 2 "$bin/cuda_trainer" --gtest_color=no
 
