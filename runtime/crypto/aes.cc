@@ -1,6 +1,7 @@
 // AES-256-GCM sealing and the AES-256-CTR keystream, over OpenSSL EVP.
 #include "runtime/crypto/aes.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <climits>
@@ -59,8 +60,11 @@ bool Aes256Gcm::open(const GcmNonce& nonce, const uint8_t* aad, size_t aad_bytes
     OSSL_CHECK(EVP_DecryptUpdate(ctx(dec_), out + off, &len, in + off, n));
   }
   OSSL_CHECK(EVP_CIPHER_CTX_ctrl(ctx(dec_), EVP_CTRL_GCM_SET_TAG, kGcmTagBytes, const_cast<uint8_t*>(tag.data())));
-  // The one EVP call whose failure is an expected outcome: a tag that does not verify.
-  return EVP_DecryptFinal_ex(ctx(dec_), out + bytes, &len) == 1;
+  // The one EVP call whose failure is an expected outcome: a tag that does not
+  // verify. EVP has written the unauthenticated plaintext by then: wipe it.
+  if (EVP_DecryptFinal_ex(ctx(dec_), out + bytes, &len) == 1) return true;
+  OPENSSL_cleanse(out, bytes);
+  return false;
 }
 
 Aes256Ctr::Aes256Ctr(const Key256& key) : ctx_(EVP_CIPHER_CTX_new()) {

@@ -29,7 +29,8 @@ class Aes256Gcm {
   // out (bytes) = encrypt(in); in and out may be the same buffer.
   void seal(const GcmNonce& nonce, const uint8_t* aad, size_t aad_bytes, const uint8_t* in, size_t bytes,
             uint8_t* out, GcmTag& tag);
-  // Returns false when the tag does not verify; `out` must then be ignored.
+  // Returns false when the tag does not verify; `out` (bytes) is then all
+  // zeros, so no unauthenticated plaintext is left for a caller to use.
   [[nodiscard]] bool open(const GcmNonce& nonce, const uint8_t* aad, size_t aad_bytes, const uint8_t* in,
                           size_t bytes, uint8_t* out, const GcmTag& tag);
 

@@ -46,7 +46,9 @@ std::string ring_allreduce(SecureLink& link, std::span<uint32_t> data, size_t ch
                                      into.size_bytes(), chunk, [&](size_t offset, const uint8_t* p, size_t bytes) {
                                        uint32_t* dst = into.data() + offset / sizeof(uint32_t);
                                        std::memcpy(dst, p, bytes);
-                                       if (final) final(static_cast<size_t>(dst - data.data()), dst, bytes / sizeof(uint32_t));
+                                       // After a failure this leader's sum is not the sum: nothing more is final.
+                                       if (final && failure.empty())
+                                         final(static_cast<size_t>(dst - data.data()), dst, bytes / sizeof(uint32_t));
                                      });
     if (failure.empty()) failure = why;
   }

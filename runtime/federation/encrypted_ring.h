@@ -9,8 +9,9 @@
 //       receive segment (r - s) mod n and take it as the result.
 // Each leader sends 2(n-1)/n of the vector, the bandwidth-optimal volume.
 // Integer sums are exact and order-free, so every leader ends with the same
-// bits. Chunks that fail to open are not used; the protocol still runs to its
-// end on every leader and the first failure is returned.
+// bits. Chunks that fail to open are not used (their bytes are zeroed, never
+// added); the protocol still runs to its end on every leader and the first
+// failure is returned. From the first failure on, the final sink is told nothing.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,9 @@ namespace fedtrain {
 
 // Told every piece of the final sum as soon as this leader knows it (its own
 // segment after the reduce-scatter, then each chunk the all-gather brings),
-// while it is still in cache: (first element, values, count).
+// while it is still in cache: (first element, values, count). Once a chunk
+// failed to open, no more pieces come (those told before stay told: the
+// caller must drop its result when the ring returns a failure).
 using FinalSink = std::function<void(size_t first, const uint32_t* values, size_t count)>;
 
 // In place; returns "" or the first failure seen by this leader. `final` may be empty.

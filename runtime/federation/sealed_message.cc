@@ -90,8 +90,10 @@ void seal_message(Aes256Gcm& key, const MessageHeader& h, const uint8_t* payload
   std::memcpy(wire + wire_offset::kPayload + h.length, tag.data(), tag.size());
 }
 
-std::string open_message(Aes256Gcm& key, const MessageHeader& expected, const uint8_t* wire, size_t received_bytes,
-                         uint8_t* out) {
+namespace {
+
+std::string check_and_open(Aes256Gcm& key, const MessageHeader& expected, const uint8_t* wire, size_t received_bytes,
+                           uint8_t* out) {
   const size_t want = wire_bytes(expected.length);
   if (received_bytes != want) {
     return "message is " + (received_bytes == SIZE_MAX ? std::string("longer than its buffer")
@@ -124,6 +126,15 @@ std::string open_message(Aes256Gcm& key, const MessageHeader& expected, const ui
   if (!key.open(nonce, expect, kHeaderBytes, wire + wire_offset::kPayload, expected.length, out, tag))
     return "authentication tag does not verify (tampered, or sealed under another key)";
   return "";
+}
+
+}  // namespace
+
+std::string open_message(Aes256Gcm& key, const MessageHeader& expected, const uint8_t* wire, size_t received_bytes,
+                         uint8_t* out) {
+  std::string why = check_and_open(key, expected, wire, received_bytes, out);
+  if (!why.empty()) std::memset(out, 0, expected.length);  // Aes256Gcm::open has wiped what it wrote; the rest was never written
+  return why;
 }
 
 }  // namespace fedtrain

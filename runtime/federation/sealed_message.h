@@ -55,8 +55,10 @@ uint64_t job_tag(const std::string& job_id);
 
 // wire (wire_bytes(h.length)) = header | nonce | seal(payload) | tag
 void seal_message(Aes256Gcm& key, const MessageHeader& h, const uint8_t* payload, uint8_t* wire);
-// Opens `wire` (received_bytes long) into out (expected.length bytes).
-// Returns "" on success, else what failed (e.g. "header field 'round' is 3, expected 4").
+// Opens `wire` (received_bytes long) into out (expected.length bytes; may be
+// wire + wire_offset::kPayload, opening in place). Returns "" on success, else
+// what failed (e.g. "header field 'round' is 3, expected 4"); out is then all
+// zeros, whatever failed: nothing unauthenticated is left in it.
 std::string open_message(Aes256Gcm& key, const MessageHeader& expected, const uint8_t* wire, size_t received_bytes,
                          uint8_t* out);
 

@@ -1,6 +1,7 @@
-// Sealed messages: round trip, and every kind of damage rejected with its reason.
+// Sealed messages: round trip, every kind of damage rejected with its reason, and nothing of a rejected one left in the output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/federation/sealed_message.h"
@@ -78,6 +79,42 @@ TEST_F(SealedMessage, TruncatedMisroutedAndForeignKeyAreRejected) {
   Aes256Gcm other(Key256{2});
   EXPECT_NE(open_message(other, header(), wire_.data(), wire_.size(), out_.data()).find("tag does not verify"),
             std::string::npos);
+}
+
+bool all_zero(const uint8_t* p, size_t bytes) { return std::all_of(p, p + bytes, [](uint8_t b) { return b == 0; }); }
+
+// GCM decrypts before it can check the tag: a failed open must not leave that
+// unauthenticated plaintext (here nearly the real payload) for the caller.
+TEST_F(SealedMessage, AFailedOpenLeavesTheOutputAllZeros) {
+  for (size_t offset : {wire_offset::kPayload + 50, wire_.size() - 1, size_t{wire_offset::kRound}, size_t{0}}) {
+    std::vector<uint8_t> w = wire_;
+    w[offset] ^= 1;
+    std::fill(out_.begin(), out_.end(), 0xA5);
+    EXPECT_NE(open(w), "") << "flipped byte " << offset;
+    EXPECT_TRUE(all_zero(out_.data(), out_.size())) << "flipped byte " << offset << ": out[50] = " << int(out_[50]);
+  }
+  std::fill(out_.begin(), out_.end(), 0xA5);
+  EXPECT_NE(open(std::vector<uint8_t>(wire_.begin(), wire_.begin() + 120)), "");  // truncated
+  EXPECT_TRUE(all_zero(out_.data(), out_.size()));
+}
+
+TEST_F(SealedMessage, AFailedOpenInPlaceLeavesThePayloadAllZeros) {
+  std::vector<uint8_t> w = wire_;
+  w[wire_offset::kPayload + 3] ^= 1;
+  uint8_t* payload = w.data() + wire_offset::kPayload;
+  EXPECT_NE(open_message(key_, header(), w.data(), w.size(), payload).find("tag does not verify"), std::string::npos);
+  EXPECT_TRUE(all_zero(payload, 100));
+}
+
+TEST(Aes256GcmOpen, ATagThatDoesNotVerifyLeavesZeros) {
+  Aes256Gcm key(Key256{3});
+  const GcmNonce nonce{};
+  std::vector<uint8_t> plain(1000, 0x5A), sealed(1000), out(1000, 0xA5);
+  GcmTag tag;
+  key.seal(nonce, nullptr, 0, plain.data(), plain.size(), sealed.data(), tag);
+  tag[0] ^= 1;
+  EXPECT_FALSE(key.open(nonce, nullptr, 0, sealed.data(), sealed.size(), out.data(), tag));
+  EXPECT_TRUE(all_zero(out.data(), out.size())) << "out[0] = " << int(out[0]);
 }
 
 }  // namespace
