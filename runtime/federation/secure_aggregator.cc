@@ -58,8 +58,8 @@ SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySche
   for (int p = 0; p < n; ++p) {
     if (p == me) continue;
     std::span<const uint8_t> mine(all.data() + 32 * me, 32);
-    handles.push_back(transport.isend(p, static_cast<int>(Phase::kSession), mine));
     if (log != nullptr) log->record(0, 0, phase_name(Phase::kSession), sites_[p], mine);
+    handles.push_back(transport.isend(p, static_cast<int>(Phase::kSession), mine));
     session_bytes_ += 32;
   }
   for (auto h : handles) {

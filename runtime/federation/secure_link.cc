@@ -46,40 +46,21 @@ std::string SecureLink::describe(const MessageHeader& h, const std::string& what
 }
 
 void SecureLink::send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending) {
+  if (log_ != nullptr) {  // before the send: no message leaves unrecorded
+    const auto t = Clock::now();
+    log_->record(keys_->round(), keys_->attempt(), phase_name(phase), sites_[peer], wire);
+    stats_.log_seconds += since(t);
+  }
   const auto t = Clock::now();  // MPI may copy data here (shared memory): counted as transfer
   pending.push_back(transport_.isend(peer, static_cast<int>(phase), wire));
   stats_.transfer_seconds += since(t);
   stats_.wire_bytes += wire.size();
   ++stats_.messages;
-  if (log_ != nullptr) to_log_.push_back({peer, phase, wire});
 }
 
-bool SecureLink::log_one() {
-  if (to_log_.empty()) return false;
-  const PendingLog p = to_log_.front();
-  to_log_.pop_front();
+size_t SecureLink::wait(Transport::Handle h) {
   const auto t = Clock::now();
-  log_->record(keys_->round(), keys_->attempt(), phase_name(p.phase), sites_[p.peer], p.wire);
-  stats_.log_seconds += since(t);
-  return true;
-}
-
-void SecureLink::log_all() {
-  while (log_one()) {
-  }
-}
-
-size_t SecureLink::wait_logging(Transport::Handle h) {
-  size_t got = 0;
-  while (!to_log_.empty()) {
-    const auto t = Clock::now();
-    const bool done = transport_.test(h, &got);
-    stats_.transfer_seconds += since(t);
-    if (done) return got;
-    log_one();  // hash a sent message instead of idling
-  }
-  const auto t = Clock::now();
-  got = transport_.wait(h);
+  const size_t got = transport_.wait(h);
   stats_.transfer_seconds += since(t);
   return got;
 }
@@ -104,12 +85,14 @@ std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
   }
   std::string failure;
   std::vector<size_t> got(n, 0);
+  if (phase == Phase::kTotals && log_ != nullptr) {  // the round's last messages are out: its lines to disk,
+    const auto t = Clock::now();                     // while the other leaders' totals travel
+    log_->sync();
+    stats_.log_seconds += since(t);
+  }
   for (int p = 0; p < n; ++p)
-    if (p != me) got[p] = wait_logging(recvs[p]);
-  log_all();
-  const auto t_wait = Clock::now();
-  for (auto h : sends) transport_.wait(h);
-  stats_.transfer_seconds += since(t_wait);
+    if (p != me) got[p] = wait(recvs[p]);
+  for (auto h : sends) wait(h);
   for (int p = 0; p < n; ++p) {
     if (p == me) {
       theirs[p].assign(mine.begin(), mine.end());
@@ -174,13 +157,10 @@ std::string SecureLink::ring_step(Phase phase, uint32_t step, int to, std::span<
     }
   }
   while (next_open < n_recv) {
-    const size_t got = wait_logging(recvs[next_open]);
+    const size_t got = wait(recvs[next_open]);
     open_chunk(next_open++, got);
   }
-  log_all();
-  const auto t = Clock::now();
-  for (auto h : sends) transport_.wait(h);
-  stats_.transfer_seconds += since(t);
+  for (auto h : sends) wait(h);
   return failure;
 }
 

@@ -8,13 +8,18 @@
 //               from the previous, in chunks, sealing, sending, receiving
 //               and opening overlapped; each chunk is handed on only after
 //               its tag verified.
-// Every message sent is recorded in the egress log. A failure does not throw:
-// it is returned as text naming sender, receiver, round, phase and what
-// failed, and the attempt is then failed on every leader by the outcome exchange.
+// Every message is recorded in the egress log before it is handed to the
+// transport: seal chunk k, hash and record it, send it; chunk k+1 is sealed
+// and hashed while chunk k is in flight. After the round totals (the last
+// exchange of a round, round_driver.h step 9) the log is fsynced.
+// A failure does not throw: it is returned as text naming sender, receiver,
+// round, phase and what failed, and the attempt is then failed on every
+// leader by the outcome exchange. A message that did not open reaches no
+// caller: its bytes are zeroed (open_message), and the ring is handed only
+// verified chunks.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <span>
 #include <string>
@@ -31,7 +36,7 @@ struct LinkStats {
   double seal_seconds = 0.0;
   double open_seconds = 0.0;
   double transfer_seconds = 0.0;  // waiting for the transport
-  double log_seconds = 0.0;       // hashing and writing the egress log
+  double log_seconds = 0.0;       // hashing, writing and fsyncing the egress log
   uint64_t wire_bytes = 0;        // sent
   uint64_t messages = 0;          // sent
 };
@@ -58,13 +63,9 @@ class SecureLink {
   MessageHeader header(Phase phase, uint32_t step, int sender, int receiver, uint32_t chunk, uint32_t chunks,
                        size_t length) const;
   std::string describe(const MessageHeader& h, const std::string& what) const;
+  // Records `wire` in the egress log, then sends it.
   void send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending);
-  // Egress log records wait here until the leader would otherwise wait for
-  // the transport, or the step ends (their buffers live until then).
-  bool log_one();
-  void log_all();
-  // Waits for a receive, logging queued messages while it is not complete.
-  size_t wait_logging(Transport::Handle h);
+  size_t wait(Transport::Handle h);
 
   Transport& transport_;
   EgressLog* log_;
@@ -73,12 +74,6 @@ class SecureLink {
   RoundKeys* keys_ = nullptr;
   LinkStats stats_;
   std::vector<uint8_t> send_wire_, recv_wire_;
-  struct PendingLog {
-    int peer;
-    Phase phase;
-    std::span<const uint8_t> wire;
-  };
-  std::deque<PendingLog> to_log_;
 };
 
 }  // namespace fedtrain

@@ -1,16 +1,89 @@
-// The sealed link between leaders (mpiexec -n 2, 3): nothing of a message that did not open is handed on
-// (zeros in its place, no piece of the ring's sum told).
+// The sealed link between leaders (mpiexec -n 2, 3): every message in the egress log before it is sent, and
+// nothing of a message that did not open handed on (zeros in its place, no piece of the ring's sum told).
 #include <gtest/gtest.h>
 #include <mpi.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "runtime/federation/encrypted_ring.h"
 #include "runtime/federation/fault_injection.h"
+#include "runtime/federation/secure_aggregator.h"
 #include "tests/support/secure_leaders.h"
+#include "tests/support/test_support.h"
 
 namespace fedtrain {
 namespace {
+
+// At every send, the egress log's last line must already be that message's.
+class LogCheckingTransport final : public TransportDecorator {
+ public:
+  LogCheckingTransport(Transport& inner, std::string log_path) : TransportDecorator(inner), path_(std::move(log_path)) {}
+  Handle isend(int peer, int tag, std::span<const uint8_t> bytes) override {
+    ++sends_;
+    std::ifstream in(path_);
+    std::string line, last;
+    size_t lines = 0;
+    while (std::getline(in, line)) {
+      last = line;
+      ++lines;
+    }
+    const std::string want = "\"bytes\":" + std::to_string(bytes.size()) + ",\"sha256\":\"" +
+                             to_hex(sha256(bytes.data(), bytes.size())) + "\"";
+    if (lines != sends_ || last.find(want) == std::string::npos) {
+      ++unrecorded_;
+      if (first_.empty())
+        first_ = "send " + std::to_string(sends_) + " (tag " + std::to_string(tag) + ", to leader " +
+                 std::to_string(peer) + ", " + std::to_string(bytes.size()) + " bytes): the log has " +
+                 std::to_string(lines) + " lines, the last is '" + last + "'";
+    }
+    return inner_.isend(peer, tag, bytes);
+  }
+  size_t sends() const { return sends_; }
+  size_t unrecorded() const { return unrecorded_; }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string path_;
+  size_t sends_ = 0, unrecorded_ = 0;
+  std::string first_;
+};
+
+bool on_all(bool mine) {
+  int in = mine ? 1 : 0, out = 0;
+  MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  return out == 1;
+}
+
+TEST(SecureLink, EveryMessageIsInTheEgressLogBeforeItIsSent) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  testing::SecureLeaders leaders(world);
+  testing::TempDir dir;
+  const std::string path = dir.file("egress.jsonl");
+  EgressLog log(path);
+  LogCheckingTransport checking(*leaders.transport, path);
+  SecureOptions o;
+  o.chunk_bytes = 4000;
+  // Session set-up, statuses, the ring, outcomes and totals of two rounds.
+  SecureAggregator secure(checking, &log, *leaders.schedule, leaders.sites, "test", o);
+  for (int64_t round = 1; round <= 2; ++round) {
+    std::vector<float> update(10000, 0.01f * static_cast<float>(world.rank() + 1));
+    UpdateStatus status;
+    status.samples = 100;
+    status.norm = 1.0;
+    const RoundId id{round, 0};
+    const AggregateResult r = secure.average(update, status, id);
+    ASSERT_EQ(r.failure, "");
+    ASSERT_TRUE(secure.agree(r.outcome, Sha256Digest{}, id).agreed);
+    double totals[2] = {1.0, 2.0};
+    secure.sum(totals, id);
+  }
+  EXPECT_GT(checking.sends(), 20u);
+  EXPECT_EQ(checking.unrecorded(), 0u) << checking.unrecorded() << " of " << checking.sends()
+                                       << " messages were sent before their line was written; first: " << checking.first();
+  EXPECT_TRUE(on_all(checking.unrecorded() == 0));
+}
 
 // Leader s1 flips one ciphertext bit of its first message of `phase` in round 1.
 class TamperedLink {
