@@ -1,4 +1,4 @@
-// fedtrain command-line entry: run | data | config | ckpt | bench | version.
+// fedtrain command-line entry: run | data | config | ckpt | egress | bench | version.
 #include <unistd.h>
 
 #include <cstdio>
@@ -28,6 +28,7 @@ const char* kUsage =
     "  config   check a config and print it resolved (or its world size)\n"
     "  ckpt     look into checkpoints:  fedtrain ckpt inspect FILE | fedtrain ckpt verify FILE|DIR\n"
     "  generate continue a prompt with the GPT of a checkpoint:  fedtrain generate --checkpoint FILE --prompt TEXT\n"
+    "  egress   check a site's egress log:  fedtrain egress verify FILE\n"
     "  bench    benchmarks: allreduce | secagg | train | checkpoint\n"
     "  version  version and build features\n"
     "\n"
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
   if (command == "keygen") return fedtrain::cmd_keygen(args);
   if (command == "ckpt") return fedtrain::cmd_ckpt(args);
   if (command == "generate") return fedtrain::cmd_generate(args);
+  if (command == "egress") return fedtrain::cmd_egress(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
     std::printf("fedtrain %s (cuda %s, nccl %s)\nkernels: %s%s\n%s", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",

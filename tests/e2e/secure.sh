@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Secure aggregation through the CLI: key and manifest errors (exit 2), a tampered exchange that is
 # rejected and retried, one that never stops failing (exit 1), a NaN site and the quorum, the
-# egress log against the round table, and the plaintext mode's warning.
+# egress log against the round table, its chain checked by 'fedtrain egress verify' (and a removed
+# line, an edited byte, a symlink caught), and the plaintext mode's warning.
 source "$(dirname "$0")/lib.sh"
 
 data=$WORK/data
@@ -64,6 +65,24 @@ grep -vE '"sha256":"[0-9a-f]{64}"' "$WORK"/egress-*.jsonl && fail "egress lines 
 grep -q '"to":"es"' "$WORK/egress-es.jsonl" && fail "es logged a message to itself"
 pass "egress log sums to the round table"
 
+# The chain of every site's log is intact; a copy with a line removed, or a byte edited, is not.
+for site in es de; do
+  expect_exit 0 "^ok: $WORK/egress-$site.jsonl: [0-9]+ records, [0-9]+ bytes sent, rounds 0 to 3 " \
+    "egress verify: $site's log is intact" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
+done
+sed 4d "$WORK/egress-es.jsonl" >"$WORK/removed.jsonl"
+expect_exit 1 "line 4 breaks the chain: .* lines between 3 and 4 were removed" "egress verify: a removed line" -- \
+  "$FEDTRAIN_BIN" egress verify "$WORK/removed.jsonl"
+sed '3s/"bytes":\([0-9]\)/"bytes":1\1/' "$WORK/egress-es.jsonl" >"$WORK/edited.jsonl"
+cmp -s "$WORK/egress-es.jsonl" "$WORK/edited.jsonl" && fail "the edit did not change the copy"
+expect_exit 1 "line 4 breaks the chain: .* line 3 was edited" "egress verify: an edited byte" -- \
+  "$FEDTRAIN_BIN" egress verify "$WORK/edited.jsonl"
+expect_exit 2 "cannot open egress log '$WORK/none.jsonl'" "egress verify: a missing file" -- \
+  "$FEDTRAIN_BIN" egress verify "$WORK/none.jsonl"
+ln -s "$WORK/egress-de.jsonl" "$WORK/link.jsonl"
+expect_exit 1 "egress log '$WORK/link.jsonl' is a symbolic link" "a symlinked egress log is refused" -- \
+  run4 --site.de.egress_log="$WORK/link.jsonl"
+
 out=$(run4 --inject tamper:site=de,round=2,field=tag 2>&1)
 rc=$?
 [[ $rc -eq 0 ]] || { echo "$out" | tail; fail "tampered run: exit $rc"; }
@@ -89,4 +108,9 @@ grep -q '"round":2,"sites":2,"participating":0' "$WORK/metrics.jsonl" || fail "r
 
 out=$(run4o --federation.secure=false 2>&1) || fail "plaintext run"
 grep -q "model updates cross site borders IN CLEAR" <<<"$out" && pass "plaintext mode warns" || fail "no plaintext warning"
+
+# Every run above appended to the same logs (one aborted): the chains continued, intact.
+for site in es de; do
+  expect_exit 0 "^ok: " "egress verify: $site's log after all runs" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
+done
 finish
