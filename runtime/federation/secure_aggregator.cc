@@ -106,9 +106,11 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   status.encode(mine.data());
   std::vector<std::vector<uint8_t>> theirs;
   std::string failure = exchange(Phase::kStatus, id, mine, theirs);
+  // After a failed exchange nothing received is read (this leader contributes
+  // noise and reports the failure); the statuses stay "not ready".
   std::vector<UpdateStatus> statuses(n);
-  for (int s = 0; s < n; ++s) statuses[s] = UpdateStatus::decode(theirs[s].data());
   if (failure.empty()) {
+    for (int s = 0; s < n; ++s) statuses[s] = UpdateStatus::decode(theirs[s].data());
     for (int s = 0; s < n; ++s) {
       if (statuses[s].global != status.global)
         throw Error("round " + std::to_string(id.round) + ": site '" + sites_[s] +
@@ -124,7 +126,7 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
                           "own); federation.allow_two_participants = true allows such rounds";
   }
   r.participants = p.participants;
-  for (int s = 0; s < n; ++s)
+  for (int s = 0; s < n && failure.empty(); ++s)
     if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);
   const bool contribute = failure.empty() && !p.abandoned && p.takes_part[me];
   const double weight = contribute ? status.samples / p.total_samples : 0.0;
