@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <boost/asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -270,19 +271,25 @@ TEST(TcpHandshake, APeerSilentInTheHandshakeEndsConnectingNamingIt) {
   asio::io_context io;
   tcp::acceptor fake(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port_of(fed.endpoints[1]))));
   std::vector<tcp::socket> held;
-  std::thread holder([&] {  // accepts and never says a word
-    for (int i = 0; i < 3; ++i) {
-      held.emplace_back(io);
+  std::atomic<bool> done{false};
+  // Accepts every attempt and never says a word. It polls (a nonblocking accept) rather than blocking,
+  // because closing an acceptor from another thread does not reliably end a blocking accept.
+  fake.non_blocking(true);
+  std::thread holder([&] {
+    while (!done) {
+      tcp::socket s(io);
       boost::system::error_code ec;
-      fake.accept(held.back(), ec);
-      if (ec) return;
+      fake.accept(s, ec);
+      if (!ec) held.push_back(std::move(s));
+      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   });
   const auto t = Clock::now();
   const Outcome out = try_connect(fed.options(0));
   const double took = since(t);
-  fake.close();
+  done = true;
   holder.join();
+  fake.close();
   EXPECT_FALSE(out.config) << out.error;
   EXPECT_TRUE(has(out.error, "site s1 (" + fed.endpoints[1].address + ")")) << out.error;
   EXPECT_TRUE(has(out.error, "sent nothing for 1 s")) << out.error;
