@@ -115,6 +115,7 @@ struct Config {
   MonitoringConfig monitoring;
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
+  int blas_threads = 1;      // OpenBLAS threads per rank (OPENBLAS_NUM_THREADS is overridden: see blas_core.h)
   SiteCollectivesKind collectives = SiteCollectivesKind::kAuto;
   double collective_timeout_s = 300.0;  // 0: no watchdog
   std::vector<SiteConfig> sites;

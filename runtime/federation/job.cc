@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -22,10 +23,25 @@
 #include "runtime/topology/agreement.h"
 
 namespace fedtrain {
+namespace {
+
+// OpenBLAS's thread count from the config (see blas_core.h), whatever the launcher put in the environment.
+void fix_blas_threads(const Config& config, const Topology& topo) {
+  kernels::cpu::set_blas_threads(config.blas_threads);
+  const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+  if (topo.is_leader() && env != nullptr && std::string(env) != std::to_string(config.blas_threads))
+    log_info("OPENBLAS_NUM_THREADS=" + std::string(env) + " is overridden: site " + topo.site_name() +
+             "'s ranks run OpenBLAS on site.blas_threads = " + std::to_string(config.blas_threads) +
+             " thread(s), so that the model does not depend on how the job was launched");
+}
+
+}  // namespace
+
 JobResult run_job(const Config& config, const Topology& topo) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool evaluating_site = topo.site_index() == 0;
   const bool reporting = evaluating_site && topo.is_leader();
+  fix_blas_threads(config, topo);
 
   // Start-up: every rank checks and loads its own data, each leader its site's
   // identity, then all agree (a bad key file or data of the wrong kind exits 2, bad data 1).
@@ -100,7 +116,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("privacy: %s\n", privacy_summary(config).c_str());
-    std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
+    std::printf("kernels: %s, %d thread(s) per rank (site.blas_threads)\n", kernels::cpu::blas_description().c_str(),
+                config.blas_threads);
     std::printf("metrics: %s\n", config.metrics_file.c_str());
     std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
     if (checkpoints.enabled()) {
@@ -163,6 +180,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  // Every leader names the model it ends with: launches of one federation compare it.
+  if (topo.is_leader())
+    log_info("site " + topo.site_name() + ": global model after round " + std::to_string(result.rounds) +
+             " has sha256 " + to_hex(result.params_hash));
   if (exporter) exporter->linger(config.monitoring.linger_s);
   return result;
 }
