@@ -81,6 +81,8 @@ struct ExchangeConfig {
   int frac_bits = 24;          // fixed point: one step is 2^-frac_bits
   size_t chunk_bytes = size_t{1} << 20;
   int max_failed_rounds = 3;   // consecutive failed attempts before the job stops
+  double connect_timeout_s = 120;  // one job per site: how long a leader keeps dialling the others
+  double peer_timeout_s = 300;     // every wait of a leader for another leader in an agreement
 };
 
 struct Config {

@@ -20,7 +20,7 @@
 #include "runtime/federation/site_data.h"
 #include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
-#include "runtime/topology/agreement.h"
+#include "runtime/collectives/two_level_agreement.h"
 
 namespace fedtrain {
 namespace {
@@ -44,7 +44,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
   fix_blas_threads(config, topo);
 
   // Start-up: every rank checks and loads its own data, each leader its site's
-  // identity, then all agree (a bad key file or data of the wrong kind exits 2, bad data 1).
+  // identity and joins the other leaders, then all agree in two levels (a bad
+  // key file or data of the wrong kind exits 2, bad data 1).
   SiteData data;
   std::optional<LeaderExchange> exchange;
   std::string error;
@@ -54,13 +55,19 @@ JobResult run_job(const Config& config, const Topology& topo) {
       exchange.emplace(config, topo);
       exchange->prepare();
     }
-    data = load_site_data(config, topo);
   } catch (const Error& e) {
     error = e.what();
     error_code = e.exit_code();
   }
-  agree_startup(topo.world(), error, error_code);
-  agree_data_shape(config, topo, data);
+  if (exchange) exchange->open_leaders();
+  try {
+    data = load_site_data(config, topo);
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what(), error_code = e.exit_code();
+  }
+  TwoLevelAgreement agreement(topo, exchange ? exchange->leaders() : nullptr);
+  agreement.agree_startup(error, error_code);
+  agree_data_shape(config, agreement, data);
 
   std::unique_ptr<Model> model = make_model(config, data.shape);
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
@@ -77,12 +84,12 @@ JobResult run_job(const Config& config, const Topology& topo) {
     outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
     site_weight = data.samples;
   }
-  agree_startup(topo.world(), error, error_code);
+  agreement.agree_startup(error, error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
-  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, *model, *data.train);
-  Checkpointer checkpoints(config, topo, *trainer, outer.get(), model->layout());
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *data.train);
+  Checkpointer checkpoints(config, agreement, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume();
 
@@ -107,7 +114,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   } catch (const Error& e) {
     error = e.what();
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
 
   if (reporting) {
     std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),

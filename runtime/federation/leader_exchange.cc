@@ -1,6 +1,7 @@
 // Everything a site leader needs to exchange updates with the other leaders.
 #include "runtime/federation/leader_exchange.h"
 
+#include "runtime/core/check.h"
 #include "runtime/core/injection.h"
 #include "runtime/core/log.h"
 #include "runtime/federation/fault_injection.h"
@@ -23,11 +24,18 @@ void LeaderExchange::prepare() {
 
 std::string LeaderExchange::manifest_sha256() const { return manifest_ ? to_hex(manifest_->hash()) : ""; }
 
+void LeaderExchange::open_leaders() {
+  std::vector<std::string> sites;
+  for (const auto& s : topo_.sites()) sites.push_back(s.name);
+  transport_ = make_mpi_transport(topo_.leaders_comm());
+  group_ = std::make_unique<LeaderGroup>(*transport_, sites, config_.exchange.peer_timeout_s);
+}
+
 void LeaderExchange::connect() {
+  FT_CHECK(transport_ != nullptr, "connect() before open_leaders()");
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
   const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
-  transport_ = make_mpi_transport(topo_.leaders_comm());
   const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
                                                federation_settings(config_, manifest_sha256()), &setup_bytes_);
   if (!config_.exchange.secure) {
