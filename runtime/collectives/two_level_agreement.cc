@@ -14,7 +14,7 @@ namespace fedtrain {
 
 TwoLevelAgreement::TwoLevelAgreement(const Topology& topology, LeaderGroup* leaders)
     : topo_(topology), leaders_(leaders) {
-  FT_CHECK((leaders_ != nullptr) == topo_.is_leader());
+  FT_CHECK(leaders_ == nullptr || topo_.is_leader());
 }
 
 LeaderGroup& TwoLevelAgreement::leaders() {
@@ -30,6 +30,8 @@ void TwoLevelAgreement::reduce(int64_t* values, const Op* ops, int count) {
     MPI_CHECK(MPI_Allreduce(&values[i], &site[i], 1, MPI_INT64_T, ops[i] == Op::kMax ? MPI_MAX : MPI_SUM,
                             topo_.site_comm().get()));
   // 2. Among the leaders: every leader combines every site's values, in site order.
+  FT_CHECK(leaders_ != nullptr || !topo_.is_leader() || allow_site_only_,
+           "a site leader without the leaders' group outside the start-up checks");
   if (leaders_ != nullptr) {
     const std::string mine(reinterpret_cast<const char*>(site), sizeof(int64_t) * count);
     const std::vector<std::string> all = leaders_->allgather(mine);
@@ -55,7 +57,10 @@ void TwoLevelAgreement::agree_startup(const std::string& local_error, int exit_c
   if (!local_error.empty()) log_error(local_error);
   int64_t v[2] = {local_error.empty() ? 0 : exit_code, local_error.empty() ? 0 : 1};
   const Op ops[2] = {Op::kMax, Op::kSum};
+  allow_site_only_ = true;
   reduce(v, ops, 2);
+  allow_site_only_ = false;
+  FT_CHECK(v[1] > 0 || leaders_ != nullptr || !topo_.is_leader(), "a leader without the leaders' group, and no error");
   if (v[1] > 0) {
     throw Error("start-up checks failed on " + std::to_string(v[1]) + " rank(s) of the federation (reasons above, "
                 "in the logs of the sites concerned); nothing was trained",

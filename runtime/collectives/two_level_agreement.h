@@ -22,6 +22,9 @@ namespace fedtrain {
 class TwoLevelAgreement {
  public:
   // `leaders` on site leaders (it must outlive this), nullptr on the other ranks.
+  // A leader that could not join the others (one job per site: it could not
+  // load its key or connect) has none either: its site's start-up checks are
+  // then agreed in the site alone, and fail with its error.
   TwoLevelAgreement(const Topology& topology, LeaderGroup* leaders);
 
   // `local_error` empty: this rank is fine. Otherwise it is logged here, and on
@@ -45,6 +48,7 @@ class TwoLevelAgreement {
 
   const Topology& topo_;
   LeaderGroup* leaders_;
+  bool allow_site_only_ = false;  // inside agree_startup
 };
 
 }  // namespace fedtrain

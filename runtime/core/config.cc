@@ -10,6 +10,7 @@
 #include "fedtrain/features.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
+#include "runtime/net/host_port.h"
 
 namespace po = boost::program_options;
 
@@ -156,6 +157,10 @@ const SiteKey kSiteKeys[] = {
    [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
   {"checkpoint_dir", "directory of this site's checkpoints (its own volume); written by the site leader only",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.checkpoint_dir = v; }},
+  {"leader", "one job per site: HOST:PORT at which the other site leaders reach this site's leader (TCP)",
+   [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.leader = v; }},
+  {"listen", "one job per site: ADDR:PORT this site's leader binds (default 0.0.0.0 and the port of 'leader')",
+   [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.listen = v; }},
 };
 // clang-format on
 
@@ -290,6 +295,37 @@ bool Config::checkpoints_configured() const {
   for (const auto& s : sites)
     if (s.checkpoint_dir.empty()) return false;
   return true;
+}
+
+bool Config::leaders_addressed() const {
+  for (const auto& s : sites)
+    if (s.leader.empty()) return false;
+  return !sites.empty();
+}
+
+// [site.NAME] leader for all sites or none; with them, the keys the leaders authenticate with.
+static void check_leader_addresses(const Config& c) {
+  int addressed = 0;
+  for (const auto& s : c.sites) {
+    addressed += !s.leader.empty();
+    if (!s.listen.empty() && s.leader.empty())
+      throw ConfigError("site '" + s.name + "' has listen = " + s.listen + " but no leader address: set [site." + s.name +
+                        "] leader = HOST:PORT (where the other leaders reach it), or remove listen");
+  }
+  if (addressed == 0) return;
+  for (const auto& s : c.sites) {
+    if (s.leader.empty())
+      throw ConfigError("site '" + s.name + "' has no leader address while other sites have one: one job per site needs "
+                        "[site." + s.name + "] leader = HOST:PORT for every site (the same list in every site's config)");
+    if (s.public_key.empty() == s.public_key_file.empty() || s.secret_key.empty())
+      throw ConfigError("site '" + s.name + "' needs public_key (or public_key_file) and secret_key: with [site.NAME] "
+                        "leader addresses the leaders authenticate each other with the manifest's keys, also with "
+                        "federation.secure = false (create them with 'fedtrain keygen --site " + s.name + " --out DIR')");
+    for (const auto& t : c.sites)
+      if (&t != &s && t.leader == s.leader)
+        throw ConfigError("sites '" + s.name + "' and '" + t.name + "' share leader address " + s.leader +
+                          ": every site's leader needs an address of its own");
+  }
 }
 
 std::optional<int> Config::world_size() const {
@@ -441,6 +477,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
                       std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
   check_model_config(c);
+  check_leader_addresses(c);
   if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
     throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
                       "or site.collectives = mpi");
@@ -507,6 +544,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";
     out << "egress_log = " << s.egress_log << "\n";
     if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";
+    if (!s.leader.empty()) out << "leader = " << s.leader << "\n";
+    if (!s.listen.empty()) out << "listen = " << s.listen << "\n";
   }
   c.resolved_text = out.str();
   return c;

@@ -67,6 +67,10 @@ struct SiteConfig {
   std::string secret_key;
   std::string egress_log;  // default runs/<job_id>/egress-<site>.jsonl
   std::string checkpoint_dir;  // this site's checkpoint volume (empty: no checkpoints)
+  // One job per site: HOST:PORT at which the other leaders reach this site's
+  // leader, and the ADDR:PORT it binds (empty: 0.0.0.0 and the port of `leader`).
+  std::string leader;
+  std::string listen;
 };
 
 // [federation] keys of the exchange between the site leaders.
@@ -140,6 +144,9 @@ struct Config {
   bool checkpoints_configured() const;
   // Total world size implied by [site.NAME] ranks; nullopt when any site leaves it open.
   std::optional<int> world_size() const;
+  // Every site has a leader address: a job started with --site NAME whose MPI
+  // world holds only that site's ranks runs as one job per site (topology.h).
+  bool leaders_addressed() const;
 };
 
 // Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC", "--allow-security-overrides" and

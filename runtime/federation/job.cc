@@ -59,7 +59,11 @@ JobResult run_job(const Config& config, const Topology& topo) {
     error = e.what();
     error_code = e.exit_code();
   }
-  if (exchange) exchange->open_leaders();
+  try {
+    if (exchange) exchange->open_leaders();
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what(), error_code = e.exit_code();
+  }
   try {
     data = load_site_data(config, topo);
   } catch (const Error& e) {

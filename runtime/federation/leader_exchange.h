@@ -6,7 +6,9 @@
 //                  it), the egress log. Throws ConfigError for key problems.
 //   open_leaders() the leader Transport and the LeaderGroup the start-up
 //                  agreements run over: MPI over leaders_comm when the sites
-//                  share one MPI world.
+//                  share one MPI world, TCP (runtime/net/) with one job per
+//                  site, which connects to every other leader here (bounded
+//                  by federation.connect_timeout_s).
 //   connect()      collective over the leaders: the settings every site
 //                  must share (settings_agreement.h; a difference throws a
 //                  collective ConfigError), session id, aggregator.
@@ -16,7 +18,6 @@
 #include <optional>
 
 #include "runtime/collectives/leader_group.h"
-#include "runtime/collectives/metered_collectives.h"
 #include "runtime/collectives/transport.h"
 #include "runtime/core/config.h"
 #include "runtime/crypto/key_schedule.h"
@@ -45,12 +46,11 @@ class LeaderExchange {
   const Config& config_;
   const Topology& topo_;
   std::unique_ptr<Manifest> manifest_;
+  std::unique_ptr<SecretKey> key_;  // one job per site, or secure mode
   std::unique_ptr<KeySchedule> schedule_;
   std::unique_ptr<EgressLog> log_;
   std::unique_ptr<Transport> transport_, faulty_;
   std::unique_ptr<LeaderGroup> group_;
-  std::unique_ptr<Collectives> collectives_;
-  std::unique_ptr<MeteredCollectives> metered_;
   std::unique_ptr<Aggregator> aggregator_;
   uint64_t setup_bytes_ = 0;
 };
