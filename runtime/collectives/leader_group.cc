@@ -2,6 +2,7 @@
 #include "runtime/collectives/leader_group.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -58,36 +59,61 @@ std::vector<std::string> LeaderGroup::exchange(const std::string& bytes, const s
                                                const std::vector<int>& from) {
   FT_CHECK(bytes.size() <= kMaxValueBytes, "leaders' agreement value of " << bytes.size() << " bytes");
   const int n = size();
-  std::vector<std::string> lengths(n, std::string(8, '\0')), values(n);
+  // Every receive of a head is posted before anything is sent: a peer can only
+  // finish this call after our value reached it, so its head is already here
+  // (or on its way into a posted receive) whenever it leaves.
+  std::vector<std::string> heads(n), values(n);
   std::vector<Transport::Handle> recvs(n, -1), sends;
-  for (int p : from)
-    recvs[p] = transport_.irecv(p, kLengthTag, {reinterpret_cast<uint8_t*>(lengths[p].data()), 8});
-  const std::string length = encode_i64(static_cast<int64_t>(bytes.size()));
+  for (int p : from) {
+    heads[p].assign(8 + kInlineBytes, '\0');
+    recvs[p] = transport_.irecv(p, kHeadTag, {reinterpret_cast<uint8_t*>(heads[p].data()), heads[p].size()});
+  }
+  const size_t inline_bytes = std::min(bytes.size(), kInlineBytes);
+  const std::string head = encode_i64(static_cast<int64_t>(bytes.size())) + bytes.substr(0, inline_bytes);
+  const std::span<const uint8_t> rest = as_bytes(bytes).subspan(inline_bytes);
   for (int p : to) {
-    sends.push_back(transport_.isend(p, kLengthTag, as_bytes(length)));
-    sends.push_back(transport_.isend(p, kBytesTag, as_bytes(bytes)));
-    sent_bytes_ += length.size() + bytes.size();
+    sends.push_back(transport_.isend(p, kHeadTag, as_bytes(head)));
+    if (!rest.empty()) sends.push_back(transport_.isend(p, kRestTag, rest));
+    sent_bytes_ += head.size() + rest.size();
   }
   for (int p : from) {
-    if (bounded_wait(recvs[p], p, "length") != 8)
-      throw Error("the leader of site '" + sites_[p] + "' sent a length of another size than 8 bytes in the leaders' "
-                  "agreement: it runs another protocol version");
-    const int64_t announced = decode_i64(lengths[p], sites_[p]);
+    const size_t got = bounded_wait(recvs[p], p, "value");
+    if (got == Transport::kTooLong || got < 8)
+      throw Error("the leader of site '" + sites_[p] + "' sent a malformed value (" +
+                  (got == Transport::kTooLong ? std::string("too long") : std::to_string(got) + " bytes") +
+                  ") in the leaders' agreement: it runs another protocol version");
+    const int64_t announced = decode_i64(heads[p].substr(0, 8), sites_[p]);
     if (announced < 0 || static_cast<uint64_t>(announced) > kMaxValueBytes)
       throw Error("the leader of site '" + sites_[p] + "' announced a " + std::to_string(announced) +
                   "-byte value in the leaders' agreement, beyond its limit of " + std::to_string(kMaxValueBytes) +
                   " bytes: refused");
-    values[p].assign(static_cast<size_t>(announced), '\0');
-    recvs[p] = transport_.irecv(p, kBytesTag, {reinterpret_cast<uint8_t*>(values[p].data()), values[p].size()});
+    const size_t total = static_cast<size_t>(announced), inlined = std::min(total, kInlineBytes);
+    if (got != 8 + inlined)
+      throw Error("the leader of site '" + sites_[p] + "' sent " + std::to_string(got - 8) + " bytes after announcing " +
+                  std::to_string(total) + " in the leaders' agreement: refused");
+    values[p] = heads[p].substr(8, inlined);
+    if (total > inlined) {
+      values[p].resize(total);
+      recvs[p] = transport_.irecv(p, kRestTag, {reinterpret_cast<uint8_t*>(values[p].data()) + inlined, total - inlined});
+    }
   }
   for (int p : from) {
+    if (values[p].size() <= kInlineBytes) continue;
     const size_t got = bounded_wait(recvs[p], p, "value");
-    if (got != values[p].size())
+    if (got != values[p].size() - kInlineBytes)
       throw Error("the leader of site '" + sites_[p] + "' sent " +
-                  (got == Transport::kTooLong ? std::string("more") : std::to_string(got)) + " bytes after announcing " +
-                  std::to_string(values[p].size()) + " in the leaders' agreement: refused");
+                  (got == Transport::kTooLong ? std::string("more") : std::to_string(got + kInlineBytes)) +
+                  " bytes after announcing " + std::to_string(values[p].size()) + " in the leaders' agreement: refused");
   }
-  for (size_t i = 0; i < sends.size(); ++i) bounded_wait(sends[i], to[i / 2], "acknowledgement");
+  // Every value is in. A peer that has ours too may already have acted on the
+  // outcome and left (a failed start-up ends every job): a send that fails
+  // now lost nothing, as that peer could not have finished without it.
+  for (Transport::Handle h : sends) {
+    try {
+      bounded_wait(h, 0, "acknowledgement");
+    } catch (const Error&) {
+    }
+  }
   return values;
 }
 

@@ -7,14 +7,17 @@
 // per site (the TCP transport of runtime/net/).
 //
 // Protocol of every call (collective: every leader makes the same calls in the
-// same order): each leader sends its value to every other leader as two
-// messages, its length (8 bytes, little-endian) on tag kLengthTag, then its
-// bytes on tag kBytesTag; the Transport keeps a (peer, tag)'s messages in
-// order, so consecutive calls never mix. The tags are apart from the secure
+// same order): each leader sends its value to every other leader as a head on
+// tag kHeadTag, the value's length (8 bytes, little-endian) and its first
+// kInlineBytes, and the rest, if any, on tag kRestTag; every receive of a head
+// is posted before anything is sent. The Transport keeps a (peer, tag)'s
+// messages in order, so consecutive calls never mix. The tags are apart from the secure
 // protocol's (Phase, 1..7 in sealed_message.h). A value is at most
 // kMaxValueBytes: a longer announced length is refused before anything is
-// allocated for it. Every wait is bounded by `timeout_s` (polling test()), and
-// a leader that sends nothing in time fails the call with an Error naming it.
+// allocated for it. Every wait for a value is bounded by `timeout_s` (polling
+// test()), and a leader that sends nothing in time fails the call with an
+// Error naming it. Once every value is in, a send that fails (its peer left)
+// is ignored: that peer had our value, or it could not have left the call.
 // The messages are not sealed: they carry flags, exit codes, checkpoint
 // scans and digests, never an update.
 #pragma once
@@ -29,7 +32,8 @@ namespace fedtrain {
 
 class LeaderGroup {
  public:
-  static constexpr int kLengthTag = 32, kBytesTag = 33;
+  static constexpr int kHeadTag = 32, kRestTag = 33;
+  static constexpr size_t kInlineBytes = 64 * 1024;
   static constexpr size_t kMaxValueBytes = size_t{64} << 20;
 
   // Transport rank i is sites[i]; `transport` must outlive this.

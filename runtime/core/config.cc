@@ -130,14 +130,14 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.monitoring.linger_s = parse_double(k, v, 0, 86400); }},
   {"site.bucket_mib", "4", "gradient all-reduce bucket size inside a site, MiB",
    [](Config& c, const std::string& k, const std::string& v) { c.bucket_mib = parse_double(k, v, 1.0 / 1024, 4096); }},
-  {"site.blas_threads", "1", "OpenBLAS threads of every rank; set here, not by OPENBLAS_NUM_THREADS (which fedtrain overrides), because the rounding of OpenBLAS's sums depends on its thread count: one config then trains one model however it is launched",
-   [](Config& c, const std::string& k, const std::string& v) { c.blas_threads = static_cast<int>(parse_int(k, v, 1, 1024)); }},
   {"site.collectives", "auto", "all-reduce inside a GPU site: nccl, mpi (through host memory), or auto (nccl where every rank has a GPU of its own)",
    [](Config& c, const std::string& k, const std::string& v) {
      const std::string m = parse_choice(k, v, {"auto", "nccl", "mpi"});
      c.collectives = m == "nccl" ? SiteCollectivesKind::kNccl : m == "mpi" ? SiteCollectivesKind::kMpi : SiteCollectivesKind::kAuto; }},
   {"site.collective_timeout_s", "300", "a gradient all-reduce inside a site that takes longer stops the job with an error (0: wait for ever)",
    [](Config& c, const std::string& k, const std::string& v) { c.collective_timeout_s = parse_double(k, v, 0, 1e6); }},
+  {"site.blas_threads", "1", "OpenBLAS threads of every rank; set here, not by OPENBLAS_NUM_THREADS (which fedtrain overrides), because the rounding of OpenBLAS's sums depends on its thread count: one config then trains one model however it is launched",
+   [](Config& c, const std::string& k, const std::string& v) { c.blas_threads = static_cast<int>(parse_int(k, v, 1, 1024)); }},
 };
 
 const SiteKey kSiteKeys[] = {

@@ -60,7 +60,10 @@ Topology Topology::create(const Config& config, const Comm& world) {
   for (int i = 0; i < n_sites; ++i) {
     const auto& s = config.sites[i];
     if (count[i] == 0)
-      throw ConfigError("site '" + s.name + "' has no ranks: start at least one process with --site " + s.name,
+      throw ConfigError("site '" + s.name + "' has no ranks: start at least one process with --site " + s.name +
+                            (config.leaders_addressed() ? std::string()
+                                                        : ", or run one job per site: give every site [site.NAME] "
+                                                          "leader = HOST:PORT"),
                         /*collective=*/true);
     if (s.ranks > 0 && s.ranks != count[i])
       throw ConfigError("site '" + s.name + "' is configured with ranks = " + std::to_string(s.ranks) + " but " +

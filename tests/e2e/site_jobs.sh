@@ -34,20 +34,34 @@ world=$(hashes "$WORK/world.out")
 [[ $(wc -l <<<"$world") -eq 1 && -n $world ]] || fail "one MPI world: the leaders printed $(wc -l <<<"$world") hashes"
 rm -f "$WORK"/egress-*.jsonl
 
-# Three jobs, fr first, then es, then de; each with its own mpirun.
-pids=()
+# start_sites TAG [DE_ARGS...]: the three jobs, fr first, then es, then de (with DE_ARGS), each its own
+# mpirun; waits for all, outputs in $WORK/TAG-SITE.out, exit codes in codes[SITE].
+declare -A codes
+start_sites() {
+  local tag=$1 site n pid
+  shift
+  local -A pid_of
+  for site in fr es de; do
+    n=1; [[ $site == es ]] && n=2
+    local extra=()
+    [[ $site == de ]] && extra=("$@")
+    "$MPIEXEC" -n "$n" "$FEDTRAIN_BIN" run --config "$cfg" --site "$site" --run.metrics_file="$WORK/$tag-$site.jsonl" \
+      "${extra[@]}" >"$WORK/$tag-$site.out" 2>&1 &
+    pid_of[$site]=$!
+    at_exit "stop_pid $! 'job of site $site'"
+    sleep 1
+  done
+  for site in fr es de; do
+    wait "${pid_of[$site]}"
+    codes[$site]=$?
+  done
+}
+
+start_sites ok
 for site in fr es de; do
-  n=1; [[ $site == es ]] && n=2
-  "$MPIEXEC" -n "$n" "$FEDTRAIN_BIN" run --config "$cfg" --site "$site" --run.metrics_file="$WORK/$site.jsonl" \
-    >"$WORK/$site.out" 2>&1 &
-  pids+=($!)
-  at_exit "stop_pid $! 'job of site $site'"
-  sleep 1
-done
-for i in 0 1 2; do
-  site=$(sed -n "$((i + 1))p" <<<$'fr\nes\nde')
-  if wait "${pids[$i]}"; then pass "site $site's job ended with exit 0"
-  else fail "site $site's job: exit $?"; tail -20 "$WORK/$site.out" >&2; fi
+  if [[ ${codes[$site]} -eq 0 ]]; then pass "site $site's job ended with exit 0"
+  else fail "site $site's job: exit ${codes[$site]}"; tail -20 "$WORK/ok-$site.out" >&2; fi
+  mv "$WORK/ok-$site.out" "$WORK/$site.out"
 done
 grep -q "connects to the other site leaders over TCP" "$WORK/es.out" || fail "es did not say it runs as one job per site"
 grep -qE "^fedtrain: job sites done: 3 rounds, sites es=2 de=\? fr=\?" "$WORK/es.out" \
@@ -58,4 +72,15 @@ for site in es de fr; do
     || fail "site $site ends with model '$h', the one-world launch with '$world'"
   expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
 done
+
+# A start-up check that fails in one site's job (de's data file is missing) stops every site's job,
+# agreed over the leaders: exit 1 everywhere, each job saying how many ranks failed.
+rm -f "$WORK"/egress-*.jsonl
+start_sites bad --site.de.data="$WORK/missing.h5"
+for site in fr es de; do
+  [[ ${codes[$site]} -eq 1 ]] && grep -q "start-up checks failed on 1 rank(s) of the federation" "$WORK/bad-$site.out" \
+    && pass "de's missing data stops site $site's job too (exit 1)" \
+    || { fail "site $site with de's data missing: exit ${codes[$site]}"; grep -E "error|rror:" "$WORK/bad-$site.out" >&2; }
+done
+grep -q "missing.h5" "$WORK/bad-de.out" || fail "de's job does not name its missing file"
 finish

@@ -65,11 +65,14 @@ std::string error_of(ScriptedTransport& t, double timeout_s = 5) {
 
 TEST(LeaderGroup, GathersWhatThePeerSends) {
   ScriptedTransport t;
-  t.inbound[LeaderGroup::kLengthTag] = {length(6)};
-  t.inbound[LeaderGroup::kBytesTag] = {"theirs"};
+  t.inbound[LeaderGroup::kHeadTag] = {length(6) + "theirs"};
   LeaderGroup g(t, {"es", "de"}, 5);
-  const std::vector<std::string> all = g.allgather("mine");
-  EXPECT_EQ(all, (std::vector<std::string>{"mine", "theirs"}));
+  EXPECT_EQ(g.allgather("mine"), (std::vector<std::string>{"mine", "theirs"}));
+  // A value beyond the head's inline bytes comes in two messages.
+  const std::string big(LeaderGroup::kInlineBytes + 1000, 'b');
+  t.inbound[LeaderGroup::kHeadTag] = {length(big.size()) + big.substr(0, LeaderGroup::kInlineBytes)};
+  t.inbound[LeaderGroup::kRestTag] = {big.substr(LeaderGroup::kInlineBytes)};
+  EXPECT_EQ(g.allgather("mine")[1], big);
 }
 
 TEST(LeaderGroup, ASilentPeerIsNamedWithinTheTimeout) {
@@ -77,34 +80,32 @@ TEST(LeaderGroup, ASilentPeerIsNamedWithinTheTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string e = error_of(t, 0.3);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_NE(e.find("site 'de' sent no length within federation.peer_timeout_s"), std::string::npos) << e;
+  EXPECT_NE(e.find("site 'de' sent no value within federation.peer_timeout_s"), std::string::npos) << e;
   EXPECT_GE(s, 0.3);
   EXPECT_LT(s, 30.0);  // bounded; generous for a loaded machine
 }
 
 TEST(LeaderGroup, AHugeAnnouncedLengthIsRefusedBeforeAnyAllocation) {
   ScriptedTransport t;
-  t.inbound[LeaderGroup::kLengthTag] = {length(uint64_t{1} << 62)};
+  t.inbound[LeaderGroup::kHeadTag] = {length(uint64_t{1} << 62)};
   EXPECT_NE(error_of(t).find("site 'de' announced a 4611686018427387904-byte value"), std::string::npos);
-  t.inbound[LeaderGroup::kLengthTag] = {length(uint64_t{1} << 63)};  // negative as int64
+  t.inbound[LeaderGroup::kHeadTag] = {length(uint64_t{1} << 63)};  // negative as int64
   EXPECT_NE(error_of(t).find("site 'de' announced a -"), std::string::npos);
 }
 
 TEST(LeaderGroup, MalformedMessagesAreErrorsNamingThePeer) {
   ScriptedTransport t;
-  t.inbound[LeaderGroup::kLengthTag] = {"abc"};
-  EXPECT_NE(error_of(t).find("site 'de' sent a length of another size"), std::string::npos);
-  t.inbound[LeaderGroup::kLengthTag] = {std::string(9, 'x')};  // too long for the 8-byte buffer
-  EXPECT_NE(error_of(t).find("site 'de' sent a length of another size"), std::string::npos);
-  t.inbound[LeaderGroup::kLengthTag] = {length(10)};
-  t.inbound[LeaderGroup::kBytesTag] = {"short"};
+  t.inbound[LeaderGroup::kHeadTag] = {"abc"};
+  EXPECT_NE(error_of(t).find("site 'de' sent a malformed value (3 bytes)"), std::string::npos);
+  t.inbound[LeaderGroup::kHeadTag] = {std::string(8 + LeaderGroup::kInlineBytes + 1, 'x')};
+  EXPECT_NE(error_of(t).find("site 'de' sent a malformed value (too long)"), std::string::npos);
+  t.inbound[LeaderGroup::kHeadTag] = {length(10) + "short"};
   EXPECT_NE(error_of(t).find("site 'de' sent 5 bytes after announcing 10"), std::string::npos);
-  t.inbound[LeaderGroup::kLengthTag] = {length(8)};
-  t.inbound[LeaderGroup::kBytesTag] = {"12345678"};
+  t.inbound[LeaderGroup::kHeadTag] = {length(LeaderGroup::kInlineBytes + 10) + std::string(LeaderGroup::kInlineBytes, 'x')};
+  t.inbound[LeaderGroup::kRestTag] = {"four"};
+  EXPECT_NE(error_of(t).find("site 'de' sent 65540 bytes after announcing 65546"), std::string::npos) << error_of(t);
   LeaderGroup g(t, {"es", "de"}, 5);
-  EXPECT_NO_THROW(g.allgather("x"));
-  t.inbound[LeaderGroup::kLengthTag] = {length(3)};
-  t.inbound[LeaderGroup::kBytesTag] = {"abc"};
+  t.inbound[LeaderGroup::kHeadTag] = {length(3) + "abc"};
   try {
     g.max_over(1);  // a 3-byte value where an integer (8 bytes) belongs
     ADD_FAILURE() << "no error";
