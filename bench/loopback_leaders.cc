@@ -34,8 +34,9 @@ Manifest gather_manifest(const Comm& comm, const SecretKey& key, std::vector<std
 
 }  // namespace
 
-LoopbackLeaders::LoopbackLeaders(const Comm& comm, double timeout_s)
+LoopbackLeaders::LoopbackLeaders(const Comm& comm, bool connect, double timeout_s)
     : key(SecretKey::generate()), manifest(gather_manifest(comm, key, sites)) {
+  if (!connect) return;
   const int n = comm.size();
   int port = free_loopback_port();
   std::vector<int> ports(n);

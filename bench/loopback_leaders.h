@@ -16,12 +16,12 @@
 namespace fedtrain {
 
 struct LoopbackLeaders {
-  // Collective over `comm`: sites "s0", "s1", ... in rank order.
-  explicit LoopbackLeaders(const Comm& comm, double timeout_s = 60);
+  // Collective over `comm`: sites "s0", "s1", ... in rank order; the TCP mesh only if `connect`.
+  explicit LoopbackLeaders(const Comm& comm, bool connect = true, double timeout_s = 60);
   std::vector<std::string> sites;
   SecretKey key;
   Manifest manifest;
-  std::unique_ptr<TcpTransport> transport;
+  std::unique_ptr<TcpTransport> transport;  // null unless connected
 };
 
 }  // namespace fedtrain

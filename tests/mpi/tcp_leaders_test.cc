@@ -29,7 +29,7 @@ class TcpLeaders : public ::testing::Test {
  protected:
   void SetUp() override {
     world = Comm::borrow(MPI_COMM_WORLD);
-    leaders = std::make_unique<LoopbackLeaders>(world, 60);
+    leaders = std::make_unique<LoopbackLeaders>(world, true, 60);
     mpi = make_mpi_transport(world);
   }
   Comm world;
