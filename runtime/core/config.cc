@@ -111,7 +111,7 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_failed_rounds = static_cast<int>(parse_int(k, v, 1, 1000)); }},
   {"federation.connect_timeout_s", "120", "one job per site: seconds a leader keeps trying to reach the other leaders at start (then exit 1, naming the site and address)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.connect_timeout_s = parse_double(k, v, 0.1, 1e6); }},
-  {"federation.peer_timeout_s", "300", "seconds a leader waits for another leader in an agreement (start-up checks, resume, checkpoints, the stop at a round boundary; with one job per site every wait) before it names that site and stops",
+  {"federation.peer_timeout_s", "300", "seconds a leader waits for another leader in an agreement (start-up checks, which also wait for the slowest site to load its data and scan its checkpoints; resume, checkpoints, the stop at a round boundary; with one job per site every wait) before it names that site and stops (exit 1)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.peer_timeout_s = parse_double(k, v, 0.1, 1e6); }},
   {"checkpoint.every", "0", "write a checkpoint every N rounds and after the last one (0: only when stopped by SIGTERM/SIGUSR1); needs [site.NAME] checkpoint_dir",
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_every = static_cast<int>(parse_int(k, v, 0, 1 << 30)); }},
