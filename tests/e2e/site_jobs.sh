@@ -35,8 +35,10 @@ world=$(hashes "$WORK/world.out")
 rm -f "$WORK"/egress-*.jsonl
 
 # start_sites TAG [DE_ARGS...]: the three jobs, fr first, then es, then de (with DE_ARGS), each its own
-# mpirun; waits for all, outputs in $WORK/TAG-SITE.out, exit codes in codes[SITE].
+# mpirun, all with the options in all_args; waits for all, outputs in $WORK/TAG-SITE.out, exit codes
+# in codes[SITE].
 declare -A codes
+all_args=()
 start_sites() {
   local tag=$1 site n pid
   shift
@@ -46,7 +48,7 @@ start_sites() {
     local extra=()
     [[ $site == de ]] && extra=("$@")
     "$MPIEXEC" -n "$n" "$FEDTRAIN_BIN" run --config "$cfg" --site "$site" --run.metrics_file="$WORK/$tag-$site.jsonl" \
-      "${extra[@]}" >"$WORK/$tag-$site.out" 2>&1 &
+      "${all_args[@]}" "${extra[@]}" >"$WORK/$tag-$site.out" 2>&1 &
     pid_of[$site]=$!
     at_exit "stop_pid $! 'job of site $site'"
     sleep 1
@@ -83,4 +85,18 @@ for site in fr es de; do
     || { fail "site $site with de's data missing: exit ${codes[$site]}"; grep -E "error|rror:" "$WORK/bad-$site.out" >&2; }
 done
 grep -q "missing.h5" "$WORK/bad-de.out" || fail "de's job does not name its missing file"
+
+# Plaintext aggregation over the same TCP links (the leaders still authenticate with their keys):
+# the same model as plaintext in one MPI world.
+all_args=(--allow-security-overrides --federation.secure=false)
+"$MPIEXEC" -n 4 "$FEDTRAIN_BIN" run --config "$cfg" "${all_args[@]}" --run.metrics_file="$WORK/pw.jsonl" \
+  >"$WORK/plain-world.out" 2>&1 || { tail -20 "$WORK/plain-world.out"; fail "plaintext, one MPI world"; }
+plain_world=$(hashes "$WORK/plain-world.out")
+start_sites plain
+for site in fr es de; do
+  h=$(hashes "$WORK/plain-$site.out")
+  [[ ${codes[$site]} -eq 0 && -n $h && $h == "$plain_world" ]] \
+    && pass "plaintext: site $site's job ends with the one-world model $h" \
+    || { fail "plaintext: site $site exit ${codes[$site]}, model '$h', one world '$plain_world'"; grep -E "rror" "$WORK/plain-$site.out" >&2; }
+done
 finish
