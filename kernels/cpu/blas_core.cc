@@ -14,6 +14,8 @@ std::string blas_description() {
   return s;
 }
 
+void set_blas_threads(int threads) { openblas_set_num_threads(threads); }
+
 std::optional<std::string> blas_core_override() {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return std::nullopt;
   std::string core = openblas_get_corename();

@@ -19,4 +19,11 @@ std::string blas_description();
 // core although the CPU has AVX2 or AVX-512 and OPENBLAS_CORETYPE is unset.
 std::optional<std::string> blas_core_override();
 
+// The threads of every later sgemm (openblas_set_num_threads). OpenBLAS splits
+// a product among its threads differently for each thread count, and its sums
+// then round differently: the count must come from the run's config, never
+// from the launcher's environment, for a config to train one model however it
+// is launched.
+void set_blas_threads(int threads);
+
 }  // namespace fedtrain::kernels::cpu

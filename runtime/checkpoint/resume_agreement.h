@@ -1,12 +1,13 @@
 // Which round a federation resumes from: each leader checks its own checkpoints, the leaders agree.
 //
-// Protocol (before the first round, collective over the world):
+// Protocol (before the first round, collective over the federation):
 //   1. every leader scans its site's checkpoint_dir (scan_checkpoints): each
 //      round-N.h5 is read in full and checked (hashes, format), then compared
 //      with this run (job id, sites, model layout, optimizer buffers, rank
 //      count, federation manifest); leftover *.tmp files are removed. Rejected files are logged
 //      with the reason, naming file and dataset or attribute.
-//   2. the leaders exchange their scans over leaders_comm (allgather) and
+//   2. the leaders exchange their scans over the leaders' group (allgather,
+//      collectives/leader_group.h) and
 //      every leader computes the same decide_resume(): the newest round that
 //      every site holds intact, a fresh start when no site holds anything, a
 //      refusal (ConfigError, exit 2) when the checkpoints were written for

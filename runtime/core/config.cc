@@ -10,6 +10,7 @@
 #include "fedtrain/features.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
+#include "runtime/net/host_port.h"
 
 namespace po = boost::program_options;
 
@@ -108,6 +109,10 @@ const Key kKeys[] = {
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.chunk_bytes = static_cast<size_t>(parse_int(k, v, 1, 1 << 20)) * 1024; }},
   {"federation.max_failed_rounds", "3", "consecutive failed exchange attempts before the job stops (exit 1)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_failed_rounds = static_cast<int>(parse_int(k, v, 1, 1000)); }},
+  {"federation.connect_timeout_s", "120", "one job per site: seconds a leader keeps trying to reach the other leaders at start (then exit 1, naming the site and address)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.connect_timeout_s = parse_double(k, v, 0.1, 1e6); }},
+  {"federation.peer_timeout_s", "300", "seconds a leader waits for another leader in an agreement (start-up checks, which also wait for the slowest site to load its data and scan its checkpoints; resume, checkpoints, the stop at a round boundary; with one job per site every wait) before it names that site and stops (exit 1)",
+   [](Config& c, const std::string& k, const std::string& v) { c.exchange.peer_timeout_s = parse_double(k, v, 0.1, 1e6); }},
   {"checkpoint.every", "0", "write a checkpoint every N rounds and after the last one (0: only when stopped by SIGTERM/SIGUSR1); needs [site.NAME] checkpoint_dir",
    [](Config& c, const std::string& k, const std::string& v) { c.checkpoint_every = static_cast<int>(parse_int(k, v, 0, 1 << 30)); }},
   {"checkpoint.keep_last", "3", "newest checkpoints kept in each site's checkpoint_dir (older ones are removed)",
@@ -131,6 +136,8 @@ const Key kKeys[] = {
      c.collectives = m == "nccl" ? SiteCollectivesKind::kNccl : m == "mpi" ? SiteCollectivesKind::kMpi : SiteCollectivesKind::kAuto; }},
   {"site.collective_timeout_s", "300", "a gradient all-reduce inside a site that takes longer stops the job with an error (0: wait for ever)",
    [](Config& c, const std::string& k, const std::string& v) { c.collective_timeout_s = parse_double(k, v, 0, 1e6); }},
+  {"site.blas_threads", "1", "OpenBLAS threads of every rank; set here, not by OPENBLAS_NUM_THREADS (which fedtrain overrides), because the rounding of OpenBLAS's sums depends on its thread count: one config then trains one model however it is launched",
+   [](Config& c, const std::string& k, const std::string& v) { c.blas_threads = static_cast<int>(parse_int(k, v, 1, 1024)); }},
 };
 
 const SiteKey kSiteKeys[] = {
@@ -150,6 +157,10 @@ const SiteKey kSiteKeys[] = {
    [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
   {"checkpoint_dir", "directory of this site's checkpoints (its own volume); written by the site leader only",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.checkpoint_dir = v; }},
+  {"leader", "one job per site: HOST:PORT at which the other site leaders reach this site's leader (TCP)",
+   [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.leader = v; }},
+  {"listen", "one job per site: ADDR:PORT this site's leader binds (default 0.0.0.0 and the port of 'leader')",
+   [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.listen = v; }},
 };
 // clang-format on
 
@@ -284,6 +295,37 @@ bool Config::checkpoints_configured() const {
   for (const auto& s : sites)
     if (s.checkpoint_dir.empty()) return false;
   return true;
+}
+
+bool Config::leaders_addressed() const {
+  for (const auto& s : sites)
+    if (s.leader.empty()) return false;
+  return !sites.empty();
+}
+
+// [site.NAME] leader for all sites or none; with them, the keys the leaders authenticate with.
+static void check_leader_addresses(const Config& c) {
+  int addressed = 0;
+  for (const auto& s : c.sites) {
+    addressed += !s.leader.empty();
+    if (!s.listen.empty() && s.leader.empty())
+      throw ConfigError("site '" + s.name + "' has listen = " + s.listen + " but no leader address: set [site." + s.name +
+                        "] leader = HOST:PORT (where the other leaders reach it), or remove listen");
+  }
+  if (addressed == 0) return;
+  for (const auto& s : c.sites) {
+    if (s.leader.empty())
+      throw ConfigError("site '" + s.name + "' has no leader address while other sites have one: one job per site needs "
+                        "[site." + s.name + "] leader = HOST:PORT for every site (the same list in every site's config)");
+    if (s.public_key.empty() == s.public_key_file.empty() || s.secret_key.empty())
+      throw ConfigError("site '" + s.name + "' needs public_key (or public_key_file) and secret_key: with [site.NAME] "
+                        "leader addresses the leaders authenticate each other with the manifest's keys, also with "
+                        "federation.secure = false (create them with 'fedtrain keygen --site " + s.name + " --out DIR')");
+    for (const auto& t : c.sites)
+      if (&t != &s && t.leader == s.leader)
+        throw ConfigError("sites '" + s.name + "' and '" + t.name + "' share leader address " + s.leader +
+                          ": every site's leader needs an address of its own");
+  }
 }
 
 std::optional<int> Config::world_size() const {
@@ -435,6 +477,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
                       std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
   check_model_config(c);
+  check_leader_addresses(c);
   if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
     throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
                       "or site.collectives = mpi");
@@ -501,6 +544,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";
     out << "egress_log = " << s.egress_log << "\n";
     if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";
+    if (!s.leader.empty()) out << "leader = " << s.leader << "\n";
+    if (!s.listen.empty()) out << "listen = " << s.listen << "\n";
   }
   c.resolved_text = out.str();
   return c;

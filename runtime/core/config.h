@@ -67,6 +67,10 @@ struct SiteConfig {
   std::string secret_key;
   std::string egress_log;  // default runs/<job_id>/egress-<site>.jsonl
   std::string checkpoint_dir;  // this site's checkpoint volume (empty: no checkpoints)
+  // One job per site: HOST:PORT at which the other leaders reach this site's
+  // leader, and the ADDR:PORT it binds (empty: 0.0.0.0 and the port of `leader`).
+  std::string leader;
+  std::string listen;
 };
 
 // [federation] keys of the exchange between the site leaders.
@@ -81,6 +85,8 @@ struct ExchangeConfig {
   int frac_bits = 24;          // fixed point: one step is 2^-frac_bits
   size_t chunk_bytes = size_t{1} << 20;
   int max_failed_rounds = 3;   // consecutive failed attempts before the job stops
+  double connect_timeout_s = 120;  // one job per site: how long a leader keeps dialling the others
+  double peer_timeout_s = 300;     // every wait of a leader for another leader in an agreement
 };
 
 struct Config {
@@ -115,6 +121,7 @@ struct Config {
   MonitoringConfig monitoring;
   // [site]
   double bucket_mib = 4.0;   // gradient all-reduce bucket size inside a site
+  int blas_threads = 1;      // OpenBLAS threads per rank (OPENBLAS_NUM_THREADS is overridden: see blas_core.h)
   SiteCollectivesKind collectives = SiteCollectivesKind::kAuto;
   double collective_timeout_s = 300.0;  // 0: no watchdog
   std::vector<SiteConfig> sites;
@@ -137,6 +144,9 @@ struct Config {
   bool checkpoints_configured() const;
   // Total world size implied by [site.NAME] ranks; nullopt when any site leaves it open.
   std::optional<int> world_size() const;
+  // Every site has a leader address: a job started with --site NAME whose MPI
+  // world holds only that site's ranks runs as one job per site (topology.h).
+  bool leaders_addressed() const;
 };
 
 // Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC", "--allow-security-overrides" and

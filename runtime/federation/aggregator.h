@@ -4,8 +4,9 @@
 //   secure (default): statuses, the masked fixed-point updates and every
 //     other message travel sealed between leaders (secure_aggregator.cc);
 //     no leader, and nobody on the network, sees a site's update.
-//   plaintext: MPI collectives over leaders_comm (plain_aggregator.cc); every
-//     leader and the network see each site's update. For comparison and benchmarks.
+//   plaintext: statuses and a ring all-reduce over the leader Transport
+//     (plain_aggregator.cc); every leader and the network see each site's
+//     update. For comparison and benchmarks.
 // Both run the same participation rules (participation.h) and return the same
 // average up to the quantisation step.
 #pragma once
@@ -16,7 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/collectives/metered_collectives.h"
+#include "runtime/collectives/transport.h"
+#include "runtime/crypto/sha256.h"
 #include "runtime/federation/participation.h"
 
 namespace fedtrain {
@@ -66,9 +68,9 @@ class Aggregator {
   virtual uint64_t sum_bytes(size_t count) const = 0;
 };
 
-// Plaintext weighted average over `leaders` (which must outlive the result);
-// sites[i] names the site of leader i.
-std::unique_ptr<Aggregator> make_plain_aggregator(MeteredCollectives& leaders, std::vector<std::string> sites,
-                                                  int min_sites, double max_update_norm);
+// Plaintext weighted average over the leader transport `leaders` (which must
+// outlive the result); sites[i] names the site of leader i.
+std::unique_ptr<Aggregator> make_plain_aggregator(Transport& leaders, std::vector<std::string> sites, int min_sites,
+                                                  double max_update_norm);
 
 }  // namespace fedtrain

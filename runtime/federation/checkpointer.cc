@@ -6,7 +6,6 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
-#include "runtime/topology/agreement.h"
 #include "runtime/topology/host_exchange.h"
 
 namespace fedtrain {
@@ -16,15 +15,16 @@ const char* const kCrashPoints[] = {"checkpoint_write", "checkpoint_commit"};
 
 }  // namespace
 
-Checkpointer::Checkpointer(const Config& config, const Topology& topology, SiteTrainer& trainer,
+Checkpointer::Checkpointer(const Config& config, TwoLevelAgreement& agreement, SiteTrainer& trainer,
                            OuterOptimizer* outer, const ParamLayout& layout)
     : config_(config),
-      topo_(topology),
+      agreement_(agreement),
+      topo_(agreement.topology()),
       trainer_(trainer),
       outer_(outer),
       layout_text_(layout_text(layout)),
       enabled_(config.checkpoints_configured()),
-      store_(enabled_ ? config.sites[topology.site_index()].checkpoint_dir : std::string()) {
+      store_(enabled_ ? config.sites[topo_.site_index()].checkpoint_dir : std::string()) {
   crashes_ = injections_of(config.inject, "crash");
   for (const Injection& c : crashes_) {
     bool known = false;
@@ -87,7 +87,7 @@ int64_t Checkpointer::resume() {
       scan.error = e.what();
     }
     std::vector<SiteScan> scans;
-    for (const std::string& text : allgather_strings(topo_.leaders_comm(), encode_scan(scan)))
+    for (const std::string& text : agreement_.leaders().allgather(encode_scan(scan)))
       scans.push_back(decode_scan(text));
     std::vector<std::string> names, dirs;
     for (const auto& s : config_.sites) names.push_back(s.name), dirs.push_back(s.checkpoint_dir);
@@ -132,7 +132,7 @@ int64_t Checkpointer::resume() {
       error = e.what();
     }
   }
-  agree_startup(topo_.world(), error, kExitRuntime);
+  agreement_.agree_startup(error, kExitRuntime);
 
   // ... and the leaders check that they hold the same global model and outer state.
   if (leader) {
@@ -140,7 +140,7 @@ int64_t Checkpointer::resume() {
     h.update(c.model.data(), c.model.size() * sizeof(float));
     for (const NamedBuffer& b : c.outer) h.update(b.data.data(), b.data.size() * sizeof(float));
     const std::string mine = to_hex(h.finish());
-    const std::vector<std::string> all = allgather_strings(topo_.leaders_comm(), mine);
+    const std::vector<std::string> all = agreement_.leaders().allgather(mine);
     for (size_t s = 0; s < all.size(); ++s) {
       if (all[s] != mine)
         error = "the checkpoints of round " + std::to_string(round) + " of sites '" + topo_.site_name() + "' and '" +
@@ -148,7 +148,7 @@ int64_t Checkpointer::resume() {
                 "both belong to one federation";
     }
   }
-  agree_startup(topo_.world(), error, kExitRuntime);
+  agreement_.agree_startup(error, kExitRuntime);
 
   // The leader's state to every rank of its site.
   if (leader) {
@@ -178,7 +178,7 @@ int64_t Checkpointer::resume() {
     error = "cannot restore round " + std::to_string(round) + " from '" + path + "': " + e.what() +
             " (did this site's training data change?)";
   }
-  agree_startup(topo_.world(), error, kExitRuntime);
+  agreement_.agree_startup(error, kExitRuntime);
   if (leader)
     log_info("resuming job '" + config_.job_id + "' after round " + std::to_string(round) + " from '" + path +
              "' (the newest round every site holds intact)");
@@ -192,7 +192,7 @@ int Checkpointer::agree_stop(int64_t round) {
         i.get_int("round", 0) == round)
       std::raise(i.get("sig", "USR1") == "TERM" ? SIGTERM : SIGUSR1);  // to this process only
   }
-  return max_over(topo_.world(), signals_->requested());
+  return static_cast<int>(agreement_.max_over(signals_->requested()));
 }
 
 bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping) {
@@ -208,7 +208,7 @@ bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping
   if (topo_.is_leader()) write_round(id, positions);
   // Before a stop no rank may exit while a leader still writes: launchers
   // (mpirun, srun) kill the whole job when the first rank exits.
-  if (stopping) all_of(topo_.world(), true);
+  if (stopping) agreement_.all_of(true);
   return true;
 }
 
@@ -246,7 +246,7 @@ void Checkpointer::write_round(const RoundId& id, const std::vector<std::string>
   maybe_crash(id.round, "checkpoint_commit");
 
   // 3. Old files go only once every site holds this round.
-  all_of(topo_.leaders_comm(), true);
+  agreement_.leaders().all_of(true);
   for (const std::string& old : store_.prune(id.round, config_.checkpoint_keep_last)) log_debug("removed '" + old + "'");
   log_debug("checkpoint of round " + std::to_string(id.round) + " written to '" + path + "'");
 }

@@ -5,11 +5,11 @@
 //   1. every rank: its loader position, gathered over site_comm
 //   2. site leader: its state (theta_global, inner optimizer, step count) and
 //      the outer optimizer's, written to DIR/round-N.h5 atomically (CheckpointStore)
-//   3. leaders: all_of(written) over leaders_comm; only then does each leader
+//   3. leaders: all_of(written) over the leaders' group; only then does each leader
 //      remove its files beyond checkpoint.keep_last, so that a round every site
 //      holds is never removed before a newer one exists on every site
-//   4. before a stop: a world barrier, so that no rank exits (and makes the
-//      launcher kill the job) while a leader still writes
+//   4. before a stop: a federation-wide all_of (two levels), so that no rank
+//      exits (and makes the launcher kill the job) while a leader still writes
 // Resuming is described in checkpoint/resume_agreement.h.
 //
 // Nothing here is used when no site has a checkpoint_dir (enabled() false).
@@ -22,6 +22,7 @@
 
 #include "runtime/checkpoint/checkpoint_store.h"
 #include "runtime/checkpoint/resume_agreement.h"
+#include "runtime/collectives/two_level_agreement.h"
 #include "runtime/core/config.h"
 #include "runtime/core/injection.h"
 #include "runtime/core/stop_signals.h"
@@ -38,7 +39,7 @@ class Checkpointer {
   // `outer` on leaders only (nullptr elsewhere). Installs the SIGTERM/SIGUSR1
   // handlers when checkpoints are configured. Throws ConfigError on a bad
   // --inject crash spec.
-  Checkpointer(const Config& config, const Topology& topology, SiteTrainer& trainer, OuterOptimizer* outer,
+  Checkpointer(const Config& config, TwoLevelAgreement& agreement, SiteTrainer& trainer, OuterOptimizer* outer,
                const ParamLayout& layout);
 
   bool enabled() const { return enabled_; }
@@ -46,7 +47,7 @@ class Checkpointer {
   // and compared on resume with the one a checkpoint records (checkpoint.allow_manifest_change).
   void set_manifest_sha256(std::string hex) { manifest_sha256_ = std::move(hex); }
 
-  // Collective over the world, before the first round: finds the newest round
+  // Collective over the federation, before the first round: finds the newest round
   // every site holds intact and loads it on every rank (trainer state, outer
   // optimizer). Returns that round, or 0 for a fresh start. Throws a
   // collective ConfigError when the checkpoints do not fit this run (another
@@ -54,11 +55,11 @@ class Checkpointer {
   // common round exists.
   int64_t resume();
 
-  // Collective over the world at the end of round `round`: the signal that
+  // Collective over the federation at the end of round `round`: the signal that
   // asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
   int agree_stop(int64_t round);
 
-  // Collective over every site and over the leaders (and the world when
+  // Collective over every site and over the leaders (and the federation when
   // `stopping`): writes the round's checkpoint if it is due (every
   // checkpoint.every rounds, the last round, a stop). Returns whether it was due.
   bool after_round(const RoundId& id, bool last_round, bool stopping);
@@ -73,6 +74,7 @@ class Checkpointer {
   void maybe_crash(int64_t round, const std::string& at) const;
 
   const Config& config_;
+  TwoLevelAgreement& agreement_;
   const Topology& topo_;
   SiteTrainer& trainer_;
   OuterOptimizer* outer_;

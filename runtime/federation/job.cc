@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -19,16 +20,32 @@
 #include "runtime/federation/site_data.h"
 #include "runtime/metrics/prometheus_exporter.h"
 #include "runtime/metrics/round_report.h"
-#include "runtime/topology/agreement.h"
+#include "runtime/collectives/two_level_agreement.h"
 
 namespace fedtrain {
+namespace {
+
+// OpenBLAS's thread count from the config (see blas_core.h), whatever the launcher put in the environment.
+void fix_blas_threads(const Config& config, const Topology& topo) {
+  kernels::cpu::set_blas_threads(config.blas_threads);
+  const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+  if (topo.is_leader() && env != nullptr && std::string(env) != std::to_string(config.blas_threads))
+    log_info("OPENBLAS_NUM_THREADS=" + std::string(env) + " is overridden: site " + topo.site_name() +
+             "'s ranks run OpenBLAS on site.blas_threads = " + std::to_string(config.blas_threads) +
+             " thread(s), so that the model does not depend on how the job was launched");
+}
+
+}  // namespace
+
 JobResult run_job(const Config& config, const Topology& topo) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool evaluating_site = topo.site_index() == 0;
   const bool reporting = evaluating_site && topo.is_leader();
+  fix_blas_threads(config, topo);
 
   // Start-up: every rank checks and loads its own data, each leader its site's
-  // identity, then all agree (a bad key file or data of the wrong kind exits 2, bad data 1).
+  // identity and joins the other leaders, then all agree in two levels (a bad
+  // key file or data of the wrong kind exits 2, bad data 1).
   SiteData data;
   std::optional<LeaderExchange> exchange;
   std::string error;
@@ -38,13 +55,23 @@ JobResult run_job(const Config& config, const Topology& topo) {
       exchange.emplace(config, topo);
       exchange->prepare();
     }
-    data = load_site_data(config, topo);
   } catch (const Error& e) {
     error = e.what();
     error_code = e.exit_code();
   }
-  agree_startup(topo.world(), error, error_code);
-  agree_data_shape(config, topo, data);
+  try {
+    if (exchange) exchange->open_leaders();
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what(), error_code = e.exit_code();
+  }
+  try {
+    data = load_site_data(config, topo);
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what(), error_code = e.exit_code();
+  }
+  TwoLevelAgreement agreement(topo, exchange ? exchange->leaders() : nullptr);
+  agreement.agree_startup(error, error_code);
+  agree_data_shape(config, agreement, data);
 
   std::unique_ptr<Model> model = make_model(config, data.shape);
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
@@ -61,12 +88,12 @@ JobResult run_job(const Config& config, const Topology& topo) {
     outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
     site_weight = data.samples;
   }
-  agree_startup(topo.world(), error, error_code);
+  agreement.agree_startup(error, error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
-  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, topo, *site_coll, *model, *data.train);
-  Checkpointer checkpoints(config, topo, *trainer, outer.get(), model->layout());
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *data.train);
+  Checkpointer checkpoints(config, agreement, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume();
 
@@ -91,7 +118,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   } catch (const Error& e) {
     error = e.what();
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
 
   if (reporting) {
     std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),
@@ -100,7 +127,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("privacy: %s\n", privacy_summary(config).c_str());
-    std::printf("kernels: %s\n", kernels::cpu::blas_description().c_str());
+    std::printf("kernels: %s, %d thread(s) per rank (site.blas_threads)\n", kernels::cpu::blas_description().c_str(),
+                config.blas_threads);
     std::printf("metrics: %s\n", config.metrics_file.c_str());
     std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
     if (checkpoints.enabled()) {
@@ -163,6 +191,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
     report->finish(topo.describe(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  // Every leader names the model it ends with: launches of one federation compare it.
+  if (topo.is_leader())
+    log_info("site " + topo.site_name() + ": global model after round " + std::to_string(result.rounds) +
+             " has sha256 " + to_hex(result.params_hash));
   if (exporter) exporter->linger(config.monitoring.linger_s);
   return result;
 }

@@ -1,12 +1,14 @@
 // Everything a site leader needs to exchange updates with the other leaders.
 #include "runtime/federation/leader_exchange.h"
 
+#include "runtime/core/check.h"
 #include "runtime/core/injection.h"
 #include "runtime/core/log.h"
 #include "runtime/federation/fault_injection.h"
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/federation/secure_setup.h"
 #include "runtime/federation/settings_agreement.h"
+#include "runtime/net/tcp_transport.h"
 
 namespace fedtrain {
 
@@ -14,26 +16,49 @@ LeaderExchange::LeaderExchange(const Config& config, const Topology& topology) :
 LeaderExchange::~LeaderExchange() = default;
 
 void LeaderExchange::prepare() {
-  if (!config_.exchange.secure) return;
+  // One job per site: the leaders authenticate each other with the manifest's keys, also in plaintext mode.
+  if (!config_.exchange.secure && !topo_.one_job_per_site()) return;
   manifest_ = std::make_unique<Manifest>(load_manifest(config_));
-  SecretKey key = load_site_identity(config_, *manifest_, topo_.site_index());
-  schedule_ = std::make_unique<KeySchedule>(*manifest_, topo_.site_index(), key, config_.job_id);
+  key_ = std::make_unique<SecretKey>(load_site_identity(config_, *manifest_, topo_.site_index()));
+  if (!config_.exchange.secure) return;
+  schedule_ = std::make_unique<KeySchedule>(*manifest_, topo_.site_index(), *key_, config_.job_id);
   log_ = std::make_unique<EgressLog>(config_.sites[topo_.site_index()].egress_log);
 }
 
-std::string LeaderExchange::manifest_sha256() const { return manifest_ ? to_hex(manifest_->hash()) : ""; }
+std::string LeaderExchange::manifest_sha256() const {
+  return manifest_ && config_.exchange.secure ? to_hex(manifest_->hash()) : "";
+}
+
+void LeaderExchange::open_leaders() {
+  std::vector<std::string> sites;
+  for (const auto& s : topo_.sites()) sites.push_back(s.name);
+  if (!topo_.one_job_per_site()) {
+    transport_ = make_mpi_transport(topo_.leaders_comm());
+  } else {
+    if (key_ == nullptr) return;  // prepare() failed (the site stops with its reason); the others cannot reach it
+    TcpTransportOptions o;
+    for (const auto& s : config_.sites) o.leaders.push_back({s.name, s.leader, s.listen});
+    o.self = topo_.site_index();
+    o.connect_timeout_s = config_.exchange.connect_timeout_s;
+    o.peer_timeout_s = config_.exchange.peer_timeout_s;
+    o.manifest = manifest_.get();
+    o.secret = key_.get();
+    log_info("site " + topo_.site_name() + " connects to the other site leaders over TCP (one job per site; listening "
+             "on " + (o.leaders[o.self].listen.empty() ? o.leaders[o.self].address : o.leaders[o.self].listen) + ")");
+    transport_ = connect_tcp_transport(o);
+  }
+  group_ = std::make_unique<LeaderGroup>(*transport_, sites, config_.exchange.peer_timeout_s);
+}
 
 void LeaderExchange::connect() {
+  FT_CHECK(transport_ != nullptr, "connect() before open_leaders()");
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
   const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
-  transport_ = make_mpi_transport(topo_.leaders_comm());
   const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
                                                federation_settings(config_, manifest_sha256()), &setup_bytes_);
   if (!config_.exchange.secure) {
-    collectives_ = make_mpi_collectives(topo_.leaders_comm());
-    metered_ = std::make_unique<MeteredCollectives>(*collectives_);
-    aggregator_ = make_plain_aggregator(*metered_, sites, min_sites, config_.exchange.max_update_norm);
+    aggregator_ = make_plain_aggregator(*transport_, sites, min_sites, config_.exchange.max_update_norm);
     log_warn("federation.secure = false: this site's model updates cross site borders IN CLEAR, readable by every "
              "other leader and by anyone on the network between the sites; use it only for comparison");
     return;

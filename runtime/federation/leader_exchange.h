@@ -1,18 +1,23 @@
 // Everything a site leader needs to exchange updates with the other leaders, built from the config.
 //
-// Built in two steps so that start-up failures are agreed over the world
-// before anything talks across site borders:
-//   prepare()  local: the manifest, this site's secret key (checked against
-//              it), the egress log. Throws ConfigError for key problems.
-//   connect()  collective over the leaders: transport, the settings every site
-//              must share (settings_agreement.h; a difference throws a
-//              collective ConfigError), session id, aggregator.
+// Built in steps so that start-up failures are agreed by every rank before
+// any update crosses a site border:
+//   prepare()      local: the manifest, this site's secret key (checked against
+//                  it), the egress log. Throws ConfigError for key problems.
+//   open_leaders() the leader Transport and the LeaderGroup the start-up
+//                  agreements run over: MPI over leaders_comm when the sites
+//                  share one MPI world, TCP (runtime/net/) with one job per
+//                  site, which connects to every other leader here (bounded
+//                  by federation.connect_timeout_s).
+//   connect()      collective over the leaders: the settings every site
+//                  must share (settings_agreement.h; a difference throws a
+//                  collective ConfigError), session id, aggregator.
 #pragma once
 
 #include <memory>
 #include <optional>
 
-#include "runtime/collectives/metered_collectives.h"
+#include "runtime/collectives/leader_group.h"
 #include "runtime/collectives/transport.h"
 #include "runtime/core/config.h"
 #include "runtime/crypto/key_schedule.h"
@@ -27,7 +32,10 @@ class LeaderExchange {
   LeaderExchange(const Config& config, const Topology& topology);
   ~LeaderExchange();
   void prepare();
+  void open_leaders();
   void connect();
+  // The leaders' group, once open_leaders() succeeded (nullptr before).
+  LeaderGroup* leaders() { return group_.get(); }
   Aggregator& aggregator() { return *aggregator_; }
   // SHA-256 of the federation manifest, hex; "" in plaintext mode.
   std::string manifest_sha256() const;
@@ -38,11 +46,11 @@ class LeaderExchange {
   const Config& config_;
   const Topology& topo_;
   std::unique_ptr<Manifest> manifest_;
+  std::unique_ptr<SecretKey> key_;  // one job per site, or secure mode
   std::unique_ptr<KeySchedule> schedule_;
   std::unique_ptr<EgressLog> log_;
   std::unique_ptr<Transport> transport_, faulty_;
-  std::unique_ptr<Collectives> collectives_;
-  std::unique_ptr<MeteredCollectives> metered_;
+  std::unique_ptr<LeaderGroup> group_;
   std::unique_ptr<Aggregator> aggregator_;
   uint64_t setup_bytes_ = 0;
 };

@@ -1,30 +1,53 @@
-// Plaintext weighted average of the pseudo-gradients: MPI collectives over leaders_comm.
+// Plaintext weighted average of the pseudo-gradients over the leader Transport (MPI in one world, TCP per site).
 //
-//   1. statuses all-gathered; participation decided as in secure mode
+//   1. statuses exchanged (every leader sends its status to every other);
+//      participation decided as in secure mode
 //   2. each participant scales its update by n_s / sum(n), the others by 0;
-//      one float all-reduce sums them
+//      one ring all-reduce (transport_allreduce.h) sums them, in an order of
+//      additions fixed by the ring, so however the sites are launched every
+//      leader ends with the same bits
 // Everyone on the path sees every site's update: use it to compare against
-// secure aggregation, never across organisations.
+// secure aggregation, never across organisations. sent_bytes() counts the
+// bytes actually handed to the transport.
 #include <cstring>
 
 #include "kernels/cpu/kernels.h"
+#include "runtime/collectives/transport_allreduce.h"
 #include "runtime/core/error.h"
 #include "runtime/federation/aggregator.h"
 
 namespace fedtrain {
 namespace {
 
+// Tags of the plaintext exchange, apart from the secure protocol's (Phase, 1..7),
+// the leaders' group (32, 33) and the ring (kTransportAllreduceTag, + 1).
+constexpr int kStatusTag = 40, kOutcomeTag = 41;
+
+// Counts the bytes of every send.
+class CountingTransport final : public TransportDecorator {
+ public:
+  using TransportDecorator::TransportDecorator;
+  Handle isend(int peer, int tag, std::span<const uint8_t> bytes) override {
+    sent_ += bytes.size();
+    return inner_.isend(peer, tag, bytes);
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  uint64_t sent_ = 0;
+};
+
 class PlainAggregator final : public Aggregator {
  public:
-  PlainAggregator(MeteredCollectives& leaders, std::vector<std::string> sites, int min_sites, double max_update_norm)
+  PlainAggregator(Transport& leaders, std::vector<std::string> sites, int min_sites, double max_update_norm)
       : leaders_(leaders), sites_(std::move(sites)), min_sites_(min_sites), max_update_norm_(max_update_norm) {}
   const char* name() const override { return "plaintext"; }
 
   AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) override {
     const int n = leaders_.size();
-    std::vector<uint8_t> mine(UpdateStatus::kWireBytes), all(UpdateStatus::kWireBytes * n);
+    std::vector<uint8_t> mine(UpdateStatus::kWireBytes);
     status.encode(mine.data());
-    leaders_.allgather(mine, all);
+    const std::vector<uint8_t> all = allgather(mine, kStatusTag);
     std::vector<UpdateStatus> statuses(n);
     for (int s = 0; s < n; ++s) {
       statuses[s] = UpdateStatus::decode(all.data() + s * UpdateStatus::kWireBytes);
@@ -44,16 +67,16 @@ class PlainAggregator final : public Aggregator {
     const double w = p.takes_part[leaders_.rank()] ? status.samples / p.total_samples : 0.0;
     if (w == 0.0) std::memset(update.data(), 0, update.size_bytes());  // also clears non-finite values
     else kernels::cpu::scale(update.data(), update.size(), static_cast<float>(w));
-    leaders_.allreduce_sum(update);
+    transport_allreduce_sum(leaders_, update);
     r.outcome = Outcome::kApplied;
     return r;
   }
 
   Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId&) override {
-    std::vector<uint8_t> mine(1 + digest.size()), all(mine.size() * leaders_.size());
+    std::vector<uint8_t> mine(1 + digest.size());
     mine[0] = static_cast<uint8_t>(outcome);
     std::memcpy(mine.data() + 1, digest.data(), digest.size());
-    leaders_.allgather(mine, all);
+    const std::vector<uint8_t> all = allgather(mine, kOutcomeTag);
     Agreement a;
     for (int s = 0; s < leaders_.size(); ++s) {
       if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
@@ -65,15 +88,44 @@ class PlainAggregator final : public Aggregator {
     return a;
   }
 
-  void sum(std::span<double> values, const RoundId&) override { leaders_.allreduce_sum(values); }
-  uint64_t sent_bytes() const override { return leaders_.sent_bytes(); }
+  void sum(std::span<double> values, const RoundId&) override { transport_allreduce_sum(leaders_, values); }
+  uint64_t sent_bytes() const override { return leaders_.sent(); }
+  // What this leader sends in the ring for `count` doubles: its segments (transport_allreduce.h).
   uint64_t sum_bytes(size_t count) const override {
-    const uint64_t n = static_cast<uint64_t>(leaders_.size());
-    return 2 * (n - 1) * count * sizeof(double) / n;  // as MeteredCollectives counts an all-reduce
+    const int n = leaders_.size(), r = leaders_.rank();
+    auto seg = [&](int k) {
+      const size_t kk = static_cast<size_t>(((k % n) + n) % n);
+      return count * (kk + 1) / static_cast<size_t>(n) - count * kk / static_cast<size_t>(n);
+    };
+    uint64_t elems = 0;
+    for (int s = 0; s < n - 1; ++s) elems += seg(r - s) + seg(r + 1 - s);
+    return elems * sizeof(double);
   }
 
  private:
-  MeteredCollectives& leaders_;
+  // Every leader's `mine` (same size everywhere), in rank order.
+  std::vector<uint8_t> allgather(const std::vector<uint8_t>& mine, int tag) {
+    const int n = leaders_.size(), me = leaders_.rank();
+    std::vector<uint8_t> all(mine.size() * n);
+    std::memcpy(all.data() + me * mine.size(), mine.data(), mine.size());
+    std::vector<Transport::Handle> recvs(n, -1), sends;
+    for (int p = 0; p < n; ++p)
+      if (p != me) recvs[p] = leaders_.irecv(p, tag, {all.data() + p * mine.size(), mine.size()});
+    for (int p = 0; p < n; ++p)
+      if (p != me) sends.push_back(leaders_.isend(p, tag, mine));
+    for (int p = 0; p < n; ++p) {
+      if (p == me) continue;
+      const size_t got = leaders_.wait(recvs[p]);
+      if (got != mine.size())
+        throw Error("site '" + sites_[p] + "' sent a plaintext " + (tag == kStatusTag ? "status" : "outcome") +
+                    " of " + (got == Transport::kTooLong ? std::string("too many") : std::to_string(got)) + " bytes, " +
+                    std::to_string(mine.size()) + " expected: it runs another protocol version");
+    }
+    for (auto h : sends) leaders_.wait(h);
+    return all;
+  }
+
+  CountingTransport leaders_;
   std::vector<std::string> sites_;
   int min_sites_;
   double max_update_norm_;
@@ -81,8 +133,8 @@ class PlainAggregator final : public Aggregator {
 
 }  // namespace
 
-std::unique_ptr<Aggregator> make_plain_aggregator(MeteredCollectives& leaders, std::vector<std::string> sites,
-                                                  int min_sites, double max_update_norm) {
+std::unique_ptr<Aggregator> make_plain_aggregator(Transport& leaders, std::vector<std::string> sites, int min_sites,
+                                                  double max_update_norm) {
   return std::make_unique<PlainAggregator>(leaders, std::move(sites), min_sites, max_update_norm);
 }
 

@@ -86,6 +86,7 @@ std::vector<SharedSetting> federation_settings(const Config& c, const std::strin
       {"federation.chunk_kib", std::to_string(x.chunk_bytes / 1024)},
       {"federation.max_update_norm", number(x.max_update_norm)},
       {"federation.max_failed_rounds", std::to_string(x.max_failed_rounds)},
+      {"federation.peer_timeout_s", number(x.peer_timeout_s)},
       {"federation.rounds", std::to_string(c.rounds)},
       {"model.kind", c.model_kind == ModelKind::kMlp ? "mlp" : "gpt"},
       {"model.hidden", join(c.hidden)},

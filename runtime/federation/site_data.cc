@@ -7,7 +7,6 @@
 #include "runtime/data/token_shard.h"
 #include "runtime/data/token_windows.h"
 #include "runtime/io/hdf5_file.h"
-#include "runtime/topology/agreement.h"
 
 namespace fedtrain {
 namespace {
@@ -63,10 +62,10 @@ SiteData load_site_data(const Config& config, const Topology& topo) {
   return config.model_kind == ModelKind::kGpt ? load_text(config, topo, site) : load_images(config, topo, site);
 }
 
-void agree_data_shape(const Config& config, const Topology& topo, SiteData& data) {
+void agree_data_shape(const Config& config, TwoLevelAgreement& agreement, SiteData& data) {
   if (config.model_kind == ModelKind::kGpt) return;  // bytes: the vocabulary is fixed
-  const auto [fmin, fmax] = min_max(topo.world(), static_cast<int64_t>(data.shape.features));
-  const auto [cmin, cmax] = min_max(topo.world(), data.shape.classes);
+  const auto [fmin, fmax] = agreement.min_max(static_cast<int64_t>(data.shape.features));
+  const auto [cmin, cmax] = agreement.min_max(data.shape.classes);
   if (fmin != fmax)
     throw Error("the sites' training data disagree on the feature count (" + std::to_string(fmin) + " vs " +
                     std::to_string(fmax) + "): every site must be prepared for the same model",
@@ -78,7 +77,7 @@ void agree_data_shape(const Config& config, const Topology& topo, SiteData& data
             std::to_string(data.test.classes) + " classes; the training data have " + std::to_string(fmin) +
             " and " + std::to_string(data.shape.classes);
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
 }
 
 }  // namespace fedtrain

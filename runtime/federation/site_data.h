@@ -8,6 +8,8 @@
 // Only the evaluation's scalars ever leave a site.
 #pragma once
 
+#include "runtime/collectives/two_level_agreement.h"
+
 #include <memory>
 
 #include "runtime/core/config.h"
@@ -32,8 +34,8 @@ struct SiteData {
 // not fit the validation text, naming the file.
 SiteData load_site_data(const Config& config, const Topology& topo);
 
-// Collective over the world: every site must feed the same model (mlp: the same
+// Collective over the federation: every site must feed the same model (mlp: the same
 // feature count; the class count is the largest). Throws collective errors.
-void agree_data_shape(const Config& config, const Topology& topo, SiteData& data);
+void agree_data_shape(const Config& config, TwoLevelAgreement& agreement, SiteData& data);
 
 }  // namespace fedtrain

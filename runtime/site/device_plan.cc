@@ -1,4 +1,4 @@
-// run.device and site.collectives resolved at start-up, collectively over the world.
+// run.device and site.collectives resolved at start-up, collectively over the federation.
 #include "runtime/site/device_plan.h"
 
 #include <array>
@@ -9,7 +9,6 @@
 #include "fedtrain/features.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
-#include "runtime/topology/agreement.h"
 #include "runtime/topology/node.h"
 #if FEDTRAIN_WITH_CUDA
 #include "kernels/cuda/device.h"
@@ -65,7 +64,8 @@ std::string DevicePlan::describe(int site_size) const {
   return s;
 }
 
-DevicePlan plan_devices(const Config& config, const Topology& topo, Collectives& site) {
+DevicePlan plan_devices(const Config& config, TwoLevelAgreement& agreement, Collectives& site) {
+  const Topology& topo = agreement.topology();
   DevicePlan plan;
   if (config.device == DeviceKind::kCpu) return plan;
   if (!FEDTRAIN_WITH_CUDA) {
@@ -87,7 +87,7 @@ DevicePlan plan_devices(const Config& config, const Topology& topo, Collectives&
   if (config.device == DeviceKind::kCuda && probe.count == 0)
     error = "run.device = cuda, but this rank sees no CUDA device on host " + node.host + " (" + probe.why +
             "): check the driver and CUDA_VISIBLE_DEVICES, or set run.device = auto or cpu";
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
 
   // 2. auto: the site trains on GPUs only if all its ranks have one.
   double ranks_with_gpu = probe.count > 0 ? 1.0 : 0.0;
@@ -108,7 +108,7 @@ DevicePlan plan_devices(const Config& config, const Topology& topo, Collectives&
       error = "cannot use GPU " + std::to_string(plan.gpu) + " of host " + node.host + ": " + e.what();
     }
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
 
   // 4. The site's collectives.
   const std::string where = "site " + topo.site_name();
@@ -152,7 +152,7 @@ DevicePlan plan_devices(const Config& config, const Topology& topo, Collectives&
       log_info(where + " all-reduces through host memory with MPI: " + why_not);
     }
   }
-  agree_startup(topo.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
   return plan;
 }
 

@@ -1,6 +1,6 @@
 // Where the ranks of a site train and how the site all-reduces: run.device and site.collectives resolved at start-up.
 //
-// Collective over the world, once at start-up:
+// Collective over the federation (two levels, two_level_agreement.h), once at start-up:
 //   1. run.device = cpu: every rank on the CPU, MPI collectives.
 //   2. Otherwise every rank counts the GPUs it sees (none in a build without
 //      CUDA, where run.device = cuda is a config error).
@@ -22,6 +22,7 @@
 #include <string>
 
 #include "runtime/collectives/collectives.h"
+#include "runtime/collectives/two_level_agreement.h"
 #include "runtime/core/config.h"
 #include "runtime/topology/topology.h"
 
@@ -38,6 +39,6 @@ struct DevicePlan {
 };
 
 // `site` is the site's MPI collectives. Throws collective Errors (the same on every rank).
-DevicePlan plan_devices(const Config& config, const Topology& topology, Collectives& site);
+DevicePlan plan_devices(const Config& config, TwoLevelAgreement& agreement, Collectives& site);
 
 }  // namespace fedtrain

@@ -5,7 +5,6 @@
 #include "runtime/core/error.h"
 #include "runtime/site/cpu_site_trainer.h"
 #include "runtime/site/device_plan.h"
-#include "runtime/topology/agreement.h"
 #if FEDTRAIN_WITH_CUDA
 #include "runtime/site/cuda_site_trainer.h"
 #endif
@@ -26,9 +25,10 @@ void check_state_fits(const TrainerState& in, size_t param_count, const std::vec
       throw Error("the saved inner optimizer buffer '" + state_names[i] + "' has the wrong size");
 }
 
-std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
+std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, TwoLevelAgreement& agreement, Collectives& site,
                                                Model& model, BatchSource& loader) {
-  const DevicePlan plan = plan_devices(config, topology, site);
+  const Topology& topology = agreement.topology();
+  const DevicePlan plan = plan_devices(config, agreement, site);
   std::unique_ptr<SiteTrainer> trainer;
   std::string error;
   try {
@@ -39,7 +39,7 @@ std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topol
   } catch (const Error& e) {
     error = e.what();
   }
-  agree_startup(topology.world(), error, kExitRuntime);
+  agreement.agree_startup(error, kExitRuntime);
   return trainer;
 }
 

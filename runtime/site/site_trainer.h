@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "runtime/collectives/collectives.h"
+#include "runtime/collectives/two_level_agreement.h"
 #include "runtime/core/config.h"
 #include "runtime/data/batch_source.h"
 #include "runtime/model/model.h"
@@ -79,11 +80,11 @@ class SiteTrainer {
 // one check both trainers' load_state make before they change anything.
 void check_state_fits(const TrainerState& in, size_t param_count, const std::vector<std::string>& state_names);
 
-// Collective over the world (start-up): resolves run.device and
+// Collective over the federation (start-up): resolves run.device and
 // site.collectives for this rank's site (runtime/site/device_plan.h), then
 // builds the CPU or the GPU trainer. `site` is the site's MPI collectives, which
 // must outlive the trainer, as must model and loader. Throws collective errors.
-std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, const Topology& topology, Collectives& site,
+std::unique_ptr<SiteTrainer> make_site_trainer(const Config& config, TwoLevelAgreement& agreement, Collectives& site,
                                                Model& model, BatchSource& loader);
 
 }  // namespace fedtrain

@@ -47,6 +47,11 @@ Topology Topology::create(const Config& config, const Comm& world) {
                       /*collective=*/true);
   }
 
+  // One job per site: every process names one site, and the sites' leaders are addressed.
+  bool one_site = named == t.world_size_ && config.leaders_addressed() && n_sites > 1;
+  for (int s : site_of) one_site = one_site && s == site_of[0];
+  if (one_site) return Topology::one_site(config, world);
+
   std::vector<int> count(n_sites, 0);
   for (int r = t.world_size_ - 1; r >= 0; --r) {
     ++count[site_of[r]];
@@ -55,7 +60,10 @@ Topology Topology::create(const Config& config, const Comm& world) {
   for (int i = 0; i < n_sites; ++i) {
     const auto& s = config.sites[i];
     if (count[i] == 0)
-      throw ConfigError("site '" + s.name + "' has no ranks: start at least one process with --site " + s.name,
+      throw ConfigError("site '" + s.name + "' has no ranks: start at least one process with --site " + s.name +
+                            (config.leaders_addressed() ? std::string()
+                                                        : ", or run one job per site: give every site [site.NAME] "
+                                                          "leader = HOST:PORT"),
                         /*collective=*/true);
     if (s.ranks > 0 && s.ranks != count[i])
       throw ConfigError("site '" + s.name + "' is configured with ranks = " + std::to_string(s.ranks) + " but " +
@@ -75,9 +83,30 @@ Topology Topology::create(const Config& config, const Comm& world) {
   return t;
 }
 
+Topology Topology::one_site(const Config& config, const Comm& world) {
+  Topology t;
+  t.one_job_per_site_ = true;
+  t.world_ = Comm::borrow(world.get());
+  t.world_rank_ = world.rank();
+  t.world_size_ = world.size();
+  t.site_index_ = config.site_index(config.process_site);
+  for (const auto& s : config.sites) t.sites_.push_back({s.name, 0, 0});
+  const SiteConfig& mine = config.sites[t.site_index_];
+  if (mine.ranks > 0 && mine.ranks != t.world_size_)
+    throw ConfigError("site '" + mine.name + "' is configured with ranks = " + std::to_string(mine.ranks) +
+                          " but its job has " + std::to_string(t.world_size_) + " processes",
+                      /*collective=*/true);
+  t.sites_[t.site_index_].ranks = t.world_size_;
+  t.site_comm_ = world.split(0, t.world_rank_);
+  t.site_rank_ = t.site_comm_.rank();
+  set_process_label("rank " + std::to_string(t.world_rank_) + " " + t.site_name() + ":" + std::to_string(t.site_rank_));
+  return t;
+}
+
 std::string Topology::describe() const {
   std::string out;
-  for (const auto& s : sites_) out += (out.empty() ? "" : " ") + s.name + "=" + std::to_string(s.ranks);
+  for (const auto& s : sites_)
+    out += (out.empty() ? "" : " ") + s.name + "=" + (s.ranks > 0 ? std::to_string(s.ranks) : std::string("?"));
   return out;
 }
 

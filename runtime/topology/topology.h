@@ -7,6 +7,13 @@
 // the order the sites are listed) or named per process (--site NAME or
 // FEDTRAIN_SITE, e.g. one MPMD app context per site). The leader of a site is
 // its lowest world rank; leaders_comm rank == site index.
+//
+// One job per site: when every process of the world names the same site and
+// every site has a leader address ([site.NAME] leader), while the config
+// lists more than one site, the world is that site alone: site_comm is the
+// world, leaders_comm does not exist, and the leader reaches the others over
+// TCP (the leader Transport; see LeaderExchange). Nothing above the two
+// levels (agreements, rounds) differs between the modes.
 #pragma once
 
 #include <string>
@@ -37,17 +44,22 @@ class Topology {
   int site_size() const { return sites_[site_index_].ranks; }
   bool is_leader() const { return site_rank_ == 0; }
   int n_sites() const { return static_cast<int>(sites_.size()); }
+  // This MPI world is one site's job; the other sites run jobs of their own.
+  bool one_job_per_site() const { return one_job_per_site_; }
   const std::vector<SiteLayout>& sites() const { return sites_; }
 
   const Comm& world() const { return world_; }
   const Comm& site_comm() const { return site_comm_; }
-  const Comm& leaders_comm() const { return leaders_comm_; }  // invalid on non-leaders
+  const Comm& leaders_comm() const { return leaders_comm_; }  // invalid on non-leaders, and with one job per site
 
-  // "es=2 de=2"
+  // "es=2 de=2"; with one job per site the other sites' rank counts are theirs to know: "es=2 de=? fr=?"
   std::string describe() const;
 
  private:
+  static Topology one_site(const Config& config, const Comm& world);
+
   int world_rank_ = 0, world_size_ = 0, site_index_ = 0, site_rank_ = 0;
+  bool one_job_per_site_ = false;
   std::vector<SiteLayout> sites_;
   Comm world_, site_comm_, leaders_comm_;
 };

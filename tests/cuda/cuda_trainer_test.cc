@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 
+#include "runtime/collectives/transport.h"
 #include "runtime/core/error.h"
 #include "runtime/data/shard_loader.h"
 #include "runtime/model/mlp.h"
@@ -30,6 +31,9 @@ using testing::world_rank;
 // One rank's trainer with everything it borrows.
 struct Rank {
   Topology topo;
+  std::unique_ptr<Transport> leaders_transport;  // the site's leader only (one site)
+  std::unique_ptr<LeaderGroup> leaders;
+  std::unique_ptr<TwoLevelAgreement> agreement;
   std::unique_ptr<Collectives> site;
   Mlp model;
   DatasetInfo info;
@@ -42,7 +46,12 @@ struct Rank {
         model(20, c.hidden, 4),
         info(inspect_dataset(c.sites[0].data)),
         loader(c.sites[0].data, info, topo.site_rank(), topo.site_size(), 99) {
-    trainer = make_site_trainer(c, topo, *site, model, loader);
+    if (topo.is_leader()) {
+      leaders_transport = make_mpi_transport(topo.leaders_comm());
+      leaders = std::make_unique<LeaderGroup>(*leaders_transport, std::vector<std::string>{topo.site_name()}, 60);
+    }
+    agreement = std::make_unique<TwoLevelAgreement>(topo, leaders.get());
+    trainer = make_site_trainer(c, *agreement, *site, model, loader);
   }
 };
 

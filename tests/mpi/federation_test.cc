@@ -35,8 +35,7 @@ std::vector<float> site_vector(int site, size_t n) {
 
 // Every leader's aggregator over leaders_comm: plaintext, or secure with keys made on the spot.
 struct LeaderSetup {
-  std::unique_ptr<Collectives> collectives;
-  std::unique_ptr<MeteredCollectives> metered;
+  std::unique_ptr<Transport> transport;
   std::unique_ptr<testing::SecureLeaders> keys;
   std::unique_ptr<Aggregator> aggregator;
 
@@ -44,9 +43,8 @@ struct LeaderSetup {
     std::vector<std::string> sites;
     for (const auto& s : t.sites()) sites.push_back(s.name);
     if (!secure) {
-      collectives = make_mpi_collectives(t.leaders_comm());
-      metered = std::make_unique<MeteredCollectives>(*collectives);
-      aggregator = make_plain_aggregator(*metered, sites, min_sites, 0.0);
+      transport = make_mpi_transport(t.leaders_comm());
+      aggregator = make_plain_aggregator(*transport, sites, min_sites, 0.0);
       return;
     }
     keys = std::make_unique<testing::SecureLeaders>(t.leaders_comm());

@@ -143,6 +143,38 @@ TEST_F(ConfigTest, DeviceCollectivesAndTimeoutKeys) {
   EXPECT_NE(e.find("site.collectives = nccl needs GPUs, but run.device = cpu"), std::string::npos) << e;
 }
 
+TEST_F(ConfigTest, LeaderAddressesForOneJobPerSite) {
+  const std::string keys = "public_key_file = k.pub\nsecret_key = k.key\n";
+  const std::string ini = std::string(kIni) + "[site.es]\n" + keys + "leader = 10.0.0.1:29500\n";
+  std::string e = error_of({"--config", write(ini)});
+  EXPECT_NE(e.find("site 'de' has no leader address while other sites have one"), std::string::npos) << e;
+  const std::string both = ini + "[site.de]\n" + keys;
+  Config c = load_config({"--config", write(both), "--site.de.leader=de.example.org:29501",
+                          "--site.de.listen=0.0.0.0:29501", "--federation.peer_timeout_s=30"},
+                         "");
+  EXPECT_TRUE(c.leaders_addressed());
+  EXPECT_EQ(c.sites[1].leader, "de.example.org:29501");
+  EXPECT_EQ(c.sites[1].listen, "0.0.0.0:29501");
+  EXPECT_EQ(c.exchange.peer_timeout_s, 30.0);
+  EXPECT_EQ(c.exchange.connect_timeout_s, 120.0);
+  EXPECT_NE(c.resolved_text.find("leader = de.example.org:29501\nlisten = 0.0.0.0:29501\n"), std::string::npos);
+  EXPECT_FALSE(load_config({"--config", write(kIni)}, "").leaders_addressed());
+
+  e = error_of({"--config", write(both), "--site.de.leader=10.0.0.2"});
+  EXPECT_NE(e.find("site.de.leader = '10.0.0.2': no HOST:PORT"), std::string::npos) << e;
+  e = error_of({"--config", write(both), "--site.de.leader=10.0.0.2:70000"});
+  EXPECT_NE(e.find("the port is not in 1-65535"), std::string::npos) << e;
+  e = error_of({"--config", write(both), "--site.de.leader=10.0.0.1:29500"});
+  EXPECT_NE(e.find("sites 'es' and 'de' share leader address 10.0.0.1:29500"), std::string::npos) << e;
+  e = error_of({"--config", write(std::string(kIni) + "[site.es]\nlisten = 0.0.0.0:1\n")});
+  EXPECT_NE(e.find("site 'es' has listen = 0.0.0.0:1 but no leader address"), std::string::npos) << e;
+  // Plaintext, but the leaders still authenticate: every site needs its keys.
+  e = error_of({"--config", write(std::string(kIni) + "[site.es]\nleader = a:1\n[site.de]\nleader = b:2\n")});
+  EXPECT_NE(e.find("site 'es' needs public_key (or public_key_file) and secret_key"), std::string::npos) << e;
+  e = error_of({"--config", write(both), "--site.de.leader=b:2", "--federation.peer_timeout_s=0"});
+  EXPECT_NE(e.find("federation.peer_timeout_s"), std::string::npos) << e;
+}
+
 TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
   const std::string ini = "[data]\ntest = t.h5\n[federation]\nallow_two_participants = true\n"
                           "[site.a]\nranks = 1\ndata = a.h5\n[site.b]\nranks = 1\ndata = b.h5\n";
