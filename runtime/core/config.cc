@@ -71,6 +71,13 @@ const Key kKeys[] = {
      c.inner.kind = parse_choice(k, v, {"sgd", "adamw"}) == "sgd" ? InnerOptimizerKind::kSgd : InnerOptimizerKind::kAdamW; }},
   {"inner.lr", "0.05", "inner learning rate",
    [](Config& c, const std::string& k, const std::string& v) { c.inner.lr = static_cast<float>(parse_double(k, v, 0, 1e3)); }},
+  {"inner.schedule", "constant", "inner learning rate over the job: constant, or cosine (from inner.lr down to inner.min_lr at the last step)",
+   [](Config& c, const std::string& k, const std::string& v) {
+     c.inner.schedule = parse_choice(k, v, {"constant", "cosine"}) == "cosine" ? InnerSchedule::kCosine : InnerSchedule::kConstant; }},
+  {"inner.warmup_steps", "0", "inner steps of linear learning-rate warm-up from 0 to inner.lr, counted from the job's first step",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.warmup_steps = parse_int(k, v, 0, int64_t{1} << 40); }},
+  {"inner.min_lr", "0", "learning rate at the job's last inner step (inner.schedule = cosine)",
+   [](Config& c, const std::string& k, const std::string& v) { c.inner.min_lr = static_cast<float>(parse_double(k, v, 0, 1e3)); }},
   {"inner.momentum", "0.9", "SGD momentum",
    [](Config& c, const std::string& k, const std::string& v) { c.inner.momentum = static_cast<float>(parse_double(k, v, 0, 1)); }},
   {"inner.nesterov", "false", "SGD with Nesterov momentum",
@@ -453,6 +460,10 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   for (const Key& k : kKeys) k.apply(c, k.key, values[k.key]);
 
   if (c.metrics_file.empty()) c.metrics_file = "runs/" + c.job_id + "/metrics.jsonl";
+  c.inner.total_steps = static_cast<int64_t>(c.rounds) * c.local_steps;
+  if (c.inner.schedule == InnerSchedule::kCosine && c.inner.min_lr > c.inner.lr)
+    throw ConfigError("inner.min_lr = " + std::to_string(c.inner.min_lr) + " is above inner.lr = " +
+                      std::to_string(c.inner.lr) + ": the cosine schedule decays from inner.lr down to inner.min_lr");
   c.config_path = config_path;
   c.process_site = process_site;
   c.inject = inject;

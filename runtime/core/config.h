@@ -28,9 +28,17 @@ enum class DeviceKind { kAuto, kCpu, kCuda };
 // of the site has a GPU of its own, else mpi through host memory.
 enum class SiteCollectivesKind { kAuto, kNccl, kMpi };
 
+// The inner learning rate over the job's steps: constant, or (as DiLoCo's inner AdamW has it) a cosine
+// decay from lr to min_lr over all rounds x local_steps; either after warmup_steps of linear warm-up.
+enum class InnerSchedule { kConstant, kCosine };
+
 struct InnerOptimizerConfig {
   InnerOptimizerKind kind = InnerOptimizerKind::kSgd;
   float lr = 0.05f;
+  InnerSchedule schedule = InnerSchedule::kConstant;
+  int64_t warmup_steps = 0;
+  float min_lr = 0.0f;      // cosine: the rate at the last step
+  int64_t total_steps = 0;  // federation.rounds x local_steps, set by the parser
   float momentum = 0.9f;  // SGD
   bool nesterov = false;  // SGD
   float weight_decay = 0.0f;

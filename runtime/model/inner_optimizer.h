@@ -27,6 +27,11 @@ std::vector<std::string> inner_state_names(const InnerOptimizerConfig& config);
 // GPT-2 and PyTorch practice have it: the ranges of `layout`, flagged.
 std::vector<kernels::cpu::ParamRange> decay_ranges(const ParamLayout& layout);
 
+// The learning rate of inner step `step` (1 for the job's first), by config.schedule: linear warm-up over
+// warmup_steps, then constant, or a cosine from lr down to min_lr at step total_steps (and min_lr after it).
+// Both devices' trainers use it, so their steps are the same.
+float scheduled_lr(const InnerOptimizerConfig& config, int64_t step);
+
 class InnerOptimizer {
  public:
   InnerOptimizer(const InnerOptimizerConfig& config, const ParamLayout& layout);

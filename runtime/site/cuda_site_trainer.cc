@@ -236,12 +236,13 @@ void CudaSiteTrainer::reduce_gradients(int slot) {
 void CudaSiteTrainer::optimizer_step() {
   ++optimizer_steps_;
   const InnerOptimizerConfig& c = opt_config_;
+  const float lr = scheduled_lr(c, optimizer_steps_);
   if (c.kind == InnerOptimizerKind::kAdamW) {
     // The CPU optimizer's decay ranges (inner_optimizer.h): weight matrices only.
-    k::adamw_step_masked(stream_.get(), params_.data(), grads_.data(), opt_a_.data(), opt_b_.data(), decay_, c.lr,
+    k::adamw_step_masked(stream_.get(), params_.data(), grads_.data(), opt_a_.data(), opt_b_.data(), decay_, lr,
                          c.beta1, c.beta2, c.eps, c.weight_decay, optimizer_steps_);
   } else {
-    k::sgd_step(stream_.get(), params_.data(), grads_.data(), opt_a_.size() > 0 ? opt_a_.data() : nullptr, n_, c.lr,
+    k::sgd_step(stream_.get(), params_.data(), grads_.data(), opt_a_.size() > 0 ? opt_a_.data() : nullptr, n_, lr,
                 c.momentum, c.weight_decay, c.nesterov);
   }
 }
