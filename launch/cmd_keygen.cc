@@ -1,6 +1,9 @@
-// fedtrain keygen: a site's X25519 key pair for secure aggregation.
+// fedtrain keygen: a site's key pairs, X25519 for secure aggregation and Ed25519 for signing its ledger.
 //
 //   fedtrain keygen --site es --out keys/   ->  keys/es.key (secret, mode 0600), keys/es.pub (base64)
+//                                               keys/es.sign.key (secret, mode 0600), keys/es.sign.pub
+// A site that has its X25519 pair already (from a fedtrain before the ledger)
+// keeps it: only the missing signing pair is made.
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
@@ -14,17 +17,38 @@
 #include "launch/commands.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
+#include "runtime/crypto/ed25519.h"
 #include "runtime/crypto/x25519.h"
 
 namespace po = boost::program_options;
 
 namespace fedtrain {
+namespace {
+
+// A key pair's two files: both there, neither, or an error (half a pair is a mistake to look at).
+struct KeyPairFiles {
+  std::string secret, pub;
+  bool exist() const {
+    const bool s = std::filesystem::exists(secret), p = std::filesystem::exists(pub);
+    if (s != p)
+      throw Error("'" + (s ? secret : pub) + "' exists but '" + (s ? pub : secret) + "' does not: half a key pair; "
+                  "restore the missing file, or remove both to make a new pair");
+    return s;
+  }
+};
+
+void write_public_key(const std::string& path, const std::string& b64) {
+  std::ofstream(path) << b64 << "\n";
+  if (!std::ofstream(path, std::ios::app)) throw Error("cannot write '" + path + "'");
+}
+
+}  // namespace
 
 int cmd_keygen(const std::vector<std::string>& args) {
   std::string site, out;
   po::options_description desc("fedtrain keygen options");
   desc.add_options()("help,h", "this help")("site", po::value(&site), "site name (as in [site.NAME])")(
-      "out", po::value(&out), "directory for NAME.key and NAME.pub (created, mode 0700)");
+      "out", po::value(&out), "directory for NAME.key, NAME.pub, NAME.sign.key and NAME.sign.pub (created, mode 0700)");
   try {
     po::variables_map vm;
     int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
@@ -43,33 +67,52 @@ int cmd_keygen(const std::vector<std::string>& args) {
     return report_error(e);
   }
   try {
-    const std::string key_path = out + "/" + site + ".key", pub_path = out + "/" + site + ".pub";
     std::error_code ec;
     if (!std::filesystem::exists(out)) {
       std::filesystem::create_directories(out, ec);
       if (ec) throw Error("cannot create '" + out + "': " + ec.message());
       ::chmod(out.c_str(), 0700);
     }
-    if (std::filesystem::exists(key_path) || std::filesystem::exists(pub_path))
-      throw Error("'" + key_path + "' or '" + pub_path + "' exists already; a site keeps its key: remove both "
-                  "first only if you mean to replace the site's identity (every site's config must then change)");
-    SecretKey key = SecretKey::generate();
-    const PublicKey pub = key.public_key();
-    const std::string b64 = to_base64(pub.data(), pub.size());
-    key.save(key_path);
-    std::ofstream(pub_path) << b64 << "\n";
-    if (!std::ofstream(pub_path, std::ios::app)) throw Error("cannot write '" + pub_path + "'");
-    std::printf(
-        "fedtrain keygen: site %s\n"
-        "  secret key  %s  (mode 0600: keep it on site %s only)\n"
-        "  public key  %s  %s\n"
-        "In the run config of every site:\n"
-        "  [site.%s]\n"
-        "  public_key = %s\n"
-        "and, on site %s only:\n"
-        "  secret_key = %s\n",
-        site.c_str(), key_path.c_str(), site.c_str(), pub_path.c_str(), b64.c_str(), site.c_str(), b64.c_str(),
-        site.c_str(), key_path.c_str());
+    const KeyPairFiles identity{out + "/" + site + ".key", out + "/" + site + ".pub"};
+    const KeyPairFiles signing{out + "/" + site + ".sign.key", out + "/" + site + ".sign.pub"};
+    const bool have_identity = identity.exist(), have_signing = signing.exist();
+    if (have_identity && have_signing)
+      throw Error("'" + identity.secret + "' and '" + signing.secret + "' exist already; a site keeps its keys: "
+                  "remove them first only if you mean to replace the site's identity (every site's config must then "
+                  "change, and the site's ledger starts anew)");
+    std::string identity_b64, signing_b64;
+    if (!have_identity) {
+      SecretKey key = SecretKey::generate();
+      const PublicKey pub = key.public_key();
+      identity_b64 = to_base64(pub.data(), pub.size());
+      key.save(identity.secret);
+      write_public_key(identity.pub, identity_b64);
+    }
+    SigningKey sign_key = SigningKey::generate();
+    const SigningPublicKey sign_pub = sign_key.public_key();
+    signing_b64 = to_base64(sign_pub.data(), sign_pub.size());
+    sign_key.save(signing.secret);
+    write_public_key(signing.pub, signing_b64);
+
+    std::printf("fedtrain keygen: site %s\n", site.c_str());
+    if (have_identity)
+      std::printf("  kept its X25519 key pair %s, %s; added the signing key pair\n", identity.secret.c_str(),
+                  identity.pub.c_str());
+    else
+      std::printf("  secret key          %s  (mode 0600: keep it on site %s only)\n"
+                  "  public key          %s  %s\n",
+                  identity.secret.c_str(), site.c_str(), identity.pub.c_str(), identity_b64.c_str());
+    std::printf("  signing secret key  %s  (mode 0600: keep it on site %s only)\n"
+                "  signing public key  %s  %s\n"
+                "In the run config of every site:\n"
+                "  [site.%s]\n",
+                signing.secret.c_str(), site.c_str(), signing.pub.c_str(), signing_b64.c_str(), site.c_str());
+    if (!have_identity) std::printf("  public_key = %s\n", identity_b64.c_str());
+    std::printf("  signing_key = %s\n"
+                "and, on site %s only:\n",
+                signing_b64.c_str(), site.c_str());
+    if (!have_identity) std::printf("  secret_key = %s\n", identity.secret.c_str());
+    std::printf("  signing_secret_key = %s\n", signing.secret.c_str());
   } catch (const Error& e) {
     return report_error(e);
   }

@@ -7,6 +7,7 @@
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/federation/secure_setup.h"
 #include "runtime/federation/settings_agreement.h"
+#include "runtime/ledger/signing_manifest.h"
 
 namespace fedtrain {
 
@@ -14,6 +15,7 @@ LeaderExchange::LeaderExchange(const Config& config, const Topology& topology) :
 LeaderExchange::~LeaderExchange() = default;
 
 void LeaderExchange::prepare() {
+  if (auto signing = load_signing_manifest(config_)) signing_keys_sha256_ = to_hex(signing->hash);
   if (!config_.exchange.secure) return;
   manifest_ = std::make_unique<Manifest>(load_manifest(config_));
   SecretKey key = load_site_identity(config_, *manifest_, topo_.site_index());
@@ -29,7 +31,8 @@ void LeaderExchange::connect() {
   const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
   transport_ = make_mpi_transport(topo_.leaders_comm());
   const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
-                                               federation_settings(config_, manifest_sha256()), &setup_bytes_);
+                                               federation_settings(config_, manifest_sha256(), signing_keys_sha256_),
+                                               &setup_bytes_);
   if (!config_.exchange.secure) {
     collectives_ = make_mpi_collectives(topo_.leaders_comm());
     metered_ = std::make_unique<MeteredCollectives>(*collectives_);

@@ -3,7 +3,8 @@
 // Built in two steps so that start-up failures are agreed over the world
 // before anything talks across site borders:
 //   prepare()  local: the manifest, this site's secret key (checked against
-//              it), the egress log. Throws ConfigError for key problems.
+//              it), the egress log, the digest of the manifest's signing keys.
+//              Throws ConfigError for key problems.
 //   connect()  collective over the leaders: transport, the settings every site
 //              must share (settings_agreement.h; a difference throws a
 //              collective ConfigError), session id, aggregator.
@@ -45,6 +46,7 @@ class LeaderExchange {
   std::unique_ptr<MeteredCollectives> metered_;
   std::unique_ptr<Aggregator> aggregator_;
   uint64_t setup_bytes_ = 0;
+  std::string signing_keys_sha256_;  // hex; "" without signing keys (no ledger)
 };
 
 }  // namespace fedtrain
