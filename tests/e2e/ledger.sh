@@ -155,6 +155,12 @@ expect_exit 2 "site 'de': signing secret key file '$keys/es.sign.key' does not m
   "another site's signing key" -- run3 --config "$cfg" --allow-security-overrides --site.de.signing_secret_key="$keys/es.sign.key"
 expect_exit 2 "signing_secret_key on the command line: security settings" "signing key overridden on the command line" -- \
   run3 --config "$cfg" --site.de.signing_secret_key="$keys/es.sign.key"
+expect_exit 2 "site 'de': cannot read signing key file '$WORK/none.pub'" "a missing signing key file, before MPI" -- \
+  "$FEDTRAIN_BIN" run --config "$cfg" --allow-security-overrides --site.de.signing_key_file="$WORK/none.pub"
+echo junk >"$WORK/junk.pub"
+expect_exit 2 "site 'de': signing key file '$WORK/junk.pub' is not a base64 Ed25519 public key" \
+  "a signing key file that is no key" -- \
+  "$FEDTRAIN_BIN" run --config "$cfg" --allow-security-overrides --site.de.signing_key_file="$WORK/junk.pub"
 ln -s "$WORK/elsewhere.jsonl" "$WORK/link.jsonl"
 expect_exit 1 "ledger '$WORK/link.jsonl' is a symbolic link" "a symlinked ledger is refused" -- \
   run3 --config "$cfg" --site.es.ledger="$WORK/link.jsonl"
