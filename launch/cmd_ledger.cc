@@ -1,5 +1,7 @@
 // fedtrain ledger: check a site's signed ledger of rounds (verify) against the manifest and the checkpoints, without MPI.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -18,17 +20,18 @@ namespace fedtrain {
 namespace {
 
 const char* kLedgerUsage =
-    "usage: fedtrain ledger verify DIR|FILE --config FILE\n"
+    "usage: fedtrain ledger verify DIR|FILE --config FILE [--site NAME]\n"
     "  checks a site's ledger of rounds (DIR/ledger.jsonl for a checkpoint directory DIR, or FILE): every\n"
     "  line a record, the chain of hashes from the job's genesis value, rounds in order, every signature\n"
     "  against the signing keys of the manifest in the run config (--config), and that each record's global\n"
     "  model hash is the model of the checkpoint of that round beside the ledger, where one exists.\n"
+    "  --site NAME (or FEDTRAIN_SITE) reads a config written for one site's processes (without 'ranks').\n"
     "Exit codes: 0 intact, 1 a fault (each printed with its line and what is wrong), 2 bad usage, a config\n"
     "without signing keys, or a ledger that cannot be read. Records cut from the end leave an intact chain:\n"
     "compare the head with another site's ledger or one noted earlier (docs/operations.md, 'The ledger').\n";
 
 struct Args {
-  std::string target, config;
+  std::string target, config, site;
 };
 
 Args parse_args(const std::vector<std::string>& args) {
@@ -39,6 +42,8 @@ Args parse_args(const std::vector<std::string>& args) {
       a.config = args[++i];
     } else if (s.rfind("--config=", 0) == 0) {
       a.config = s.substr(9);
+    } else if (s == "--site" && i + 1 < args.size()) {
+      a.site = args[++i];  // a config of one site's processes (no 'ranks'), as for fedtrain run
     } else if (!s.empty() && s[0] != '-' && a.target.empty()) {
       a.target = s;
     } else {
@@ -86,7 +91,10 @@ size_t compare_checkpoints(const std::string& dir, const LedgerCheck& check, std
 }
 
 int verify(const Args& a) {
-  const Config config = load_config({"--config", a.config}, "");
+  const char* env_site = std::getenv("FEDTRAIN_SITE");
+  std::vector<std::string> config_args = {"--config", a.config};
+  if (!a.site.empty()) config_args.insert(config_args.end(), {"--site", a.site});
+  const Config config = load_config(config_args, env_site ? env_site : "");
   const std::optional<SigningManifest> keys = load_signing_manifest(config);
   if (!keys)
     throw ConfigError("config '" + a.config + "' lists no signing keys ([site.NAME] signing_key or signing_key_file): "

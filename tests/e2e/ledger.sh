@@ -164,8 +164,11 @@ expect_exit 2 "site 'de': signing key file '$WORK/junk.pub' is not a base64 Ed25
 ln -s "$WORK/elsewhere.jsonl" "$WORK/link.jsonl"
 expect_exit 1 "ledger '$WORK/link.jsonl' is a symbolic link" "a symlinked ledger is refused" -- \
   run3 --config "$cfg" --site.es.ledger="$WORK/link.jsonl"
-# One config per site (MPMD): a site that lists another signing key for fr stops every site at start.
+# One config per site (MPMD): verify reads it with --site; a site that lists another signing key for fr
+# stops every site at start.
 sed -e '/^ranks = 1$/d' "$cfg" >"$WORK/a.ini"
+expect_exit 0 "^ok: .* 2 records" "ledger verify with a one-site config (--site)" -- \
+  "$FEDTRAIN_BIN" ledger verify "$WORK/ckpt/fr" --config "$WORK/a.ini" --site fr
 rm -rf "$WORK/ckpt"
 "$FEDTRAIN_BIN" keygen --site zz --out "$WORK/k2" >/dev/null
 sed -e "s|^signing_key_file = .*fr.sign.pub$|signing_key_file = $WORK/k2/zz.sign.pub|" "$WORK/a.ini" >"$WORK/b.ini"
