@@ -262,12 +262,18 @@ TEST_F(LedgerFileTest, FindsSignaturesAndSitesOutsideTheManifest) {
   c = check(joined(l) + format_ledger_line(r));
   EXPECT_NE(problems(c).find("5: lacks the signature of participant 'fr'"), std::string::npos) << problems(c);
   r = record(5, intact.head);
-  r.participants.push_back({"zz", 1});
-  r.signatures.push_back({"zz", SigningKey::generate().sign(bytes_of(ledger_signed_bytes(r)))});
+  r.participants[2].site = "zz";
+  r.signatures[2] = {"zz", SigningKey::generate().sign(bytes_of(ledger_signed_bytes(r)))};
   c = check(joined(l) + format_ledger_line(r));
   EXPECT_NE(problems(c).find("lists participant 'zz', a site the manifest does not list"), std::string::npos) << problems(c);
   EXPECT_NE(problems(c).find("holds a signature by 'zz', a site the manifest does not list"), std::string::npos)
       << problems(c);
+  // More entries than the manifest has sites: refused before any per-entry work (a hostile line).
+  r = record(5, intact.head);
+  r.participants.push_back({"zz", 1});
+  c = check(joined(l) + format_ledger_line(r));
+  EXPECT_NE(problems(c).find("5: lists more participants or signatures than the manifest has sites (3)"),
+            std::string::npos) << problems(c);
   // Another job's ledger (another genesis, another job field).
   c = check_ledger(path_, manifest_, {"other", true});
   EXPECT_NE(problems(c).find("1: does not start the chain"), std::string::npos) << problems(c);
