@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <vector>
 
 #include "launch/commands.h"
 #include "runtime/core/config_values.h"
@@ -40,6 +41,32 @@ struct KeyPairFiles {
 void write_public_key(const std::string& path, const std::string& b64) {
   std::ofstream(path) << b64 << "\n";
   if (!std::ofstream(path, std::ios::app)) throw Error("cannot write '" + path + "'");
+}
+
+// A key pair keygen made: what it is for, its files, its public key and the config keys that name them.
+struct MadePair {
+  const char* what;
+  KeyPairFiles files;
+  std::string b64;
+  const char* public_key;  // config key of the public half
+  const char* secret_key;  // config key of the secret file
+};
+
+// The files made or kept, and the config lines every site and this site need.
+void print_made(const std::string& site, const std::vector<MadePair>& made, const KeyPairFiles* kept_identity,
+                const KeyPairFiles* kept_signing) {
+  std::printf("fedtrain keygen: site %s\n", site.c_str());
+  if (kept_identity != nullptr)
+    std::printf("  kept its X25519 key pair %s, %s\n", kept_identity->secret.c_str(), kept_identity->pub.c_str());
+  if (kept_signing != nullptr)
+    std::printf("  kept its signing key pair %s, %s\n", kept_signing->secret.c_str(), kept_signing->pub.c_str());
+  for (const MadePair& m : made)
+    std::printf("  %s: secret key %s (mode 0600: keep it on site %s only), public key %s %s\n", m.what,
+                m.files.secret.c_str(), site.c_str(), m.files.pub.c_str(), m.b64.c_str());
+  std::printf("In the run config of every site:\n  [site.%s]\n", site.c_str());
+  for (const MadePair& m : made) std::printf("  %s = %s\n", m.public_key, m.b64.c_str());
+  std::printf("and, on site %s only:\n", site.c_str());
+  for (const MadePair& m : made) std::printf("  %s = %s\n", m.secret_key, m.files.secret.c_str());
 }
 
 }  // namespace
@@ -80,39 +107,22 @@ int cmd_keygen(const std::vector<std::string>& args) {
       throw Error("'" + identity.secret + "' and '" + signing.secret + "' exist already; a site keeps its keys: "
                   "remove them first only if you mean to replace the site's identity (every site's config must then "
                   "change, and the site's ledger starts anew)");
-    std::string identity_b64, signing_b64;
+    std::vector<MadePair> made;
     if (!have_identity) {
       SecretKey key = SecretKey::generate();
       const PublicKey pub = key.public_key();
-      identity_b64 = to_base64(pub.data(), pub.size());
       key.save(identity.secret);
-      write_public_key(identity.pub, identity_b64);
+      made.push_back({"X25519 (secure aggregation)", identity, to_base64(pub.data(), pub.size()), "public_key", "secret_key"});
     }
-    SigningKey sign_key = SigningKey::generate();
-    const SigningPublicKey sign_pub = sign_key.public_key();
-    signing_b64 = to_base64(sign_pub.data(), sign_pub.size());
-    sign_key.save(signing.secret);
-    write_public_key(signing.pub, signing_b64);
-
-    std::printf("fedtrain keygen: site %s\n", site.c_str());
-    if (have_identity)
-      std::printf("  kept its X25519 key pair %s, %s; added the signing key pair\n", identity.secret.c_str(),
-                  identity.pub.c_str());
-    else
-      std::printf("  secret key          %s  (mode 0600: keep it on site %s only)\n"
-                  "  public key          %s  %s\n",
-                  identity.secret.c_str(), site.c_str(), identity.pub.c_str(), identity_b64.c_str());
-    std::printf("  signing secret key  %s  (mode 0600: keep it on site %s only)\n"
-                "  signing public key  %s  %s\n"
-                "In the run config of every site:\n"
-                "  [site.%s]\n",
-                signing.secret.c_str(), site.c_str(), signing.pub.c_str(), signing_b64.c_str(), site.c_str());
-    if (!have_identity) std::printf("  public_key = %s\n", identity_b64.c_str());
-    std::printf("  signing_key = %s\n"
-                "and, on site %s only:\n",
-                signing_b64.c_str(), site.c_str());
-    if (!have_identity) std::printf("  secret_key = %s\n", identity.secret.c_str());
-    std::printf("  signing_secret_key = %s\n", signing.secret.c_str());
+    if (!have_signing) {
+      SigningKey key = SigningKey::generate();
+      const SigningPublicKey pub = key.public_key();
+      key.save(signing.secret);
+      made.push_back({"Ed25519 (ledger signing)", signing, to_base64(pub.data(), pub.size()), "signing_key",
+                      "signing_secret_key"});
+    }
+    for (const MadePair& m : made) write_public_key(m.files.pub, m.b64);
+    print_made(site, made, have_identity ? &identity : nullptr, have_signing ? &signing : nullptr);
   } catch (const Error& e) {
     return report_error(e);
   }
