@@ -93,7 +93,9 @@ job=("$MPIRUN" -n 3 "$out/bin/fedtrain" run --config configs/quickstart.ini --al
 for site in es de fr; do
   env "${CARRIED_ENV[@]}" "$out/bin/fedtrain" keygen --site $site --out "$work/keys" >/dev/null
   job+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
-        --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/egress-$site.jsonl")
+        --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/egress-$site.jsonl"
+        --site.$site.signing_key_file="$work/keys/$site.sign.pub" --site.$site.signing_secret_key="$work/keys/$site.sign.key"
+        --site.$site.ledger="$work/ledger-$site.jsonl")
 done
 hidden=(/usr/lib/x86_64-linux-gnu/openmpi /usr/lib/x86_64-linux-gnu/pmix2 /usr/share/openmpi /etc/openmpi)
 if unshare --mount true 2>/dev/null; then

@@ -195,7 +195,9 @@ federated() {  # LABEL [overrides]: sets acc and secs from the summary line
   local sites=() site
   for site in es de fr; do
     sites+=(--site.$site.ranks=1 --site.$site.data="$work/data/train-$site.h5" --site.$site.public_key_file="$work/keys/$site.pub"
-            --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/$label-egress-$site.jsonl")
+            --site.$site.secret_key="$work/keys/$site.key" --site.$site.egress_log="$work/$label-egress-$site.jsonl"
+            --site.$site.signing_key_file="$work/keys/$site.sign.pub" --site.$site.signing_secret_key="$work/keys/$site.sign.key"
+            --site.$site.ledger="$work/$label-ledger-$site.jsonl")
   done
   run 240 "$label" env "${CARRIED_ENV[@]}" "$MPIRUN" -n 3 "$bin/fedtrain" run --config configs/quickstart.ini \
     --allow-security-overrides --data.test="$work/data/test.h5" "${sites[@]}" --run.metrics_file="$work/$label.jsonl" "$@" || return 1

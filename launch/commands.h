@@ -16,6 +16,7 @@ int cmd_bench(int argc, char** argv, const std::vector<std::string>& args);
 int cmd_ckpt(const std::vector<std::string>& args);
 int cmd_generate(const std::vector<std::string>& args);  // fedtrain generate --checkpoint FILE --prompt TEXT
 int cmd_egress(const std::vector<std::string>& args);
+int cmd_ledger(const std::vector<std::string>& args);  // fedtrain ledger verify DIR|FILE --config FILE
 
 // Runs `body` inside an MPI session and maps what it throws to an exit code:
 // collective errors are reported once (world rank 0) and end the job cleanly;

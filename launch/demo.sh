@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick start: installs what fedtrain needs, builds it, prepares Fashion-MNIST
-# and a key pair for each of three sites, and trains them together under mpirun
+# and the key pairs of each of three sites (X25519 for secure aggregation, Ed25519 to sign the
+# ledger of rounds), and trains them together under mpirun
 # (3 sites x 2 ranks, secure aggregation among the three site leaders: with two,
 # each would learn the other's update).
 #
@@ -25,7 +26,7 @@ if grep -qE '^kind *= *gpt' "$config"; then
     "$bin" data text --source data/help --out data/text --sites es,de,fr,it --centralized all
   fi
   for site in "${langs[@]}"; do
-    [[ -f data/keys/$site.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
+    [[ -f data/keys/$site.sign.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
   done
   FEDTRAIN_BIN=$bin exec launch/fedtrain-mpirun "$config" "$@"
 fi
@@ -37,6 +38,6 @@ for split in iid dirichlet; do
   fi
 done
 for site in es de fr; do
-  [[ -f data/keys/$site.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
+  [[ -f data/keys/$site.sign.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
 done
 FEDTRAIN_BIN=$bin exec launch/fedtrain-mpirun "$config" "$@"

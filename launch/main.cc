@@ -1,4 +1,4 @@
-// fedtrain command-line entry: run | data | config | ckpt | egress | bench | version.
+// fedtrain command-line entry: run | data | config | keygen | ckpt | generate | egress | ledger | bench | version.
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,11 +24,12 @@ const char* kUsage =
     "  run      train a federation:  mpirun -n 4 fedtrain run --config configs/quickstart.ini [--section.key=value ...]\n"
     "  data     prepare per-site shards:  fedtrain data fashion-mnist --out DIR --sites es,de [--partition iid|dirichlet]\n"
     "           or text corpora:          fedtrain data text --out DIR --sites es,de,fr,it [--text es=FILE,...]\n"
-    "  keygen   a site's key pair for secure aggregation:  fedtrain keygen --site es --out keys/\n"
+    "  keygen   a site's key pairs (secure aggregation, ledger signing):  fedtrain keygen --site es --out keys/\n"
     "  config   check a config and print it resolved (or its world size)\n"
     "  ckpt     look into checkpoints:  fedtrain ckpt inspect FILE | fedtrain ckpt verify FILE|DIR\n"
     "  generate continue a prompt with the GPT of a checkpoint:  fedtrain generate --checkpoint FILE --prompt TEXT\n"
     "  egress   check a site's egress log:  fedtrain egress verify FILE\n"
+    "  ledger   check a site's signed ledger of rounds:  fedtrain ledger verify DIR|FILE --config FILE\n"
     "  bench    benchmarks: allreduce | secagg | train | checkpoint\n"
     "  version  version and build features\n"
     "\n"
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   if (command == "ckpt") return fedtrain::cmd_ckpt(args);
   if (command == "generate") return fedtrain::cmd_generate(args);
   if (command == "egress") return fedtrain::cmd_egress(args);
+  if (command == "ledger") return fedtrain::cmd_ledger(args);
   if (command == "bench") return fedtrain::cmd_bench(argc, argv, args);
   if (command == "version" || command == "--version") {
     std::printf("fedtrain %s (cuda %s, nccl %s)\nkernels: %s%s\n%s", FEDTRAIN_VERSION, FEDTRAIN_WITH_CUDA ? "on" : "off",

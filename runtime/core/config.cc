@@ -160,6 +160,14 @@ const SiteKey kSiteKeys[] = {
    [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key_file = v; }},
   {"secret_key", "the site's secret key file (mode 0600), read only by the site's leader",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.secret_key = v; }},
+  {"signing_key", "the site's Ed25519 signing key, base64 (its ledger entry in the manifest; every site or none)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_key = v; }},
+  {"signing_key_file", "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.sign.pub)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_key_file = v; }},
+  {"signing_secret_key", "the site's signing secret key file (mode 0600), read only by the site's leader",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_secret_key = v; }},
+  {"ledger", "the site's signed ledger of rounds (default checkpoint_dir/ledger.jsonl, else runs/<job_id>/ledger-<site>.jsonl)",
+   [](SiteConfig& s, const std::string&, const std::string& v) { s.ledger = v; }},
   {"egress_log", "one line per message that left the site (default runs/<job_id>/egress-<site>.jsonl)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
   {"checkpoint_dir", "directory of this site's checkpoints (its own volume); written by the site leader only",
@@ -256,14 +264,17 @@ std::string join_values(const std::vector<std::string>& values) {
 bool is_security_key(const std::string& key) {
   std::string name, sub;
   if (key == "federation.secure") return true;
-  return split_site_key(key, &name, &sub) && (sub == "public_key" || sub == "public_key_file" || sub == "secret_key");
+  return split_site_key(key, &name, &sub) &&
+         (sub == "public_key" || sub == "public_key_file" || sub == "secret_key" || sub == "signing_key" ||
+          sub == "signing_key_file" || sub == "signing_secret_key");
 }
 
 void refuse_security_overrides(const Collector& from_cli) {
   for (const Setting& s : from_cli.settings()) {
     if (!is_security_key(s.key)) continue;
     throw ConfigError("--" + s.key + " on the command line: security settings (federation.secure, [site.NAME] "
-                      "public_key, public_key_file, secret_key) are read from the config file only, so that a "
+                      "public_key, public_key_file, secret_key, signing_key, signing_key_file, signing_secret_key) "
+                      "are read from the config file only, so that a "
                       "launcher or wrapper cannot change them unnoticed; edit the config file, or pass "
                       "--allow-security-overrides to allow it for this run");
   }
@@ -289,7 +300,31 @@ void check_model_config(Config& c) {
   c.device = DeviceKind::kCpu;  // auto: the CPU, until the GPU trainer runs the GPT
 }
 
+// Signing keys: every site or none; each site's exactly once, with its secret key file.
+void check_ledger_config(const Config& c) {
+  size_t with_key = 0;
+  for (const auto& s : c.sites) with_key += !s.signing_key.empty() || !s.signing_key_file.empty();
+  if (with_key == 0) return;
+  for (const auto& s : c.sites) {
+    if (s.signing_key.empty() && s.signing_key_file.empty())
+      throw ConfigError("site '" + s.name + "' has no signing key while other sites have one: the ledger of rounds is "
+                        "signed by every site or by none; set [site." + s.name + "] signing_key_file = PATH (NAME.sign.pub "
+                        "from 'fedtrain keygen --site " + s.name + " --out DIR'), or remove every site's signing_key");
+    if (!s.signing_key.empty() && !s.signing_key_file.empty())
+      throw ConfigError("site '" + s.name + "' sets both [site." + s.name + "] signing_key and signing_key_file: give one");
+    if (s.signing_secret_key.empty())
+      throw ConfigError("site '" + s.name + "' has no signing secret key file: set [site." + s.name +
+                        "] signing_secret_key = PATH (NAME.sign.key, read only by that site's leader)");
+  }
+}
+
 }  // namespace
+
+bool Config::ledger_configured() const {
+  for (const auto& s : sites)
+    if (s.signing_key.empty() && s.signing_key_file.empty()) return false;
+  return !sites.empty();
+}
 
 int Config::site_index(const std::string& name) const {
   for (size_t i = 0; i < sites.size(); ++i)
@@ -512,6 +547,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
                         " with secure aggregation: the aggregate of one site is that site's update, so at least 2 "
                         "sites must take part; set federation.min_sites >= 2");
   }
+  check_ledger_config(c);
   size_t with_dir = 0;
   for (const auto& s : c.sites) {
     if (s.checkpoint_dir.empty()) continue;
@@ -553,6 +589,13 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.public_key.empty()) out << "public_key = " << s.public_key << "\n";
     if (!s.public_key_file.empty()) out << "public_key_file = " << s.public_key_file << "\n";
     if (!s.secret_key.empty()) out << "secret_key = " << s.secret_key << "\n";
+    if (!s.signing_key.empty()) out << "signing_key = " << s.signing_key << "\n";
+    if (!s.signing_key_file.empty()) out << "signing_key_file = " << s.signing_key_file << "\n";
+    if (!s.signing_secret_key.empty()) out << "signing_secret_key = " << s.signing_secret_key << "\n";
+    if (c.ledger_configured() && s.ledger.empty())
+      s.ledger = s.checkpoint_dir.empty() ? "runs/" + c.job_id + "/ledger-" + s.name + ".jsonl"
+                                          : s.checkpoint_dir + "/ledger.jsonl";
+    if (!s.ledger.empty()) out << "ledger = " << s.ledger << "\n";
     out << "egress_log = " << s.egress_log << "\n";
     if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";
     if (!s.leader.empty()) out << "leader = " << s.leader << "\n";

@@ -73,6 +73,14 @@ struct SiteConfig {
   std::string public_key;
   std::string public_key_file;
   std::string secret_key;
+  // The ledger of rounds (runtime/ledger/): the site's Ed25519 public key
+  // (inline base64 or a file; every site has one, or none and the ledger is
+  // off), its secret key file read only by the site's leader, and the
+  // ledger's path (default checkpoint_dir/ledger.jsonl, else runs/<job_id>/ledger-<site>.jsonl).
+  std::string signing_key;
+  std::string signing_key_file;
+  std::string signing_secret_key;
+  std::string ledger;
   std::string egress_log;  // default runs/<job_id>/egress-<site>.jsonl
   std::string checkpoint_dir;  // this site's checkpoint volume (empty: no checkpoints)
   // One job per site: HOST:PORT at which the other leaders reach this site's
@@ -148,6 +156,8 @@ struct Config {
   std::string resolved_text;
 
   int site_index(const std::string& name) const;  // -1 if absent
+  // Every site lists a signing key ([site.NAME] signing_key or signing_key_file): the ledger is on.
+  bool ledger_configured() const;
   // Every site has a checkpoint_dir (checkpoints are all or nothing).
   bool checkpoints_configured() const;
   // Total world size implied by [site.NAME] ranks; nullopt when any site leaves it open.
@@ -159,7 +169,7 @@ struct Config {
 
 // Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC", "--allow-security-overrides" and
 // "--section.key=value" overrides. Security keys (federation.secure, [site.NAME] public_key,
-// public_key_file, secret_key) are refused on the command line without --allow-security-overrides.
+// public_key_file, secret_key, signing_key, signing_key_file, signing_secret_key) are refused on the command line without --allow-security-overrides.
 // `env_site` is FEDTRAIN_SITE (or empty). Throws ConfigError.
 Config load_config(const std::vector<std::string>& args, const std::string& env_site);
 

@@ -33,9 +33,16 @@ struct RoundId {
 // once agree() found every leader with the same one.
 enum class Outcome : uint8_t { kApplied = 1, kAbandoned = 2, kFailed = 3 };
 
+// A site whose update the average holds, with the sample count it reported.
+struct Participant {
+  int site = 0;  // leader index (site order)
+  double samples = 0.0;
+};
+
 struct AggregateResult {
   Outcome outcome = Outcome::kFailed;  // kApplied: `update` holds the weighted average
   int participants = 0;
+  std::vector<Participant> taking_part;  // kApplied: the participants, in site order
   std::vector<std::string> sitting_out;  // "site 'de' sits the round out: its update has non-finite values"
   std::string failure;                   // kFailed: what went wrong on this leader
   std::string abandoned_because;         // kAbandoned: why, when not the quorum (federation.min_sites)
@@ -44,6 +51,9 @@ struct AggregateResult {
 struct Agreement {
   bool agreed = false;  // every leader reported the same outcome (and, if applied, the same new model)
   std::string failure;  // otherwise: which leader differed, or which message did not open
+  // What each leader attached to its outcome (its own included), by leader
+  // index; empty when the exchange failed. The ledger's signatures travel here.
+  std::vector<std::vector<uint8_t>> attachments;
 };
 
 class Aggregator {
@@ -57,8 +67,12 @@ class Aggregator {
   // Throws Error when the leaders started the round from different models.
   virtual AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) = 0;
   // Collective over the leaders, called after every average() whatever its
-  // outcome: every leader's outcome and the digest of its (new) global model.
-  virtual Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) = 0;
+  // outcome: every leader's outcome and the digest of its (new) global model,
+  // and `attachment`, carried to every leader as is (the ledger's record
+  // digest and signature; it must have the same size on every leader, and
+  // takes no part in the verdict).
+  virtual Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id,
+                          std::span<const uint8_t> attachment = {}) = 0;
   // Element-wise sum over the leaders, added in site order (round totals for the report).
   virtual void sum(std::span<double> values, const RoundId& id) = 0;
   // Bytes this leader has sent to other sites so far.

@@ -15,6 +15,7 @@
 #include "runtime/federation/leader_exchange.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/round_driver.h"
+#include "runtime/federation/round_ledger.h"
 #include "runtime/model/model_factory.h"
 #include "runtime/federation/secure_setup.h"
 #include "runtime/federation/site_data.h"
@@ -35,6 +36,31 @@ void fix_blas_threads(const Config& config, const Topology& topo) {
              " thread(s), so that the model does not depend on how the job was launched");
 }
 
+std::unique_ptr<RoundLedger> open_round_ledger(const Config& config, const Topology& topo) {
+  std::vector<std::string> leaders;
+  for (const auto& s : topo.sites()) leaders.push_back(s.name);
+  return std::make_unique<RoundLedger>(config, topo.site_index(), leaders);
+}
+
+// A ledger ahead of the round the job resumes from: its later records belong
+// to rounds the federation is about to train again.
+void roll_back_ledger(RoundLedger& ledger, int64_t resumed) {
+  const size_t moved = ledger.roll_back_to(resumed);
+  if (moved > 0)
+    log_warn("ledger '" + ledger.path() + "': " + std::to_string(moved) + " record(s) of rounds after round " +
+             std::to_string(resumed) + ", which this run trains again, moved to '" + ledger.path() +
+             ".discarded' (the run that wrote them stopped before a checkpoint every site holds)");
+}
+
+// One line for the banner: where the rounds are recorded, or why they are not.
+std::string ledger_summary(const RoundLedger* ledger) {
+  if (ledger == nullptr)
+    return "off: the manifest lists no signing keys ([site.NAME] signing_key_file from 'fedtrain keygen'; "
+           "docs/operations.md)";
+  return "every round signed by every leader (Ed25519); this site's in " + ledger->path() + " (" +
+         std::to_string(ledger->records()) + " records)";
+}
+
 }  // namespace
 
 JobResult run_job(const Config& config, const Topology& topo) {
@@ -48,12 +74,14 @@ JobResult run_job(const Config& config, const Topology& topo) {
   // key file or data of the wrong kind exits 2, bad data 1).
   SiteData data;
   std::optional<LeaderExchange> exchange;
+  std::unique_ptr<RoundLedger> ledger;
   std::string error;
   int error_code = kExitRuntime;
   try {
     if (topo.is_leader()) {
       exchange.emplace(config, topo);
       exchange->prepare();
+      if (config.ledger_configured()) ledger = open_round_ledger(config, topo);
     }
   } catch (const Error& e) {
     error = e.what();
@@ -101,6 +129,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<RoundReport> report;
   std::unique_ptr<PrometheusExporter> exporter;
   try {
+    if (ledger) roll_back_ledger(*ledger, resumed);
     if (data.eval) evaluator = std::make_unique<Evaluator>(std::move(data.eval), *site_coll);
     if (reporting) {
       std::vector<std::string> sites;
@@ -127,6 +156,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
     std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
                 config.local_steps, config.batch_size, exchange->aggregator().name());
     std::printf("privacy: %s\n", privacy_summary(config).c_str());
+    std::printf("ledger: %s\n", ledger_summary(ledger.get()).c_str());
     std::printf("kernels: %s, %d thread(s) per rank (site.blas_threads)\n", kernels::cpu::blas_description().c_str(),
                 config.blas_threads);
     std::printf("metrics: %s\n", config.metrics_file.c_str());
@@ -151,6 +181,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   parts.outer = outer.get();
   parts.evaluator = evaluator.get();
   if (checkpoints.enabled()) parts.checkpoints = &checkpoints;
+  parts.ledger = ledger.get();
   if (report) parts.observers.push_back(report.get());
   if (exporter) parts.observers.push_back(exporter.get());
   parts.site_weight = site_weight;

@@ -8,6 +8,7 @@
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/federation/secure_setup.h"
 #include "runtime/federation/settings_agreement.h"
+#include "runtime/ledger/signing_manifest.h"
 #include "runtime/net/tcp_transport.h"
 
 namespace fedtrain {
@@ -16,6 +17,7 @@ LeaderExchange::LeaderExchange(const Config& config, const Topology& topology) :
 LeaderExchange::~LeaderExchange() = default;
 
 void LeaderExchange::prepare() {
+  if (auto signing = load_signing_manifest(config_)) signing_keys_sha256_ = to_hex(signing->hash);
   // One job per site: the leaders authenticate each other with the manifest's keys, also in plaintext mode.
   if (!config_.exchange.secure && !topo_.one_job_per_site()) return;
   manifest_ = std::make_unique<Manifest>(load_manifest(config_));
@@ -56,7 +58,8 @@ void LeaderExchange::connect() {
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
   const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
   const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
-                                               federation_settings(config_, manifest_sha256()), &setup_bytes_);
+                                               federation_settings(config_, manifest_sha256(), signing_keys_sha256_),
+                                               &setup_bytes_);
   if (!config_.exchange.secure) {
     aggregator_ = make_plain_aggregator(*transport_, sites, min_sites, config_.exchange.max_update_norm);
     log_warn("federation.secure = false: this site's model updates cross site borders IN CLEAR, readable by every "

@@ -3,7 +3,8 @@
 // Built in steps so that start-up failures are agreed by every rank before
 // any update crosses a site border:
 //   prepare()      local: the manifest, this site's secret key (checked against
-//                  it), the egress log. Throws ConfigError for key problems.
+//                  it), the egress log, the digest of the manifest's signing
+//                  keys. Throws ConfigError for key problems.
 //   open_leaders() the leader Transport and the LeaderGroup the start-up
 //                  agreements run over: MPI over leaders_comm when the sites
 //                  share one MPI world, TCP (runtime/net/) with one job per
@@ -53,6 +54,7 @@ class LeaderExchange {
   std::unique_ptr<LeaderGroup> group_;
   std::unique_ptr<Aggregator> aggregator_;
   uint64_t setup_bytes_ = 0;
+  std::string signing_keys_sha256_;  // hex; "" without signing keys (no ledger)
 };
 
 }  // namespace fedtrain

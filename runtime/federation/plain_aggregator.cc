@@ -68,18 +68,27 @@ class PlainAggregator final : public Aggregator {
     if (w == 0.0) std::memset(update.data(), 0, update.size_bytes());  // also clears non-finite values
     else kernels::cpu::scale(update.data(), update.size(), static_cast<float>(w));
     transport_allreduce_sum(leaders_, update);
+    for (int s = 0; s < n; ++s)
+      if (p.takes_part[s]) r.taking_part.push_back({s, statuses[s].samples});
     r.outcome = Outcome::kApplied;
     return r;
   }
 
-  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId&) override {
-    std::vector<uint8_t> mine(1 + digest.size());
+  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId&,
+                  std::span<const uint8_t> attachment) override {
+    constexpr size_t kVerdict = 1 + sizeof(Sha256Digest);  // outcome, digest: what must match
+    std::vector<uint8_t> mine(kVerdict + attachment.size());
     mine[0] = static_cast<uint8_t>(outcome);
     std::memcpy(mine.data() + 1, digest.data(), digest.size());
+    if (!attachment.empty()) std::memcpy(mine.data() + kVerdict, attachment.data(), attachment.size());
     const std::vector<uint8_t> all = allgather(mine, kOutcomeTag);
     Agreement a;
     for (int s = 0; s < leaders_.size(); ++s) {
-      if (std::memcmp(all.data() + s * mine.size(), mine.data(), mine.size()) != 0) {
+      const uint8_t* theirs = all.data() + s * mine.size();
+      a.attachments.emplace_back(theirs + kVerdict, theirs + mine.size());
+    }
+    for (int s = 0; s < leaders_.size(); ++s) {
+      if (std::memcmp(all.data() + s * mine.size(), mine.data(), kVerdict) != 0) {
         a.failure = "site '" + sites_[s] + "' ended the exchange differently (outcome or new global model)";
         return a;
       }

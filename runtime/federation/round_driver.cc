@@ -145,8 +145,16 @@ int RoundDriver::exchange(int64_t round) {
       momentum_backup_ = p_.outer->momentum();
       p_.outer->step(global_, delta_);
     }
-    const Agreement a = p_.aggregator->agree(r.outcome, sha256(global_.data(), global_.size() * sizeof(float)), id);
+    const Sha256Digest model = sha256(global_.data(), global_.size() * sizeof(float));
+    std::vector<uint8_t> signature;
+    if (p_.ledger != nullptr) signature = p_.ledger->sign(id, r.taking_part, model, r.outcome == Outcome::kApplied);
+    Agreement a = p_.aggregator->agree(r.outcome, model, id, signature);
+    if (a.agreed && r.outcome == Outcome::kApplied && p_.ledger != nullptr) {
+      a.failure = p_.ledger->check(a.attachments);  // the same verdict on every leader: they judge the same bytes
+      a.agreed = a.failure.empty();
+    }
     if (a.agreed && r.outcome == Outcome::kApplied) {
+      if (p_.ledger != nullptr) p_.ledger->append();
       failed_attempts_ = 0;
       p_.trainer->set_params(global_);
       return r.participants;

@@ -14,6 +14,9 @@
 //      every leader counts; otherwise the step is undone and the exchange is
 //      retried with attempt + 1 (fresh keys and masks). After
 //      federation.max_failed_rounds consecutive failures the job stops.
+//      With the ledger (round_ledger.h) each leader's signature of the round's
+//      record travels with its outcome; a record or signature that does not
+//      match fails the attempt the same way; an agreed round is appended.
 //   7. site: theta_global broadcast from the leader to every rank (also after an
 //      abandoned round: every site restarts from the unchanged global model)
 //   8. evaluating site: test loss and accuracy of theta_global
@@ -28,6 +31,7 @@
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/checkpointer.h"
 #include "runtime/federation/outer_optimizer.h"
+#include "runtime/federation/round_ledger.h"
 #include "runtime/metrics/round_metrics.h"
 #include "runtime/site/evaluator.h"
 #include "runtime/site/site_trainer.h"
@@ -43,6 +47,7 @@ struct RoundParts {
   OuterOptimizer* outer = nullptr;         // leaders only
   Evaluator* evaluator = nullptr;          // ranks of the evaluating site only
   Checkpointer* checkpoints = nullptr;     // every rank, or none (no checkpoints)
+  RoundLedger* ledger = nullptr;           // leaders, or none (no signing keys in the manifest)
   double site_weight = 0.0;                // leaders: this site's sample count
   uint64_t setup_bytes = 0;                // leaders: sent before the aggregator existed; counted in the first round
   std::vector<RoundObserver*> observers;   // told after every round, on the ranks they are given to

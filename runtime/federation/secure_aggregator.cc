@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -177,20 +178,26 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
     return r;
   }
 
+  for (int s = 0; s < n; ++s)
+    if (p.takes_part[s]) r.taking_part.push_back({s, statuses[s].samples});
   r.outcome = Outcome::kApplied;
   return r;
 }
 
-Agreement SecureAggregator::agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) {
-  std::vector<uint8_t> mine(1 + digest.size());
+Agreement SecureAggregator::agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id,
+                                  std::span<const uint8_t> attachment) {
+  constexpr size_t kVerdict = 1 + sizeof(Sha256Digest);  // outcome, digest: what must match
+  std::vector<uint8_t> mine(kVerdict + attachment.size());
   mine[0] = static_cast<uint8_t>(outcome);
   std::memcpy(mine.data() + 1, digest.data(), digest.size());
+  if (!attachment.empty()) std::memcpy(mine.data() + kVerdict, attachment.data(), attachment.size());
   std::vector<std::vector<uint8_t>> theirs;
   Agreement a;
   a.failure = exchange(Phase::kOutcome, id, mine, theirs);
   if (!a.failure.empty()) return a;
+  for (const auto& t : theirs) a.attachments.emplace_back(t.begin() + kVerdict, t.end());
   for (size_t s = 0; s < theirs.size(); ++s) {
-    if (theirs[s] != mine) {
+    if (!std::equal(mine.begin(), mine.begin() + kVerdict, theirs[s].begin())) {
       const auto theirs_outcome = static_cast<Outcome>(theirs[s][0]);
       a.failure = "round " + std::to_string(id.round) + " attempt " + std::to_string(id.attempt) + ": site '" +
                   sites_[s] + "' " +

@@ -14,8 +14,10 @@
 // then, from the round driver, after the outer step:
 //   6. outcome  sealed all-to-all (agree()): each leader's outcome (applied,
 //               abandoned, failed: a message did not open) and the hash of its
-//               new global model; anything but the same outcome and hash
-//               everywhere fails the attempt on every leader, which undo it
+//               new global model (with the ledger: the record's digest and
+//               the leader's signature of it, ledger_record.h); anything but
+//               the same outcome and hash everywhere fails the attempt on
+//               every leader, which undo it
 // Masks cancel in the sum, so a leader only ever sees masked vectors and the aggregate.
 #pragma once
 
@@ -61,7 +63,8 @@ class SecureAggregator final : public Aggregator {
 
   const char* name() const override { return "secure (masked, AES-256-GCM ring)"; }
   AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) override;
-  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id) override;
+  Agreement agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id,
+                  std::span<const uint8_t> attachment = {}) override;
   void sum(std::span<double> values, const RoundId& id) override;
   uint64_t sent_bytes() const override { return session_bytes_ + link_.stats().wire_bytes; }
   uint64_t sum_bytes(size_t count) const override {

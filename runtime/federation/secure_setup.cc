@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/core/error.h"
+#include "runtime/ledger/signing_manifest.h"
 
 namespace fedtrain {
 
@@ -28,6 +29,7 @@ Manifest load_manifest(const Config& config) {
 }
 
 void check_exchange_config(const Config& config) {
+  load_signing_manifest(config);  // the ledger's keys, in plaintext mode too
   if (!config.exchange.secure) return;
   check_headroom(FixedPoint{config.exchange.clip, config.exchange.frac_bits}, static_cast<int>(config.sites.size()));
   load_manifest(config);

@@ -15,7 +15,8 @@ namespace fedtrain {
 Manifest load_manifest(const Config& config);
 
 // Start-up checks of the exchange settings that need no MPI (headroom of the
-// fixed-point encoding for the configured number of sites). Throws ConfigError.
+// fixed-point encoding for the configured number of sites, the manifest's
+// public keys and signing keys). Throws ConfigError.
 void check_exchange_config(const Config& config);
 
 // The secret key of `site_index`, checked against its manifest entry. Throws

@@ -70,13 +70,15 @@ std::vector<SharedSetting> parse_text(const std::string& text) {
 
 }  // namespace
 
-std::vector<SharedSetting> federation_settings(const Config& c, const std::string& manifest_sha256) {
+std::vector<SharedSetting> federation_settings(const Config& c, const std::string& manifest_sha256,
+                                               const std::string& signing_keys_sha256) {
   std::string sites;
   for (const auto& s : c.sites) sites += (sites.empty() ? "" : ",") + s.name;
   const ExchangeConfig& x = c.exchange;
   return {
       {"federation.secure", x.secure ? "true" : "false"},
       {"federation.manifest_sha256", manifest_sha256},
+      {"ledger.signing_keys_sha256", signing_keys_sha256.empty() ? "off" : signing_keys_sha256},
       {"sites", sites},
       {"run.job_id", c.job_id},
       {"federation.min_sites", std::to_string(x.min_sites)},

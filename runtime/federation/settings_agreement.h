@@ -34,8 +34,10 @@ struct SharedSetting {
 };
 
 // The settings that must match across sites, in a fixed order. `manifest_sha256`
-// is the hex hash of the federation manifest ("" in plaintext mode).
-std::vector<SharedSetting> federation_settings(const Config& config, const std::string& manifest_sha256);
+// is the hex hash of the federation manifest ("" in plaintext mode),
+// `signing_keys_sha256` that of its signing keys ("" without: the ledger is off).
+std::vector<SharedSetting> federation_settings(const Config& config, const std::string& manifest_sha256,
+                                               const std::string& signing_keys_sha256 = "");
 
 // "key = value\n" per setting.
 std::string settings_text(const std::vector<SharedSetting>& settings);

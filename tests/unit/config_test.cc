@@ -193,7 +193,8 @@ TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
 
 TEST_F(ConfigTest, SecuritySettingsComeFromTheFileUnlessOverridesAreAllowed) {
   for (const char* key : {"--federation.secure=false", "--site.es.public_key=x", "--site.de.public_key_file=k.pub",
-                          "--site.es.secret_key=/tmp/other.key"}) {
+                          "--site.es.secret_key=/tmp/other.key", "--site.es.signing_key=x",
+                          "--site.de.signing_key_file=k.sign.pub", "--site.es.signing_secret_key=/tmp/o.sign.key"}) {
     const std::string e = error_of({"--config", write(kIni), key});
     EXPECT_NE(e.find("on the command line: security settings"), std::string::npos) << key << ": " << e;
     EXPECT_NE(e.find("--allow-security-overrides"), std::string::npos) << e;
@@ -202,6 +203,33 @@ TEST_F(ConfigTest, SecuritySettingsComeFromTheFileUnlessOverridesAreAllowed) {
   EXPECT_EQ(load_config({"--config", write(kIni), "--federation.rounds=3"}, "").rounds, 3);
   EXPECT_FALSE(load_config({"--config", write(kIni), "--allow-security-overrides", "--federation.secure=false"}, "")
                    .exchange.secure);
+}
+
+TEST_F(ConfigTest, SigningKeysOnEverySiteOrNoneAndTheLedgerPathDefaults) {
+  Config c = load_config({"--config", write(kIni)}, "");
+  EXPECT_FALSE(c.ledger_configured());
+  EXPECT_EQ(c.resolved_text.find("ledger ="), std::string::npos);
+  const std::string keys = std::string(kIni) + "signing_key_file = de.sign.pub\nsigning_secret_key = de.sign.key\n";
+  std::string e = error_of({"--config", write(keys)});
+  EXPECT_NE(e.find("site 'es' has no signing key while other sites have one"), std::string::npos) << e;
+  std::string both = std::string(kIni);
+  both.insert(both.find("[site.de]"), "signing_key_file = es.sign.pub\n");
+  e = error_of({"--config", write(both + "signing_key_file = de.sign.pub\n")});
+  EXPECT_NE(e.find("site 'es' has no signing secret key file: set [site.es] signing_secret_key"), std::string::npos) << e;
+  both.insert(both.find("[site.de]"), "signing_secret_key = es.sign.key\ncheckpoint_dir = ck/es\n");
+  c = load_config({"--config", write(both + "signing_key_file = de.sign.pub\nsigning_secret_key = de.sign.key\n"
+                                              "checkpoint_dir = ck/de\nledger = /audit/de.jsonl\n")},
+                  "");
+  EXPECT_TRUE(c.ledger_configured());
+  EXPECT_EQ(c.sites[0].ledger, "ck/es/ledger.jsonl");  // beside the checkpoints
+  EXPECT_EQ(c.sites[1].ledger, "/audit/de.jsonl");
+  EXPECT_NE(c.resolved_text.find("signing_secret_key = de.sign.key\nledger = /audit/de.jsonl\n"), std::string::npos)
+      << c.resolved_text;
+  // The ledger's path is no security setting: a site may move it on the command line.
+  c = load_config({"--config", write(both + "signing_key_file = de.sign.pub\nsigning_secret_key = de.sign.key\n"
+                                              "checkpoint_dir = ck/de\n"), "--site.de.ledger=x.jsonl"},
+                  "");
+  EXPECT_EQ(c.sites[1].ledger, "x.jsonl");
 }
 
 TEST_F(ConfigTest, TwoSitesWithSecureAggregationMustBeAcknowledged) {
