@@ -66,4 +66,16 @@ grep -q "job quickstart done: 20 rounds" <<<"$out" && pass "the demo trains 20 r
 
 # 2. launch/test.sh is this suite. 3... the rest, in order, as written.
 for n in $(seq 3 "$blocks"); do run_block "$n"; done
+
+# The shipped configs name the demo's files (../data beside configs/) from any working directory;
+# the language-model ones, whose text the demo did not fetch, name it there too.
+mkdir -p "$WORK/elsewhere"
+for ini in quickstart non-iid; do
+  expect_exit 0 "^test = $copy/data/fashion-mnist-" "configs/$ini.ini from another folder" -- \
+    bash -c "cd '$WORK/elsewhere' && fedtrain config --config '$copy/configs/$ini.ini'"
+done
+for ini in multilingual multilingual-centralized; do
+  expect_exit 2 "names '$copy/data/text/train-[a-z]+\.h5', which does not exist" "configs/$ini.ini names data/text/" -- \
+    fedtrain config --config "$copy/configs/$ini.ini"
+done
 finish
