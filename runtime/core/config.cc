@@ -379,6 +379,9 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       throw ConfigError("unexpected argument '" + join_values(opt.value) +
                         "'; keys are given as --section.key=value");
     }
+    const bool unset = opt.value.size() == 1 && opt.value[0] == kUnsetValue;
+    if (unset && (opt.string_key == "config" || opt.string_key == "site" || opt.string_key == "inject"))
+      throw ConfigError("--" + opt.string_key + "= needs a value after '='");
     if (opt.string_key == "config") {
       if (!config_path.empty()) throw ConfigError("--config given twice");
       config_path = join_values(opt.value);
@@ -411,13 +414,10 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       throw ConfigError("command line: key '" + opt.string_key + "' needs one value, given as --" +
                         opt.string_key + "=VALUE");
     }
-    if (opt.value[0] == kUnsetValue) {
+    if (unset) {
       from_cli.add(opt.string_key, "", "on the command line", /*unset=*/true);
       continue;
     }
-    if (opt.value[0].find(kUnsetValue) != std::string::npos)
-      throw ConfigError("--" + opt.string_key + ": '=' with nothing after it unsets a key; give it as --" +
-                        opt.string_key + "= alone");
     const std::string value = is_path_key(opt.string_key) ? absolute_path(opt.value[0], cwd) : opt.value[0];
     from_cli.add(opt.string_key, value, "on the command line");
   }

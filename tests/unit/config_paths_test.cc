@@ -124,6 +124,13 @@ TEST_F(ConfigPathsTest, AnEmptyValueOnTheCommandLineUnsetsTheKey) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("on the command line: security settings"), std::string::npos) << e.what();
   }
+  // Options that are no keys cannot be unset.
+  try {
+    load({"--site="});
+    ADD_FAILURE() << "no ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--site= needs a value"), std::string::npos) << e.what();
+  }
   // An unknown key is named as before.
   try {
     load({"--federation.roundz="});
