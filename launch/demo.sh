@@ -23,15 +23,16 @@ prefix=${FEDTRAIN_PREFIX:-/usr/local}
 
 # build_with_progress: launch/build.sh, its output reduced to a progress count (the whole log in
 # $build/demo-build.log), after an estimate of the time. A first CPU-only build took
-# FIRST_BUILD_CORE_MINUTES of compiler time (user + sys) on the development machine.
-FIRST_BUILD_CORE_MINUTES=18
+# FIRST_BUILD_CORE_SECONDS of CPU time (user + sys, /usr/bin/time -v launch/build.sh
+# -DFEDTRAIN_WITH_CUDA=OFF) on the development machine; CUDA adds nvcc's share.
+FIRST_BUILD_CORE_SECONDS=195
 build_with_progress() {
   local cores estimate log=$build/demo-build.log
   cores=$(nproc)
-  estimate=$(( (FIRST_BUILD_CORE_MINUTES + cores - 1) / cores ))
+  estimate=$(( (FIRST_BUILD_CORE_SECONDS + 60 * cores - 1) / (60 * cores) ))
   mkdir -p "$build"
-  echo "demo: building fedtrain in $build/ (a first build takes about $estimate minutes on $cores cores, a" \
-       "rebuild only what changed; log: $log)..."
+  echo "demo: building fedtrain in $build/ (a first build takes about $estimate minutes on $cores idle cores," \
+       "longer with CUDA; a rebuild only what changed; log: $log)..."
   FEDTRAIN_BUILD_DIR=$build launch/build.sh >"$log" 2>&1 &
   local pid=$! shown=-1 pct files
   while kill -0 "$pid" 2>/dev/null; do
