@@ -37,7 +37,7 @@ build_with_progress() {
   local pid=$! shown=-1 pct files
   while kill -0 "$pid" 2>/dev/null; do
     sleep 2
-    pct=$(grep -oE '^\[ *[0-9]+%\]' "$log" | tail -1 | tr -dc 0-9)
+    pct=$(grep -oE '^\[ *[0-9]+%\]' "$log" | tail -1 | tr -dc 0-9 || true)  # nothing yet while cmake configures
     files=$(grep -cE '^\[ *[0-9]+%\] Building' "$log" || true)
     [[ -n $pct ]] || continue
     if [[ -t 1 ]]; then

@@ -25,7 +25,8 @@ fi
 [[ -f $copy/README.md && -x $copy/launch/demo.sh ]] || { fail "cannot copy the repository"; finish; }
 cat >"$copy/launch/build.sh" <<'SH'
 #!/usr/bin/env bash
-# e2e_readme's stand-in for the build: the lines make prints while compiling.
+# e2e_readme's stand-in for the build: a silent configure step, then the lines make prints.
+sleep 3
 for i in $(seq 1 20); do echo "[$(printf '%3d' $((i * 5)))%] Building CXX object stand-in/file$i.cc.o"; sleep 0.2; done
 SH
 
