@@ -60,6 +60,10 @@ if(FEDTRAIN_BUILD_TESTS)
   string(APPEND CPACK_DEBIAN_PACKAGE_DESCRIPTION
          "\nTEST BUILD: compiled with test-only fault injection (--inject); never deploy it.")
 endif()
+if(FEDTRAIN_SANITIZE)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DESCRIPTION
+         "\nSANITIZER BUILD (${FEDTRAIN_SANITIZE}): slow, for testing only.")
+endif()
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
