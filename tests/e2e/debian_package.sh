@@ -5,6 +5,7 @@
 # and it leaves a fedtrain package or a /usr/bin/fedtrain that it did not install alone (skipped).
 source "$(dirname "$0")/lib.sh"
 : "${FEDTRAIN_BUILD_DIR:?run through ctest}"
+[[ -z ${FEDTRAIN_SANITIZED:-} ]] || skip "a sanitizer build ($FEDTRAIN_SANITIZED) is not packaged; build/ and build-cpu/ test the package"
 [[ $(id -u) -eq 0 ]] || skip "dpkg -i needs root"
 need_packages environment-modules
 if dpkg-query -W -f='${Status}' fedtrain 2>/dev/null | grep -q installed || [[ -e /usr/bin/fedtrain ]]; then
