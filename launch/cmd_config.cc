@@ -1,8 +1,10 @@
-// fedtrain config: check a config without starting MPI and print it resolved, or its world size.
+// fedtrain config: check a config and the files it names without starting MPI, and print it
+// resolved; or print only its world size (no file checks: on several hosts the files may be elsewhere).
 #include <cstdio>
 #include <cstdlib>
 
 #include "launch/commands.h"
+#include "launch/config_files.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
 
@@ -14,9 +16,12 @@ int cmd_config(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
       std::printf(
-          "usage: fedtrain config --config FILE [--section.key=value ...] [--world-size]\n"
-          "Checks the config and prints it resolved (every key, defaults included),\n"
-          "or with --world-size only the number of MPI ranks it needs.\n");
+          "usage: fedtrain config --config FILE [--site NAME] [--section.key=value ...] [--world-size]\n"
+          "Checks the config and the files it names (data, test and validation sets, keys: readable,\n"
+          "the secret key matching its public key; metrics, egress logs, checkpoint folders: creatable)\n"
+          "and prints it resolved: every key, defaults included, paths absolute. With --site NAME (or\n"
+          "FEDTRAIN_SITE) only that site's own files are checked. Exit 2 names the key and path at fault.\n"
+          "With --world-size it prints only the number of MPI ranks the config needs, checking no files.\n");
       return kExitOk;
     }
     if (a == "--world-size") world_size = true;
@@ -30,6 +35,7 @@ int cmd_config(const std::vector<std::string>& args) {
       if (!n) throw ConfigError("the world size is not fixed: some site has no 'ranks' (sites are named per process)");
       std::printf("%d\n", *n);
     } else {
+      check_config_files(c);
       std::fputs(c.resolved_text.c_str(), stdout);
     }
   } catch (const Error& e) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -220,14 +221,49 @@ bool split_site_key(const std::string& key, std::string* name, std::string* sub)
   return true;
 }
 
-// A value read from the file or the command line, in the order seen.
+// A value read from the file or the command line, in the order seen. `unset`: "--KEY=" on the
+// command line, which takes back every earlier setting of KEY (its default applies again).
 struct Setting {
   std::string key, value, where;
+  bool unset = false;
 };
+
+// "--KEY=" with nothing after '=' stands for this value on its way through Boost, which refuses
+// an empty one: no string from argv can hold it (it has a NUL).
+const std::string kUnsetValue("\0unset", 6);
+
+// Keys whose values name files or folders. A relative path means: in a config file, beside that
+// file (the same config works from any working directory); on the command line or as a
+// default, under the working directory. Either way Config holds it absolute.
+bool is_path_key(const std::string& key) {
+  std::string name, sub;
+  if (key == "run.metrics_file" || key == "data.test") return true;
+  if (!split_site_key(key, &name, &sub)) return false;
+  for (const char* k : {"data", "val", "public_key_file", "secret_key", "egress_log", "checkpoint_dir"})
+    if (sub == k) return true;
+  return false;
+}
+
+std::string absolute_path(const std::string& value, const std::filesystem::path& base) {
+  if (value.empty() || std::filesystem::path(value).is_absolute()) return value;
+  return (base / value).lexically_normal().string();
+}
+
+// The folder relative paths are taken against: the config file's (symbolic links resolved), or the
+// working directory.
+std::filesystem::path base_folder(const std::string& config_path) {
+  try {
+    if (config_path.empty()) return std::filesystem::current_path();
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(config_path)).parent_path();
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw ConfigError(std::string("cannot resolve relative paths: ") + e.what() +
+                      "; run from an existing working directory, or give absolute paths");
+  }
+}
 
 class Collector {
  public:
-  void add(const std::string& key, const std::string& value, const std::string& where) {
+  void add(const std::string& key, const std::string& value, const std::string& where, bool unset = false) {
     std::string name, sub;
     if (find_key(key) == nullptr) {
       if (!split_site_key(key, &name, &sub)) unknown_key(key, where);
@@ -239,9 +275,10 @@ class Collector {
         throw ConfigError("unknown config key '" + key + "' " + where + "; a [site." + name + "] section takes " + list);
       }
       config_values::parse_name("site name in '" + key + "'", name);
-      if (std::find(site_order_.begin(), site_order_.end(), name) == site_order_.end()) site_order_.push_back(name);
+      if (!unset && std::find(site_order_.begin(), site_order_.end(), name) == site_order_.end())
+        site_order_.push_back(name);
     }
-    settings_.push_back({key, value, where});
+    settings_.push_back({key, value, where, unset});
   }
   const std::vector<Setting>& settings() const { return settings_; }
   const std::vector<std::string>& site_order() const { return site_order_; }
@@ -267,6 +304,21 @@ bool is_security_key(const std::string& key) {
   return split_site_key(key, &name, &sub) &&
          (sub == "public_key" || sub == "public_key_file" || sub == "secret_key" || sub == "signing_key" ||
           sub == "signing_key_file" || sub == "signing_secret_key");
+}
+
+// The file's settings, then the command line's, in order; an unset takes back the settings of its
+// key before it.
+std::vector<const Setting*> merged_settings(const Collector& from_file, const Collector& from_cli) {
+  std::vector<const Setting*> merged;
+  for (const Collector* from : {&from_file, &from_cli}) {
+    for (const Setting& s : from->settings()) {
+      if (s.unset)
+        std::erase_if(merged, [&](const Setting* m) { return m->key == s.key; });
+      else
+        merged.push_back(&s);
+    }
+  }
+  return merged;
 }
 
 void refuse_security_overrides(const Collector& from_cli) {
@@ -393,7 +445,10 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   po::parsed_options cmdline(nullptr);
   try {
     int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    cmdline = po::command_line_parser(args).options(cli).style(style).allow_unregistered().run();
+    std::vector<std::string> marked = args;
+    for (auto& a : marked)
+      if (a.size() > 3 && a.rfind("--", 0) == 0 && a.back() == '=' && a.find('=') == a.size() - 1) a += kUnsetValue;
+    cmdline = po::command_line_parser(marked).options(cli).style(style).allow_unregistered().run();
   } catch (const po::error& e) {
     throw ConfigError(std::string("command line: ") + e.what());
   }
@@ -402,11 +457,15 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   std::vector<std::string> inject;
   bool resume = false, allow_security_overrides = false;
   Collector from_cli;
+  const std::filesystem::path cwd = base_folder("");
   for (const auto& opt : cmdline.options) {
     if (opt.position_key >= 0 || opt.string_key.empty()) {
       throw ConfigError("unexpected argument '" + join_values(opt.value) +
                         "'; keys are given as --section.key=value");
     }
+    const bool unset = opt.value.size() == 1 && opt.value[0] == kUnsetValue;
+    if (unset && (opt.string_key == "config" || opt.string_key == "site" || opt.string_key == "inject"))
+      throw ConfigError("--" + opt.string_key + "= needs a value after '='");
     if (opt.string_key == "config") {
       if (!config_path.empty()) throw ConfigError("--config given twice");
       config_path = join_values(opt.value);
@@ -439,7 +498,12 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       throw ConfigError("command line: key '" + opt.string_key + "' needs one value, given as --" +
                         opt.string_key + "=VALUE");
     }
-    from_cli.add(opt.string_key, opt.value[0], "on the command line");
+    if (unset) {
+      from_cli.add(opt.string_key, "", "on the command line", /*unset=*/true);
+      continue;
+    }
+    const std::string value = is_path_key(opt.string_key) ? absolute_path(opt.value[0], cwd) : opt.value[0];
+    from_cli.add(opt.string_key, value, "on the command line");
   }
 
   if (!allow_security_overrides) refuse_security_overrides(from_cli);
@@ -460,10 +524,13 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       throw ConfigError("config file '" + config_path + "': " + e.what());
     }
     std::map<std::string, int> seen;
+    const std::filesystem::path folder = base_folder(config_path);
     for (const auto& opt : parsed.options) {
       if (++seen[opt.string_key] > 1)
         throw ConfigError("config file '" + config_path + "': key '" + opt.string_key + "' is set more than once");
-      from_file.add(opt.string_key, join_values(opt.value), "in " + config_path);
+      std::string value = join_values(opt.value);
+      if (is_path_key(opt.string_key)) value = absolute_path(value, folder);
+      from_file.add(opt.string_key, value, "in " + config_path);
     }
   }
 
@@ -480,21 +547,20 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     site.name = name;
     c.sites.push_back(site);
   }
-  for (const Collector* from : {&from_file, &from_cli}) {
-    for (const Setting& s : from->settings()) {
-      std::string name, sub;
-      if (find_key(s.key) != nullptr) {
-        values[s.key] = s.value;
-      } else if (split_site_key(s.key, &name, &sub)) {
-        SiteConfig& site = c.sites[c.site_index(name)];
-        for (const SiteKey& sk : kSiteKeys)
-          if (sub == sk.name) sk.apply(site, s.key, s.value);
-      }
+  for (const Setting* s : merged_settings(from_file, from_cli)) {
+    std::string name, sub;
+    if (find_key(s->key) != nullptr) {
+      values[s->key] = s->value;
+    } else if (split_site_key(s->key, &name, &sub)) {
+      SiteConfig& site = c.sites[c.site_index(name)];
+      for (const SiteKey& sk : kSiteKeys)
+        if (sub == sk.name) sk.apply(site, s->key, s->value);
     }
   }
   for (const Key& k : kKeys) k.apply(c, k.key, values[k.key]);
 
-  if (c.metrics_file.empty()) c.metrics_file = "runs/" + c.job_id + "/metrics.jsonl";
+  if (c.metrics_file.empty()) c.metrics_file = absolute_path("runs/" + c.job_id + "/metrics.jsonl", cwd);
+  values["run.metrics_file"] = c.metrics_file;
   c.inner.total_steps = static_cast<int64_t>(c.rounds) * c.local_steps;
   if (c.inner.schedule == InnerSchedule::kCosine && c.inner.min_lr > c.inner.lr)
     throw ConfigError("inner.min_lr = " + std::to_string(c.inner.min_lr) + " is above inner.lr = " +
@@ -581,7 +647,7 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     out << key.substr(key.find('.') + 1) << " = " << values[key] << "\n";
   }
   for (auto& s : c.sites) {
-    if (s.egress_log.empty()) s.egress_log = "runs/" + c.job_id + "/egress-" + s.name + ".jsonl";
+    if (s.egress_log.empty()) s.egress_log = absolute_path("runs/" + c.job_id + "/egress-" + s.name + ".jsonl", cwd);
     out << "\n[site." << s.name << "]\n";
     if (s.ranks > 0) out << "ranks = " << s.ranks << "\n";
     out << "data = " << s.data << "\n";

@@ -4,8 +4,12 @@
 //
 // Every key is "section.name" (the INI section [federation] holds "rounds").
 // Sites are sections of their own, [site.NAME], listed in the order world ranks
-// are assigned to them. The command line wins over the file. Anything unknown
-// or malformed is a ConfigError that names the key and what is allowed.
+// are assigned to them. The command line wins over the file; "--KEY=" with
+// nothing after '=' unsets KEY (its default, or no value, applies again).
+// Relative paths (data, test, keys, logs, checkpoint folders) in the file are
+// taken beside the file, on the command line and in defaults under the working
+// directory; Config holds them absolute. Anything unknown or malformed is a
+// ConfigError that names the key and what is allowed.
 #pragma once
 
 #include <cstdint>

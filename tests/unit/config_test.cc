@@ -1,6 +1,7 @@
 // Config: INI + command line, precedence, and the errors a user sees.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "runtime/core/config.h"
@@ -56,7 +57,7 @@ TEST_F(ConfigTest, ReadsFileWithDefaultsAndSitesInOrder) {
   EXPECT_EQ(c.sites[1].name, "de");
   EXPECT_EQ(c.sites[1].ranks, 3);
   EXPECT_EQ(c.world_size().value(), 5);
-  EXPECT_EQ(c.metrics_file, "runs/t/metrics.jsonl");
+  EXPECT_EQ(c.metrics_file, (std::filesystem::current_path() / "runs/t/metrics.jsonl").string());
 }
 
 TEST_F(ConfigTest, CommandLineOverridesFileInBothSpellings) {
@@ -188,7 +189,7 @@ TEST_F(ConfigTest, SecureAggregationNeedsEverySitesKeys) {
   EXPECT_NE(e.find("federation.min_sites' = 1 with secure aggregation"), std::string::npos) << e;
   Config c = load_config({"--config", write(ini), overrides, "--federation.secure=false"}, "");
   EXPECT_FALSE(c.exchange.secure);
-  EXPECT_EQ(c.sites[1].egress_log, "runs/fedtrain/egress-b.jsonl");
+  EXPECT_EQ(c.sites[1].egress_log, (std::filesystem::current_path() / "runs/fedtrain/egress-b.jsonl").string());
 }
 
 TEST_F(ConfigTest, SecuritySettingsComeFromTheFileUnlessOverridesAreAllowed) {
