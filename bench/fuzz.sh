@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target for a while on its seed corpus: bench/fuzz.sh TARGET SECONDS [LIBFUZZER FLAGS...]
+#
+#   bench/fuzz.sh checkpoint 600
+#   bench/fuzz.sh config 60 -jobs=1 -dict=FILE      (extra flags go to libFuzzer)
+#
+# Targets (tests/fuzz/fuzz_TARGET.cc): config sealed_message checkpoint idx dataset text egress.
+# It installs Debian's clang and libFuzzer runtime if missing (launch/install-deps.sh), configures
+# build-fuzz/ once (clang, -DFEDTRAIN_FUZZ=ON: everything under ASan+UBSan with coverage; override
+# the folder with FEDTRAIN_FUZZ_BUILD_DIR), builds the target, and runs it under `nice -n 10`
+# (FEDTRAIN_FUZZ_NICE) with:
+#   runs/fuzz/TARGET/corpus/    the growing corpus (kept between runs; the checked-in seeds
+#                               tests/fuzz/seeds/TARGET/ are read, never written)
+#   runs/fuzz/TARGET/crashes/   crashers, leaks, timeouts (25 s) and out-of-memory inputs (2 GiB)
+#   runs/fuzz/TARGET/log        libFuzzer's output
+# (FEDTRAIN_FUZZ_OUT replaces runs/fuzz). Ends with one summary line: executions, corpus size,
+# coverage (cov/ft as libFuzzer prints them) and crashers. Exit 0 without a crasher, 1 with one.
+# A crasher becomes a regression: tests/fuzz/README.md says how.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets="config sealed_message checkpoint idx dataset text egress"
+usage() {
+  echo "usage: bench/fuzz.sh TARGET SECONDS [LIBFUZZER FLAGS...]; TARGET is one of: $targets" >&2
+  exit 2
+}
+[[ $# -ge 2 ]] || usage
+target=$1 seconds=$2
+shift 2
+[[ " $targets " == *" $target "* ]] || usage
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
+
+launch/install-deps.sh clang libclang-rt-dev  # clang++ and libFuzzer (libclang_rt.fuzzer)
+
+build=${FEDTRAIN_FUZZ_BUILD_DIR:-build-fuzz}
+if [[ ! -f $build/CMakeCache.txt ]]; then
+  launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release \
+    -DFEDTRAIN_WITH_CUDA=OFF -DFEDTRAIN_BUILD_BENCH=OFF -DFEDTRAIN_FUZZ=ON "${launcher[@]}" >/dev/null
+fi
+cmake --build "$build" -j "$(nproc)" --target "fuzz_$target" >/dev/null
+
+out=${FEDTRAIN_FUZZ_OUT:-runs/fuzz}/$target
+mkdir -p "$out/corpus" "$out/crashes"
+before=$(find "$out/crashes" -type f | wc -l)
+echo "fuzz.sh: $target for $seconds s; corpus $out/corpus, crashers to $out/crashes/, log $out/log" >&2
+set +e
+nice -n "${FEDTRAIN_FUZZ_NICE:-10}" "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=25 \
+  -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crashes/" "$@" \
+  "$out/corpus" "tests/fuzz/seeds/$target" >"$out/log" 2>&1
+rc=$?
+set -e
+crashes=$(( $(find "$out/crashes" -type f | wc -l) - before ))
+done_line=$(grep -E '^#[0-9]+ +DONE ' "$out/log" | tail -1 || true)
+[[ -n $done_line ]] || done_line=$(grep -E '^#[0-9]+ ' "$out/log" | tail -1 || true)
+execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log" | tail -1)
+cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$done_line")
+ft=$(sed -n 's/.* ft: \([0-9]*\) .*/\1/p' <<<"$done_line")
+corpus=$(find "$out/corpus" -type f | wc -l)
+echo "fuzz.sh: $target: $seconds s, ${execs:-?} executions, corpus $corpus files, cov ${cov:-?} ft ${ft:-?}, $crashes new crasher(s), libFuzzer exit $rc"
+if [[ $crashes -gt 0 || $rc -ne 0 ]]; then
+  grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz_)' "$out/log" | head -5 >&2 || true
+  ls "$out/crashes" >&2
+  exit 1
+fi
