@@ -2,7 +2,7 @@
 // verify` and every leader's start-up scan do) and listed (list_checkpoint_file, `fedtrain ckpt
 // inspect`), runtime/checkpoint/checkpoint_file.cc over runtime/io/hdf5_file.cc and libhdf5.
 //
-// Input: the bytes of an HDF5 file, held in a memfd. Seeds are real small checkpoints (make_seeds).
+// Input: the bytes of an HDF5 file, held in a file. Seeds are real small checkpoints (make_seeds).
 // An Error is the expected answer to a damaged file; anything else escaping is a finding. A file
 // that verifies must hold what its layout says: the model and every optimizer buffer as many floats
 // as model_layout counts.
@@ -16,11 +16,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fedtrain;
-  static fuzz::MemFile file("fuzz-checkpoint.h5");
+  static fuzz::InputFile file("fuzz-checkpoint.h5");
   const std::string& path = file.hold(data, size);
   try {
     (void)list_checkpoint_file(path);
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_checkpoint", e);
   }
   try {
     const Checkpoint c = read_checkpoint_file(path);
@@ -32,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::fprintf(stderr, "fuzz_checkpoint: a checkpoint verified whose buffers do not match its layout\n");
       std::abort();
     }
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_checkpoint", e);
   }
   return 0;
 }

@@ -17,12 +17,12 @@
 
 namespace {
 
-fedtrain::fuzz::MemFile& ini_file() {
-  static fedtrain::fuzz::MemFile f("fuzz-config.ini");
+fedtrain::fuzz::InputFile& ini_file() {
+  static fedtrain::fuzz::InputFile f("fuzz-config.ini");
   return f;
 }
-fedtrain::fuzz::MemFile& resolved_file() {
-  static fedtrain::fuzz::MemFile f("fuzz-config-resolved.ini");
+fedtrain::fuzz::InputFile& resolved_file() {
+  static fedtrain::fuzz::InputFile f("fuzz-config-resolved.ini");
   return f;
 }
 
@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fedtrain::Config c;
   try {
     c = fedtrain::load_config(args, "");
-  } catch (const fedtrain::ConfigError&) {
+  } catch (const fedtrain::ConfigError& e) {
+    fedtrain::fuzz::rejected("fuzz_config", e);
     return 0;
   }
   const std::string& text = c.resolved_text;

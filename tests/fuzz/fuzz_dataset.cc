@@ -2,7 +2,7 @@
 // dataset (inspect_dataset, then read_dataset_rows of all its rows, as ShardLoader and the eval set
 // do; runtime/data/dataset_file.cc) and a text shard (read_token_shard, runtime/data/token_shard.cc).
 //
-// Input: the bytes of an HDF5 file, held in a memfd; seeds are small files of both kinds
+// Input: the bytes of an HDF5 file, held in a file; seeds are small files of both kinds
 // (make_seeds). An Error (or a ConfigError) is the expected answer; anything else escaping is a
 // finding. What reads must be what the reader promises: rows*features floats, every label in
 // [0, classes) with classes >= 2, at least 2 tokens.
@@ -26,7 +26,7 @@ namespace {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fedtrain;
-  static fuzz::MemFile file("fuzz-dataset.h5");
+  static fuzz::InputFile file("fuzz-dataset.h5");
   const std::string& path = file.hold(data, size);
   try {
     const DatasetInfo info = inspect_dataset(path);
@@ -35,12 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (d.x.size() != info.rows * info.features || d.y.size() != info.rows) finding("read_dataset_rows returned the wrong sizes");
     for (int32_t y : d.y)
       if (y < 0 || y >= info.classes) finding("read_dataset_rows returned a label outside [0, classes)");
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_dataset", e);
   }
   try {
     const TokenShard s = read_token_shard(path);
     if (s.tokens.size() < 2) finding("read_token_shard returned fewer than 2 tokens");
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_dataset", e);
   }
   return 0;
 }

@@ -1,7 +1,7 @@
 // Fuzz target: an egress log checked as `fedtrain egress verify` checks it (verify_egress_log,
 // runtime/federation/egress_log.cc).
 //
-// Input: the log's bytes, held in a memfd; seeds are logs written by EgressLog (make_seeds).
+// Input: the log's bytes, held in a file; seeds are logs written by EgressLog (make_seeds).
 // Checked besides "no crash": every line that parses is printed back byte for byte by
 // format_egress_record (the parser accepts only what the writer writes), and an intact log has
 // one record per newline.
@@ -17,12 +17,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fedtrain;
-  static fuzz::MemFile file("fuzz-egress.jsonl");
+  static fuzz::InputFile file("fuzz-egress.jsonl");
   const std::string& path = file.hold(data, size);
   EgressLogCheck check;
   try {
     check = verify_egress_log(file.fd(), path);
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_egress", e);
     return 0;
   }
   const std::string_view text(reinterpret_cast<const char*>(data), size);

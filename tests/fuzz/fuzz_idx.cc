@@ -1,7 +1,7 @@
 // Fuzz target: an IDX file of (Fashion-)MNIST, plain or gzip, read as images and as labels
 // (read_idx_images, read_idx_labels; runtime/data/idx_reader.cc over zlib).
 //
-// Input: the file's bytes, held in a memfd. An Error is the expected answer to a bad file; anything
+// Input: the file's bytes, held in a file. An Error is the expected answer to a bad file; anything
 // else escaping is a finding. Images that read hold count*rows*cols pixels.
 #include <cstdint>
 #include <cstdio>
@@ -13,7 +13,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fedtrain;
-  static fuzz::MemFile file("fuzz-images.idx");
+  static fuzz::InputFile file("fuzz-images.idx");
   const std::string& path = file.hold(data, size);
   try {
     const IdxImages img = read_idx_images(path);
@@ -22,11 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                    img.cols);
       std::abort();
     }
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_idx", e);
   }
   try {
     (void)read_idx_labels(path);
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_idx", e);
   }
   return 0;
 }

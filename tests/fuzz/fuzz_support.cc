@@ -1,7 +1,7 @@
-// An in-memory file with a path, and a temporary directory, for the fuzz targets.
+// A file that holds the input, and a temporary directory, for the fuzz targets.
 #include "tests/fuzz/fuzz_support.h"
 
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,17 +35,17 @@ void remove_made_dirs() {
 
 }  // namespace
 
-MemFile::MemFile(const char* name) {
-  fd_ = memfd_create(name, MFD_CLOEXEC);
-  if (fd_ < 0) die("memfd_create");
-  path_ = "/proc/self/fd/" + std::to_string(fd_);
+InputFile::InputFile(const char* name) {
+  path_ = temp_dir("fedtrain-fuzz") + "/" + name;
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd_ < 0) die("open " + path_);
 }
 
-MemFile::~MemFile() {
+InputFile::~InputFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-const std::string& MemFile::hold(const uint8_t* data, size_t bytes) {
+const std::string& InputFile::hold(const uint8_t* data, size_t bytes) {
   if (::ftruncate(fd_, 0) != 0) die("ftruncate");
   size_t done = 0;
   while (done < bytes) {
@@ -56,9 +56,18 @@ const std::string& MemFile::hold(const uint8_t* data, size_t bytes) {
   return path_;
 }
 
+void rejected(const char* target, const std::exception& e) {
+  static const bool verbose = std::getenv("FEDTRAIN_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "%s: rejected: %s\n", target, e.what());
+}
+
 std::string temp_dir(const char* prefix) {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+  const char* tmp = std::getenv("TMPDIR");
+  std::error_code ec;
+  const std::string base = std::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
+                               ? "/dev/shm"
+                               : (tmp && *tmp ? tmp : "/tmp");
+  std::string templ = base + "/" + prefix + "-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) die("mkdtemp " + templ);
   if (made_dirs().empty()) std::atexit(remove_made_dirs);
   made_dirs().push_back(templ);

@@ -133,7 +133,7 @@ void help_control(std::string_view bytes) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  static fuzz::MemFile file("fuzz-text");
+  static fuzz::InputFile file("fuzz-text");
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::string language = kLanguages[data[0] / 3 % std::size(kLanguages)];
   try {
@@ -142,7 +142,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 1: text_file(file.hold(data + 1, size - 1), body); break;
       default: help_control(body); break;
     }
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_text", e);
   }
   return 0;
 }
