@@ -1,6 +1,18 @@
 // fedtrain ckpt: look into checkpoint files (inspect) and check them (verify), without MPI.
+//
+// Each file is read in a child process (fork, no exec): libhdf5 1.10.8, Debian 12's, can crash
+// on a malformed file before fedtrain sees any of it (docs/security.md, "Files that crash
+// libhdf5"). A child that dies reports that file as failed, naming the signal, and the command
+// goes on with the next file and exits 1, instead of dying itself.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "launch/commands.h"
@@ -21,13 +33,45 @@ const char* kCkptUsage =
     "Exit codes: 0 ok, 1 a checkpoint is damaged or unreadable (the reason is printed), 2 bad usage.\n"
     "The files are plain HDF5: h5ls -r FILE and h5dump FILE show them too (docs/checkpoint-format.md).\n";
 
+// Runs `body` in a child process and returns its exit code, or -SIGNAL when it was killed.
+int in_child(const std::function<int()>& body) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(std::string("cannot start a process to read the checkpoint: ") + std::strerror(errno));
+  if (pid == 0) {
+    int rc = kExitRuntime;
+    try {
+      rc = body();
+    } catch (const Error& e) {
+      rc = report_error(e);
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(rc);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw Error(std::string("cannot wait for the process reading the checkpoint: ") + std::strerror(errno));
+  return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+// What to say of a file whose reader died (rc < 0: a signal) or ended with a code no reader gives.
+std::string crashed(const std::string& path, int rc) {
+  const std::string how = rc < 0 ? "was killed by signal " + std::to_string(-rc) + " (" + strsignal(-rc) + ")"
+                                 : "ended with exit code " + std::to_string(rc);
+  return "checkpoint '" + path + "': the process reading it " + how +
+         ": libhdf5 crashes on some malformed files (docs/security.md), so the file is damaged or forged; "
+         "do not load it (h5dump or h5py may crash on it too)";
+}
+
 std::string shape_text(const std::vector<size_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
-int inspect(const std::string& path) {
+int inspect_here(const std::string& path) {
   const CheckpointListing l = list_checkpoint_file(path);
   std::printf("checkpoint %s\n", path.c_str());
   std::string config;
@@ -55,8 +99,14 @@ int inspect(const std::string& path) {
   return kExitOk;
 }
 
+int inspect(const std::string& path) {
+  const int rc = in_child([&] { return inspect_here(path); });
+  if (rc >= 0 && rc <= kExitUsage) return rc;
+  throw Error(crashed(path, rc));
+}
+
 // One file: "ok: ..." or "failed: reason". Returns whether it is intact.
-bool verify_file(const std::string& path) {
+bool verify_file_here(const std::string& path) {
   try {
     const Checkpoint c = read_checkpoint_file(path);
     std::printf("ok: %s: job %s, round %lld, site %s of %zu, %zu parameters, %zu ranks\n", path.c_str(),
@@ -67,6 +117,13 @@ bool verify_file(const std::string& path) {
     std::printf("failed: %s\n", e.what());
     return false;
   }
+}
+
+bool verify_file(const std::string& path) {
+  const int rc = in_child([&] { return verify_file_here(path) ? kExitOk : kExitRuntime; });
+  if (rc == kExitOk || rc == kExitRuntime) return rc == kExitOk;
+  std::printf("failed: %s\n", crashed(path, rc).c_str());
+  return false;
 }
 
 int verify(const std::string& target) {
