@@ -4,21 +4,15 @@
 // on a malformed file before fedtrain sees any of it (docs/security.md, "Files that crash
 // libhdf5"). A child that dies reports that file as failed, naming the signal, and the command
 // goes on with the next file and exits 1, instead of dying itself.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <functional>
 #include <string>
 
 #include "launch/commands.h"
 #include "runtime/checkpoint/checkpoint_file.h"
 #include "runtime/checkpoint/checkpoint_store.h"
 #include "runtime/core/error.h"
+#include "runtime/io/child_process.h"
 
 namespace fs = std::filesystem;
 
@@ -33,34 +27,9 @@ const char* kCkptUsage =
     "Exit codes: 0 ok, 1 a checkpoint is damaged or unreadable (the reason is printed), 2 bad usage.\n"
     "The files are plain HDF5: h5ls -r FILE and h5dump FILE show them too (docs/checkpoint-format.md).\n";
 
-// Runs `body` in a child process and returns its exit code, or -SIGNAL when it was killed.
-int in_child(const std::function<int()>& body) {
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error(std::string("cannot start a process to read the checkpoint: ") + std::strerror(errno));
-  if (pid == 0) {
-    int rc = kExitRuntime;
-    try {
-      rc = body();
-    } catch (const Error& e) {
-      rc = report_error(e);
-    }
-    std::fflush(stdout);
-    std::fflush(stderr);
-    ::_exit(rc);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw Error(std::string("cannot wait for the process reading the checkpoint: ") + std::strerror(errno));
-  return WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
-}
-
-// What to say of a file whose reader died (rc < 0: a signal) or ended with a code no reader gives.
-std::string crashed(const std::string& path, int rc) {
-  const std::string how = rc < 0 ? "was killed by signal " + std::to_string(-rc) + " (" + strsignal(-rc) + ")"
-                                 : "ended with exit code " + std::to_string(rc);
-  return "checkpoint '" + path + "': the process reading it " + how +
+// What to say of a file whose reader crashed.
+std::string crashed(const std::string& path, const ChildOutcome& child) {
+  return "checkpoint '" + path + "': the process reading it " + child.how() +
          ": libhdf5 crashes on some malformed files (docs/security.md), so the file is damaged or forged; "
          "do not load it (h5dump or h5py may crash on it too)";
 }
@@ -100,9 +69,15 @@ int inspect_here(const std::string& path) {
 }
 
 int inspect(const std::string& path) {
-  const int rc = in_child([&] { return inspect_here(path); });
-  if (rc >= 0 && rc <= kExitUsage) return rc;
-  throw Error(crashed(path, rc));
+  const ChildOutcome child = run_in_child([&](std::string&) {
+    try {
+      return inspect_here(path);
+    } catch (const Error& e) {
+      return report_error(e);
+    }
+  });
+  if (child.crashed(kExitUsage)) throw Error(crashed(path, child));
+  return child.exit_code;
 }
 
 // One file: "ok: ..." or "failed: reason". Returns whether it is intact.
@@ -120,9 +95,9 @@ bool verify_file_here(const std::string& path) {
 }
 
 bool verify_file(const std::string& path) {
-  const int rc = in_child([&] { return verify_file_here(path) ? kExitOk : kExitRuntime; });
-  if (rc == kExitOk || rc == kExitRuntime) return rc == kExitOk;
-  std::printf("failed: %s\n", crashed(path, rc).c_str());
+  const ChildOutcome child = run_in_child([&](std::string&) { return verify_file_here(path) ? kExitOk : kExitRuntime; });
+  if (!child.crashed(kExitRuntime)) return child.exit_code == kExitOk;
+  std::printf("failed: %s\n", crashed(path, child).c_str());
   return false;
 }
 

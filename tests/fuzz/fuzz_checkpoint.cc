@@ -3,6 +3,8 @@
 // inspect`), runtime/checkpoint/checkpoint_file.cc over runtime/io/hdf5_file.cc and libhdf5.
 //
 // Input: the bytes of an HDF5 file, held in a file. Seeds are real small checkpoints (make_seeds).
+// The verifying read comes first: it is also every leader's start-up scan, inside the MPI job,
+// where a crash has no child process to catch it (docs/security.md).
 // An Error is the expected answer to a damaged file; anything else escaping is a finding. A file
 // that verifies must hold what its layout says: the model and every optimizer buffer as many floats
 // as model_layout counts.
@@ -19,11 +21,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static fuzz::InputFile file("fuzz-checkpoint.h5");
   const std::string& path = file.hold(data, size);
   try {
-    (void)list_checkpoint_file(path);
-  } catch (const Error& e) {
-    fedtrain::fuzz::rejected("fuzz_checkpoint", e);
-  }
-  try {
     const Checkpoint c = read_checkpoint_file(path);
     const size_t count = parse_layout_text(c.model_layout, "fuzz").count();
     bool ok = c.model.size() == count && !c.data.empty();
@@ -33,6 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::fprintf(stderr, "fuzz_checkpoint: a checkpoint verified whose buffers do not match its layout\n");
       std::abort();
     }
+  } catch (const Error& e) {
+    fedtrain::fuzz::rejected("fuzz_checkpoint", e);
+  }
+  try {
+    (void)list_checkpoint_file(path);
   } catch (const Error& e) {
     fedtrain::fuzz::rejected("fuzz_checkpoint", e);
   }
