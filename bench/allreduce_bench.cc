@@ -8,6 +8,10 @@
 //   2. timing: fedtrain's Collectives::allreduce_sum and raw MPI_Allreduce
 //      alternate, one barrier-aligned call at a time, so machine noise hits
 //      both alike; time is the median over iterations of the slowest rank.
+// --transport tcp: the leaders' table runs fedtrain's ring all-reduce over the
+// TCP leader transport on 127.0.0.1 (transport_allreduce.h, the path of one job
+// per site) beside MPI_Allreduce on leaders_comm; run it under
+// `mpirun --mca btl tcp,self` to compare with Open MPI's TCP transport.
 // algbw = bytes / time; busbw = algbw * 2(n-1)/n (nccl-tests' definition:
 // the per-link traffic of a bandwidth-optimal all-reduce). The busbw ratio is
 // the median over iterations of t(MPI_Allreduce)/t(fedtrain) of the same
@@ -25,7 +29,9 @@
 #include <vector>
 
 #include "bench/bench.h"
+#include "bench/loopback_leaders.h"
 #include "runtime/collectives/collectives.h"
+#include "runtime/collectives/transport_allreduce.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
 #include "runtime/topology/mpi_check.h"
@@ -59,14 +65,18 @@ double median(std::vector<double> v) {
 }
 
 // One size on one communicator; collective over `comm`.
-Row measure(Collectives& coll, MPI_Comm comm, std::vector<float>& buf, size_t count, int iters, int warmup) {
-  const int n = coll.size(), rank = coll.rank();
+using AllreduceFn = std::function<void(std::span<float>)>;
+
+Row measure(const AllreduceFn& ours, MPI_Comm comm, std::vector<float>& buf, size_t count, int iters, int warmup) {
+  int n = 0, rank = 0;
+  MPI_Comm_size(comm, &n);
+  MPI_Comm_rank(comm, &rank);
   std::span<float> data(buf.data(), count);
   Row row{};
   // 1. Correctness of both paths.
   for (int impl = 0; impl < 2; ++impl) {
     for (size_t i = 0; i < count; ++i) data[i] = static_cast<float>(rank + 1 + static_cast<int>(i % 13));
-    if (impl == 0) coll.allreduce_sum(data);
+    if (impl == 0) ours(data);
     else MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm));
     long wrong = 0;
     for (size_t i = 0; i < count; ++i)
@@ -82,7 +92,7 @@ Row measure(Collectives& coll, MPI_Comm comm, std::vector<float>& buf, size_t co
       const int impl = (it + k) % 2;
       MPI_CHECK(MPI_Barrier(comm));
       const double start = MPI_Wtime();
-      if (impl == 0) coll.allreduce_sum(data);
+      if (impl == 0) ours(data);
       else MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, comm));
       const double elapsed = MPI_Wtime() - start;
       if (it >= warmup) t[impl].push_back(elapsed);
@@ -100,9 +110,9 @@ Row measure(Collectives& coll, MPI_Comm comm, std::vector<float>& buf, size_t co
 }
 
 // The table of one communicator, as text (complete on the communicator's rank 0).
-std::string run_table(const std::string& title, const Comm& comm, size_t min_bytes, size_t max_bytes, int warmup) {
-  auto coll = make_mpi_collectives(comm);
-  const int n = coll->size();
+std::string run_table(const std::string& title, const Comm& comm, const std::string& ours_name, const AllreduceFn& ours,
+                      size_t min_bytes, size_t max_bytes, int warmup) {
+  const int n = comm.size();
   const double bus_factor = 2.0 * (n - 1) / n;
   std::vector<float> buf(max_bytes / sizeof(float));
   std::string out;
@@ -113,7 +123,7 @@ std::string run_table(const std::string& title, const Comm& comm, size_t min_byt
   };
   emit("#\n# %s: %d ranks, float sum, in place; time is the median over iterations of the slowest rank\n",
        title.c_str(), n);
-  emit("#%12s %12s %6s %6s | %-35s | %-35s | %7s\n", "", "", "", "", "fedtrain Collectives::allreduce_sum",
+  emit("#%12s %12s %6s %6s | %-35s | %-35s | %7s\n", "", "", "", "", ours_name.c_str(),
        "raw MPI_Allreduce", "busbw");
   emit("#%12s %12s %6s %6s | %10s %8s %8s %6s | %10s %8s %8s %6s | %7s\n", "size", "count", "type", "redop", "time",
        "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", "ratio");
@@ -124,7 +134,7 @@ std::string run_table(const std::string& title, const Comm& comm, size_t min_byt
   for (size_t bytes = min_bytes; bytes <= max_bytes; bytes *= 2) {
     const size_t count = bytes / sizeof(float);
     const int iters = static_cast<int>(std::clamp<size_t>((size_t{4} << 30) / bytes, 30, 200));
-    Row r = measure(*coll, comm.get(), buf, count, iters, warmup);
+    Row r = measure(ours, comm.get(), buf, count, iters, warmup);
     double algbw[2], busbw[2];
     for (int i = 0; i < 2; ++i) {
       algbw[i] = static_cast<double>(bytes) / (r.time_us[i] * 1e-6) / 1e9;
@@ -137,7 +147,8 @@ std::string run_table(const std::string& title, const Comm& comm, size_t min_byt
     emit(" %12zu %12zu %6s %6s | %10.1f %8.3f %8.3f %6ld | %10.1f %8.3f %8.3f %6ld | %7.3f\n", bytes, count, "float",
          "sum", r.time_us[0], algbw[0], busbw[0], r.wrong[0], r.time_us[1], algbw[1], busbw[1], r.wrong[1], ratio);
   }
-  emit("# busbw ratio fedtrain/MPI_Allreduce: mean %.3f, worst %.3f over %d sizes\n", sum_ratio / rows, worst, rows);
+  emit("# busbw ratio %s/MPI_Allreduce: mean %.3f, worst %.3f over %d sizes\n", ours_name.c_str(), sum_ratio / rows, worst,
+       rows);
   return out;
 }
 
@@ -182,7 +193,7 @@ void measured_alone(bool member, int reporter, const std::function<std::string()
 }  // namespace
 
 int bench_allreduce(const std::vector<std::string>& args) {
-  std::string min_s = "4K", max_s = "256M";
+  std::string min_s = "4K", max_s = "256M", transport = "mpi";
   int ranks_per_site = 0, warmup = 3;
   std::vector<std::string> config_args;
   po::options_description desc("fedtrain bench allreduce options");
@@ -190,6 +201,8 @@ int bench_allreduce(const std::vector<std::string>& args) {
       ("min-bytes", po::value(&min_s)->default_value(min_s), "smallest message (4K, 1M, ...)")
       ("max-bytes", po::value(&max_s)->default_value(max_s), "largest message")
       ("warmup", po::value(&warmup)->default_value(warmup), "untimed calls per size and path")
+      ("transport", po::value(&transport)->default_value(transport),
+       "leaders' path: mpi (Collectives over leaders_comm) or tcp (the TCP leader transport on 127.0.0.1)")
       ("ranks-per-site", po::value(&ranks_per_site)->default_value(0),
        "site layout without a config: blocks of N ranks (default: two sites of half the world)");
   po::variables_map vm;
@@ -211,6 +224,8 @@ int bench_allreduce(const std::vector<std::string>& args) {
     }
     return kExitOk;
   }
+  if (transport != "mpi" && transport != "tcp")
+    throw ConfigError("bench allreduce: --transport is mpi or tcp, not '" + transport + "'", true);
   const size_t min_bytes = parse_size(min_s), max_bytes = parse_size(max_s);
   if (min_bytes < sizeof(float) || min_bytes > max_bytes || max_bytes / sizeof(float) > (size_t{1} << 31) - 1)
     throw ConfigError("bench allreduce: need 4 B <= --min-bytes <= --max-bytes < 8 GiB", true);
@@ -241,12 +256,23 @@ int bench_allreduce(const std::vector<std::string>& args) {
     const SiteLayout& site = topo.sites()[s];
     if (site.ranks < 2) continue;
     measured_alone(topo.site_index() == s, site.leader_world_rank, [&] {
-      return run_table("site_comm of site " + site.name, topo.site_comm(), min_bytes, max_bytes, warmup);
+      auto coll = make_mpi_collectives(topo.site_comm());
+      return run_table("site_comm of site " + site.name, topo.site_comm(), "fedtrain Collectives::allreduce_sum",
+                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup);
     });
   }
   if (topo.n_sites() > 1) {
     measured_alone(topo.is_leader(), topo.sites()[0].leader_world_rank, [&] {
-      return run_table("leaders_comm (one leader per site)", topo.leaders_comm(), min_bytes, max_bytes, warmup);
+      if (transport == "tcp") {
+        LoopbackLeaders leaders(topo.leaders_comm());
+        return run_table("leaders (one per site): fedtrain ring over the TCP leader transport, 127.0.0.1",
+                         topo.leaders_comm(), "fedtrain ring over TCP transport",
+                         [&](std::span<float> d) { transport_allreduce_sum(*leaders.transport, d); }, min_bytes, max_bytes,
+                         warmup);
+      }
+      auto coll = make_mpi_collectives(topo.leaders_comm());
+      return run_table("leaders_comm (one leader per site)", topo.leaders_comm(), "fedtrain Collectives::allreduce_sum",
+                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup);
     });
   }
   return kExitOk;

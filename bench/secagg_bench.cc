@@ -22,6 +22,8 @@
 #include <random>
 
 #include "bench/bench.h"
+#include "bench/loopback_leaders.h"
+#include "runtime/collectives/transport_allreduce.h"
 #include "runtime/core/error.h"
 #include "runtime/crypto/aes.h"
 #include "runtime/crypto/manifest.h"
@@ -95,7 +97,7 @@ double slowest(double t) {
 }  // namespace
 
 int bench_secagg(const std::vector<std::string>& args) {
-  std::string min_s = "1M", max_s = "256M", log_dir = "";
+  std::string min_s = "1M", max_s = "256M", log_dir = "", transport_name = "mpi";
   int chunk_kib = 1024, frac_bits = 24;
   bool no_log = false;
   po::options_description desc("fedtrain bench secagg options");
@@ -103,7 +105,10 @@ int bench_secagg(const std::vector<std::string>& args) {
       "max-bytes", po::value(&max_s)->default_value(max_s), "largest model, bytes")(
       "chunk-kib", po::value(&chunk_kib)->default_value(chunk_kib), "bytes per sealed message, KiB")(
       "frac-bits", po::value(&frac_bits)->default_value(frac_bits), "fixed-point fraction bits")(
-      "no-egress-log", po::bool_switch(&no_log), "leave the egress log out (to see its cost)");
+      "no-egress-log", po::bool_switch(&no_log), "leave the egress log out (to see its cost)")(
+      "transport", po::value(&transport_name)->default_value(transport_name),
+      "mpi: MPI point-to-point and MPI_Allreduce; tcp: the TCP leader transport on 127.0.0.1 for both paths, "
+      "plaintext being fedtrain's ring all-reduce over it, wire bytes counted by the transport");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -121,6 +126,9 @@ int bench_secagg(const std::vector<std::string>& args) {
     return kExitOk;
   }
   if (n < 2) throw ConfigError("bench secagg: start at least 2 ranks (each is one site's leader)", true);
+  if (transport_name != "mpi" && transport_name != "tcp")
+    throw ConfigError("bench secagg: --transport is mpi or tcp, not '" + transport_name + "'", true);
+  const bool tcp = transport_name == "tcp";
   const size_t min_bytes = parse_size(min_s), max_bytes = parse_size(max_s);
 
   // Rates of one core while the others sleep.
@@ -128,22 +136,22 @@ int bench_secagg(const std::vector<std::string>& args) {
   if (me == 0) rates = single_core_rates();
   sleepy_barrier();
 
-  // Fresh identities for every leader; public keys exchanged in the clear (a benchmark, not a federation).
-  std::vector<std::string> sites;
-  for (int s = 0; s < n; ++s) sites.push_back("s" + std::to_string(s));
-  SecretKey key = SecretKey::generate();
-  const PublicKey pub = key.public_key();
-  std::vector<uint8_t> all(32 * static_cast<size_t>(n));
-  MPI_CHECK(MPI_Allgather(pub.data(), 32, MPI_BYTE, all.data(), 32, MPI_BYTE, MPI_COMM_WORLD));
-  std::vector<ManifestEntry> entries;
-  for (int s = 0; s < n; ++s) {
-    ManifestEntry e{sites[s], {}};
-    std::copy(all.begin() + 32 * s, all.begin() + 32 * (s + 1), e.public_key.begin());
-    entries.push_back(e);
+  // Fresh identities for every leader; public keys (and, for tcp, ports) exchanged over MPI (a benchmark, not a federation).
+  LoopbackLeaders leaders(world, tcp);
+  const std::vector<std::string>& sites = leaders.sites;
+  KeySchedule schedule(leaders.manifest, me, leaders.key, "bench");
+  std::unique_ptr<Transport> mpi_transport;
+  Transport* transport = leaders.transport.get();  // --transport tcp
+  if (!tcp) {
+    mpi_transport = make_mpi_transport(world);
+    transport = mpi_transport.get();
   }
-  Manifest manifest(entries);
-  KeySchedule schedule(manifest, me, key, "bench");
-  auto transport = make_mpi_transport(world);
+  // Bytes this leader put on the wire: counted by the TCP transport (frames included), or in theory for MPI.
+  auto tcp_bytes_sent = [&] {
+    uint64_t sent = 0;
+    for (const PeerStats& p : leaders.transport->peer_stats()) sent += p.bytes_sent;
+    return sent;
+  };
   const std::string log_path = (std::filesystem::temp_directory_path() / ("fedtrain-bench-egress-" + std::to_string(getpid()) + ".jsonl")).string();
   std::unique_ptr<EgressLog> log;
   if (!no_log) log = std::make_unique<EgressLog>(log_path);
@@ -155,8 +163,10 @@ int bench_secagg(const std::vector<std::string>& args) {
 
   if (me == 0) {
     std::printf("# fedtrain bench secagg: %d leaders (one rank per site), float32 model, sealed chunks of %d KiB, "
-                "fixed point with %d fraction bits, egress log %s\n",
-                n, chunk_kib, frac_bits, no_log ? "off" : "on");
+                "fixed point with %d fraction bits, egress log %s, transport %s\n",
+                n, chunk_kib, frac_bits, no_log ? "off" : "on",
+                tcp ? "tcp (127.0.0.1; plain = fedtrain ring over it; wire bytes as counted by it, frames included)"
+                    : "mpi (plain = MPI_Allreduce; its wire bytes in theory)");
     std::printf("# one core, this run: AES-256-GCM %.2f GB/s, AES-256-CTR keystream %.2f GB/s, SHA-256 %.2f GB/s\n",
                 rates.gcm, rates.ctr, rates.sha);
     std::printf("#%11s | %10s %12s | %10s %12s | %6s %6s | %7s %7s %7s %8s %7s %7s %7s\n", "size", "plain", "wire/leader",
@@ -177,12 +187,14 @@ int bench_secagg(const std::vector<std::string>& args) {
     std::vector<double> tp, ts;
     SecureStats before_all = secure.stats(), after_all;
     uint64_t secure_wire = 0;
+    // Plaintext's bytes per leader: what a bandwidth-optimal all-reduce sends, or what the TCP transport counted.
+    uint64_t plain_wire = 2 * (static_cast<uint64_t>(n) - 1) * bytes / n;
     for (int it = 0; it < iters + 1; ++it) {  // iteration 0 warms up
       for (int k = 0; k < 2; ++k) {
         const bool do_secure = (it + k) % 2 == 1;
         MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
         if (it == 1 && do_secure) before_all = secure.stats();
-        const uint64_t sent = secure.sent_bytes();
+        const uint64_t sent = secure.sent_bytes(), tcp_sent = tcp ? tcp_bytes_sent() : 0;
         const auto t = Clock::now();
         if (do_secure) {
           UpdateStatus status;
@@ -190,19 +202,21 @@ int bench_secagg(const std::vector<std::string>& args) {
           status.norm = 1.0;
           AggregateResult r = secure.average(update, status, RoundId{round++, 0});
           if (r.outcome != Outcome::kApplied) throw Error("bench secagg: exchange failed: " + r.failure);
+        } else if (tcp) {
+          transport_allreduce_sum(*transport, std::span<float>(plain));
         } else {
           MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, plain.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
         }
         const double elapsed = slowest(since(t));
         if (it == 0) continue;
         (do_secure ? ts : tp).push_back(elapsed);
-        if (do_secure) secure_wire = secure.sent_bytes() - sent;
+        if (do_secure) secure_wire = tcp ? tcp_bytes_sent() - tcp_sent : secure.sent_bytes() - sent;
+        if (!do_secure && tcp) plain_wire = tcp_bytes_sent() - tcp_sent;
       }
     }
     after_all = secure.stats();
     const double calls = static_cast<double>(ts.size());
     auto per_call_ms = [&](double a, double b) { return (b - a) / calls * 1e3; };
-    const uint64_t plain_wire = 2 * (static_cast<uint64_t>(n) - 1) * bytes / n;
     if (me == 0) {
       const double p = median(tp), s = median(ts);
       std::printf(" %11zu | %10.2f %12llu | %10.2f %12llu | %6.2f %6.3f | %7.2f %7.2f %7.2f %8.2f %7.2f %7.2f %7.2f\n", bytes,

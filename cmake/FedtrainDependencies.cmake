@@ -1,11 +1,12 @@
 # Finds every dependency once and exposes it as an imported target; prints a summary.
-#   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, OpenSSL::Crypto,
+#   MPI::MPI_CXX, fedtrain::hdf5, Boost::program_options, Boost::headers (Asio), Threads::Threads, OpenSSL::Crypto,
 #   fedtrain::openblas, ZLIB::ZLIB, prometheus-cpp::pull, LibXml2::LibXml2, and with CUDA: CUDA::cudart, CUDA::cublas,
 #   NCCL::NCCL (cmake/FindNCCL.cmake).
 
 set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "Use the C API of MPI from C++" FORCE)
 find_package(MPI REQUIRED COMPONENTS C CXX)
-find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)  # Boost::headers too: Asio, header-only
+find_package(Threads REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(ZLIB REQUIRED)
 # The Prometheus endpoint of the site leaders (Debian: prometheus-cpp-dev).
@@ -106,7 +107,7 @@ endif()
 message(STATUS "fedtrain dependencies:")
 message(STATUS "  MPI          ${MPI_CXX_VERSION} (${MPIEXEC_EXECUTABLE})")
 message(STATUS "  HDF5         ${HDF5_VERSION}")
-message(STATUS "  Boost        ${Boost_VERSION} (program_options)")
+message(STATUS "  Boost        ${Boost_VERSION} (program_options; Asio headers)")
 message(STATUS "  OpenSSL      ${OPENSSL_VERSION}")
 message(STATUS "  OpenBLAS     ${OpenBLAS_VERSION} ${OpenBLAS_LIBRARIES}")
 message(STATUS "  zlib         ${ZLIB_VERSION_STRING}")

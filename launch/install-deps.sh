@@ -61,6 +61,7 @@ packages=(
   libopenmpi-dev openmpi-bin                # MPI (mpirun, mpiexec)
   libhdf5-dev hdf5-tools                    # data shards and checkpoints; h5dump/h5ls
   libboost-program-options-dev              # config and command line
+  libboost-dev                              # Asio (header-only): the TCP leader transport
   libssl-dev                                # OpenSSL 3 libcrypto: hashes, keys, AEAD
   libopenblas-dev                           # sgemm for the CPU kernels
   zlib1g-dev                                # gzip IDX files
