@@ -53,14 +53,15 @@ set +e
 # libhdf5's own leaks on malformed files only (the reason is in the file).
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 # The HDF5 targets: libhdf5 asks malloc for whatever size a forged object header names (2^51
-# bytes, say) and handles the NULL that glibc's malloc returns for it; under ASan that request is
-# itself a report, and libFuzzer's -malloc_limit_mb stops at it. So for these two, a failed huge
-# allocation returns NULL as in production, and the limit is on memory really used (-rss_limit_mb):
-# a reader of fedtrain's that allocates what a file claims still fails, by std::bad_alloc escaping
-# the target (beyond ASan's 1 TiB) or by touching more than 2 GiB.
+# bytes, or 20 GB before it checks that against the file's end) and handles the NULL that glibc's
+# malloc returns; under ASan such a request is itself a report, or (20 GB) poisons gigabytes of
+# shadow memory that the release build never touches, and libFuzzer's -malloc_limit_mb stops at
+# it. So for these two an allocation over 2 GiB returns NULL, as in a process limited to 2 GiB,
+# and libFuzzer's malloc limit is out of the way: a reader of fedtrain's that allocates what a file
+# claims still fails, by the std::bad_alloc that escapes the target, or by touching over 2 GiB.
 hdf5_flags=()
 if [[ $target == checkpoint || $target == dataset ]]; then
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048}
   hdf5_flags=(-malloc_limit_mb=1048576)
 fi
 nice -n "${FEDTRAIN_FUZZ_NICE:-10}" "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=25 \
