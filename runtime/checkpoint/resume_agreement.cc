@@ -7,6 +7,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
+#include "runtime/io/child_process.h"
 
 namespace fedtrain {
 namespace {
@@ -68,6 +69,34 @@ std::string checkpoint_misfit(const std::string& path, const Checkpoint& c, cons
   return "";
 }
 
+namespace {
+
+// What the scan makes of one file (the exit code of the child that checks it).
+enum FileVerdict { kIntact = 0, kDamaged = 1, kMisfit = 2, kForeign = 3 };
+
+// Reads and checks one file, with the reason (and, for another job's file, its job id on the first line).
+int check_file(const std::string& path, int64_t round, const CheckpointExpectation& expect, std::string& why) {
+  Checkpoint c;
+  try {
+    c = read_checkpoint_file(path);
+  } catch (const Error& e) {
+    why = e.what();
+    return kDamaged;
+  }
+  if (c.round != round) {
+    why = "checkpoint '" + path + "': attribute 'round' says " + std::to_string(c.round) + ", the file name another round";
+    return kDamaged;
+  }
+  bool other_job = false;
+  why = checkpoint_misfit(path, c, expect, &other_job);
+  if (why.empty()) return kIntact;
+  if (!other_job) return kMisfit;
+  why = c.job_id + "\n" + why;
+  return kForeign;
+}
+
+}  // namespace
+
 SiteScan scan_checkpoints(const CheckpointStore& store, const CheckpointExpectation& expect) {
   SiteScan scan;
   try {
@@ -75,33 +104,35 @@ SiteScan scan_checkpoints(const CheckpointStore& store, const CheckpointExpectat
       log_info("removed '" + tmp + "', left by a checkpoint write that did not finish");
     for (int64_t round : store.rounds()) {
       const std::string path = store.path_of(round);
-      Checkpoint c;
-      try {
-        c = read_checkpoint_file(path);
-      } catch (const Error& e) {
+      // Each file is read and checked in a child process: libhdf5 dies on some malformed files
+      // (docs/security.md), and that must skip the file, not end the job.
+      const ChildOutcome child = run_in_child([&](std::string& why) { return check_file(path, round, expect, why); });
+      if (child.crashed(kForeign)) {
         ++scan.damaged;
-        log_warn(std::string(e.what()) + "; skipping it");
+        log_warn("checkpoint '" + path + "': the process reading it " + child.how() +
+                 ": libhdf5 crashes on some malformed files, so the file is damaged or forged; skipping it");
         continue;
       }
-      if (c.round != round) {
-        ++scan.damaged;
-        log_warn("checkpoint '" + path + "': attribute 'round' says " + std::to_string(c.round) +
-                 ", the file name another round; skipping it");
-        continue;
-      }
-      bool other_job = false;
-      const std::string misfit = checkpoint_misfit(path, c, expect, &other_job);
-      if (misfit.empty()) {
-        scan.intact.push_back(round);
-        log_debug("checkpoint '" + path + "' is intact");
-      } else if (other_job) {
-        ++scan.foreign;
-        if (scan.foreign_job.empty()) scan.foreign_job = c.job_id;
-        log_warn(misfit + "; skipping it");
-      } else {
-        ++scan.misfit;
-        if (scan.misfit_reason.empty()) scan.misfit_reason = misfit;
-        log_warn(misfit + "; skipping it");
+      switch (child.exit_code) {
+        case kIntact:
+          scan.intact.push_back(round);
+          log_debug("checkpoint '" + path + "' is intact");
+          break;
+        case kDamaged:
+          ++scan.damaged;
+          log_warn(child.message + "; skipping it");
+          break;
+        case kMisfit:
+          ++scan.misfit;
+          if (scan.misfit_reason.empty()) scan.misfit_reason = child.message;
+          log_warn(child.message + "; skipping it");
+          break;
+        default: {  // kForeign
+          const size_t nl = child.message.find('\n');
+          ++scan.foreign;
+          if (scan.foreign_job.empty()) scan.foreign_job = child.message.substr(0, nl);
+          log_warn(child.message.substr(nl + 1) + "; skipping it");
+        }
       }
     }
   } catch (const Error& e) {

@@ -2,7 +2,9 @@
 //
 // Protocol (before the first round, collective over the federation):
 //   1. every leader scans its site's checkpoint_dir (scan_checkpoints): each
-//      round-N.h5 is read in full and checked (hashes, format), then compared
+//      round-N.h5 is read in full in a child process (a file that crashes
+//      libhdf5 is skipped as damaged: runtime/io/child_process.h) and checked
+//      (hashes, format), then compared
 //      with this run (job id, sites, model layout, optimizer buffers, rank
 //      count, federation manifest); leftover *.tmp files are removed. Rejected files are logged
 //      with the reason, naming file and dataset or attribute.

@@ -294,6 +294,24 @@ std::string join_values(const std::vector<std::string>& values) {
   return v;
 }
 
+// A value from the command line, as the INI file would give it: the resolved config
+// (Config::resolved_text, which checkpoints store and 'fedtrain generate' reads back) must load
+// to the same settings, so what INI cannot hold is refused, not written: a line break would
+// start a line of its own (a forged key or section), a '#' a comment. Outer blanks are trimmed,
+// as the file's reader trims them.
+std::string cli_value(const std::string& key, const std::string& value) {
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f || c == '#')
+      throw ConfigError("--" + key + " on the command line: its value holds " +
+                        (c == '#' ? std::string("a '#'") : "a line break or another control character") +
+                        ", which the INI form of the config cannot hold (it is printed by 'fedtrain config' and "
+                        "stored in every checkpoint); give a value without it");
+  }
+  const size_t b = value.find_first_not_of(" \t"), e = value.find_last_not_of(" \t");
+  return b == std::string::npos ? std::string() : value.substr(b, e - b + 1);
+}
+
 // The keys that decide whether and with whom a site's update is protected.
 // On the command line they could be changed by a launcher or a wrapper script
 // without anyone who reads the config file noticing, so they come from the
@@ -502,7 +520,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
       from_cli.add(opt.string_key, "", "on the command line", /*unset=*/true);
       continue;
     }
-    const std::string value = is_path_key(opt.string_key) ? absolute_path(opt.value[0], cwd) : opt.value[0];
+    const std::string checked = cli_value(opt.string_key, opt.value[0]);
+    const std::string value = is_path_key(opt.string_key) ? absolute_path(checked, cwd) : checked;
     from_cli.add(opt.string_key, value, "on the command line");
   }
 

@@ -174,6 +174,8 @@ struct Config {
 // Parses "--config FILE", "--site NAME", "--resume", "--inject SPEC", "--allow-security-overrides" and
 // "--section.key=value" overrides. Security keys (federation.secure, [site.NAME] public_key,
 // public_key_file, secret_key, signing_key, signing_key_file, signing_secret_key) are refused on the command line without --allow-security-overrides.
+// A command-line value is trimmed like a file's, and one with a '#', a line break or another control
+// character is refused: Config::resolved_text, the INI form, could not hold it.
 // `env_site` is FEDTRAIN_SITE (or empty). Throws ConfigError.
 Config load_config(const std::vector<std::string>& args, const std::string& env_site);
 

@@ -9,6 +9,11 @@
 #include "runtime/io/hdf5_file.h"
 
 namespace fedtrain {
+namespace {
+
+constexpr int64_t kMaxClasses = int64_t{1} << 20;
+
+}  // namespace
 
 DatasetInfo inspect_dataset(const std::string& path) {
   H5File f = H5File::open_read(path);
@@ -22,15 +27,23 @@ DatasetInfo inspect_dataset(const std::string& path) {
   if (ys.size() != 1 || ys[0] != xs[0])
     throw Error("HDF5 file '" + path + "': dataset '/labels' must be 1-D [N] with N = " + std::to_string(xs[0]) +
                 " (the rows of '/features')");
+  // Both are read whole by the ranks of a site: no shape may claim more than the file holds.
+  f.check_stored("/features");
+  f.check_stored("/labels");
   DatasetInfo info{xs[0], xs[1], 0};
   if (f.has_attr("classes")) {
     int64_t c = f.attr_int("classes");
-    if (c < 2 || c > (1 << 20)) throw Error("HDF5 file '" + path + "': attribute 'classes' = " + std::to_string(c) + " is not a class count");
+    if (c < 2 || c > kMaxClasses) throw Error("HDF5 file '" + path + "': attribute 'classes' = " + std::to_string(c) + " is not a class count");
     info.classes = static_cast<int>(c);
   } else {
     std::vector<int32_t> labels(info.rows);
     f.read_rows("/labels", H5Type::kInt32, 0, info.rows, 1, labels.data());
-    info.classes = *std::max_element(labels.begin(), labels.end()) + 1;
+    const int64_t top = *std::max_element(labels.begin(), labels.end());
+    if (top < 1 || top >= kMaxClasses)
+      throw Error("HDF5 file '" + path + "' has no attribute 'classes' and its largest label is " + std::to_string(top) +
+                  ", so its labels do not name 2 to " + std::to_string(kMaxClasses) +
+                  " classes: set the attribute 'classes' to the class count, or check the labels");
+    info.classes = static_cast<int>(top + 1);
   }
   return info;
 }
@@ -38,7 +51,7 @@ DatasetInfo inspect_dataset(const std::string& path) {
 Dataset read_dataset_rows(const std::string& path, size_t row0, size_t rows, int classes) {
   H5File f = H5File::open_read(path);
   std::vector<size_t> xs = f.shape("/features", H5Type::kFloat32);
-  if (xs.size() != 2 || row0 + rows > xs[0])
+  if (xs.size() != 2 || rows > xs[0] || row0 > xs[0] - rows)
     throw Error("HDF5 file '" + path + "': rows " + std::to_string(row0) + ".." + std::to_string(row0 + rows) +
                 " are outside '/features'");
   Dataset d;

@@ -2,7 +2,9 @@
 //
 // Root attributes: "classes" (int64, labels are in [0, classes)) and free-form
 // provenance strings. Files from other tools without "classes" are accepted;
-// the class count is then taken from the largest label.
+// the class count is then taken from the largest label (2 to 2^20 classes).
+// A file may be hostile: no shape is believed beyond what the file stores
+// (H5File::check_stored), so a forged shape is an Error, not an allocation.
 #pragma once
 
 #include <cstdint>

@@ -3,12 +3,17 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "runtime/core/error.h"
 
 namespace fedtrain {
 namespace {
+
+// Pixels or labels of one file at most (Fashion-MNIST's training images are 47 MB): a header
+// that claims more is refused before anything is allocated.
+constexpr size_t kMaxIdxDataBytes = size_t{1} << 32;
 
 class GzReader {
  public:
@@ -39,6 +44,18 @@ class GzReader {
       bytes -= static_cast<size_t>(n);
     }
   }
+  // `bytes` bytes into a vector that grows as they arrive (16 MiB at a time), so that a header
+  // claiming more than the file holds fails as truncated, having allocated only what was there.
+  std::vector<uint8_t> read_vector(size_t bytes, const char* what) {
+    constexpr size_t kBlock = size_t{1} << 24;
+    std::vector<uint8_t> out;
+    while (out.size() < bytes) {
+      const size_t at = out.size(), n = std::min(kBlock, bytes - at);
+      out.resize(at + n);
+      read(out.data() + at, n, what);
+    }
+    return out;
+  }
   uint32_t read_u32(const char* what) {
     unsigned char b[4];
     read(b, 4, what);
@@ -67,11 +84,13 @@ IdxImages read_idx_images(const std::string& path) {
   img.count = in.read_u32("header");
   img.rows = in.read_u32("header");
   img.cols = in.read_u32("header");
-  if (img.rows == 0 || img.cols == 0 || img.rows * img.cols > (1u << 20) || img.count > (1u << 28))
+  // count < 2^32 and rows*cols <= 2^20: the product cannot wrap a 64-bit size_t.
+  if (img.rows == 0 || img.cols == 0 || img.rows * img.cols > (1u << 20) || img.count > (1u << 28) ||
+      img.count * img.rows * img.cols > kMaxIdxDataBytes)
     throw Error("IDX file '" + path + "' has an implausible shape " + std::to_string(img.count) + "x" +
-                std::to_string(img.rows) + "x" + std::to_string(img.cols));
-  img.pixels.resize(img.count * img.rows * img.cols);
-  in.read(img.pixels.data(), img.pixels.size(), "pixel data");
+                std::to_string(img.rows) + "x" + std::to_string(img.cols) + " (at most 2^28 images, 2^20 pixels each, " +
+                std::to_string(kMaxIdxDataBytes) + " bytes in all)");
+  img.pixels = in.read_vector(img.count * img.rows * img.cols, "pixel data");
   in.expect_end();
   return img;
 }
@@ -83,8 +102,7 @@ std::vector<uint8_t> read_idx_labels(const std::string& path) {
     throw Error("IDX file '" + path + "' is not a label file (magic " + std::to_string(magic) + ", expected 2049)");
   const uint32_t count = in.read_u32("header");
   if (count > (1u << 28)) throw Error("IDX file '" + path + "' claims an implausible " + std::to_string(count) + " labels");
-  std::vector<uint8_t> labels(count);
-  in.read(labels.data(), labels.size(), "labels");
+  std::vector<uint8_t> labels = in.read_vector(count, "labels");
   in.expect_end();
   return labels;
 }

@@ -2,6 +2,9 @@
 //
 // Images: magic 2051, then N, rows, cols (big-endian u32), then N*rows*cols bytes.
 // Labels: magic 2049, then N, then N bytes.
+// A header is not believed beyond the data that follow it: the reader allocates as the bytes
+// arrive (a 24-byte file that claims 2^28 images is truncated, not a 256 TiB allocation), and
+// refuses shapes beyond 2^28 images, 2^20 pixels per image and 4 GiB in all.
 #pragma once
 
 #include <cstdint>

@@ -72,6 +72,7 @@ TokenShard read_token_shard(const std::string& path) {
   if (info.shape.size() != 1) bad(path, "has a /tokens of " + std::to_string(info.shape.size()) + " dimensions, not 1");
   const size_t count = info.shape[0];
   if (count < 2) bad(path, "has only " + std::to_string(count) + " tokens in /tokens (a model needs at least 2)");
+  f.check_stored(kTokens);  // before the allocation of what its shape claims
   for (const char* a : {"language", "source", "source_version", "sha256"})
     if (!f.has_attr(a)) bad(path, std::string("lacks the attribute '") + a + "'");
   TokenShard s;

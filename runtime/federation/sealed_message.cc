@@ -133,7 +133,9 @@ std::string check_and_open(Aes256Gcm& key, const MessageHeader& expected, const 
 std::string open_message(Aes256Gcm& key, const MessageHeader& expected, const uint8_t* wire, size_t received_bytes,
                          uint8_t* out) {
   std::string why = check_and_open(key, expected, wire, received_bytes, out);
-  if (!why.empty()) std::memset(out, 0, expected.length);  // Aes256Gcm::open has wiped what it wrote; the rest was never written
+  // Aes256Gcm::open has wiped what it wrote; the rest was never written. (An empty payload may
+  // come with out == nullptr, which memset must not be given, even for 0 bytes.)
+  if (!why.empty() && expected.length > 0) std::memset(out, 0, expected.length);
   return why;
 }
 

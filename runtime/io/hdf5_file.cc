@@ -209,6 +209,23 @@ H5DatasetInfo H5File::info(const std::string& dataset) const {
   return out;
 }
 
+void H5File::check_stored(const std::string& dataset) const {
+  const H5DatasetInfo i = info(dataset);
+  H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");
+  const hsize_t stored = H5Dget_storage_size(ds.get());
+  hsize_t file_bytes = 0;
+  if (H5Fget_filesize(id(), &file_bytes) < 0) fail("cannot read the size of the file");
+  const std::string what = "dataset '" + dataset + "' claims " + std::to_string(i.bytes()) + " bytes of data ";
+  if (stored > file_bytes)
+    fail(what + "stored in " + std::to_string(stored) + " bytes, more than the file's " + std::to_string(file_bytes) +
+         " (is the file truncated, damaged or forged?)");
+  if (i.bytes() / kMaxStorageRatio > stored || (stored == 0 && i.bytes() > 0))
+    fail(what + "but the file stores only " + std::to_string(stored) + " bytes for it, more than " +
+         std::to_string(kMaxStorageRatio) + " times less than deflate can compress: the file is damaged or forged "
+         "(a dataset written with another compression filter: rewrite it uncompressed, h5repack -f NONE)");
+}
+
 void H5File::read_raw(const std::string& dataset, void* out, size_t bytes) const {
   H5Id ds(H5Dopen2(id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
   if (ds.get() < 0) fail("cannot open dataset '" + dataset + "'");

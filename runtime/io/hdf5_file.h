@@ -21,6 +21,10 @@
 namespace fedtrain {
 
 inline constexpr size_t kMaxStringAttributeBytes = size_t{1} << 20;  // 1 MiB, written or read
+// Deflate, the compression every HDF5 build has, packs at most 1032 bytes into one; a dataset
+// whose data would take more than this many times the bytes the file stores for it is damaged or
+// forged (a shape of 2^40 rows in a 2 KiB file), and reading it would allocate what it claims.
+inline constexpr size_t kMaxStorageRatio = 1032;
 
 // One HDF5 identifier and the function that closes it.
 class H5Id {
@@ -78,6 +82,10 @@ class H5File {
   // A whole dataset of `count` elements (its shape must hold exactly that many).
   void read_all(const std::string& dataset, H5Type type, size_t count, void* out) const;
   H5DatasetInfo info(const std::string& dataset) const;
+  // Fails unless the dataset's data (info().bytes()) could come from what the file stores for it:
+  // at most kMaxStorageRatio times its storage (H5Dget_storage_size), which must lie within the
+  // file. Call it before allocating for a whole dataset of a file that may be hostile.
+  void check_stored(const std::string& dataset) const;
   // A whole dataset's bytes exactly as stored (no conversion); `bytes` must be info().bytes().
   void read_raw(const std::string& dataset, void* out, size_t bytes) const;
   // Creates the dataset (and missing groups) contiguous, without modification

@@ -1,0 +1,103 @@
+// Writes the fuzz seeds that fedtrain's own writers make, into DIR/<target>/:
+//   checkpoint/  small checkpoints (write_checkpoint_file): plain FedAvg, and SGD momentum plus an
+//                outer momentum buffer, 2 ranks
+//   dataset/     an image shard (write_dataset_file) and a text shard (write_token_shard)
+//   egress/      an egress log of 4 messages (EgressLog)
+//   sealed_message/  messages sealed with the fuzz key for the expected header (fuzz_seal_key.h)
+//
+//   fuzz_make_seeds DIR      (tests/fuzz/README.md: how tests/fuzz/seeds/ was made)
+// Everything is deterministic, so running it again gives the same files (HDF5 writes no times).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "runtime/checkpoint/checkpoint_file.h"
+#include "runtime/data/dataset_file.h"
+#include "runtime/data/token_shard.h"
+#include "runtime/federation/egress_log.h"
+#include "tests/fuzz/fuzz_seal_key.h"
+
+namespace fs = std::filesystem;
+using namespace fedtrain;
+
+namespace {
+
+Checkpoint small_checkpoint(bool with_optimizers) {
+  Checkpoint c;
+  c.job_id = "fuzz";
+  c.round = 3;
+  c.attempt = 1;
+  c.config_text = "[run]\njob_id = fuzz\n";
+  c.manifest_sha256 = with_optimizers ? std::string(64, 'a') : "";
+  c.site = "es";
+  c.sites = {"es", "de", "fr"};
+  c.model_layout = "layers.0.weight:3x4,layers.0.bias:3";
+  const size_t n = 15;
+  for (size_t i = 0; i < n; ++i) c.model.push_back(0.25f * static_cast<float>(i) - 1.0f);
+  if (with_optimizers) {
+    c.inner.push_back({"momentum", std::vector<float>(n, 0.5f)});
+    c.outer.push_back({"momentum", std::vector<float>(n, -0.125f)});
+    c.inner_steps = 150;
+    c.data = {{1, 7}, {1, 9}};
+  } else {
+    c.data = {{0, 3}};
+  }
+  return c;
+}
+
+void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds DIR\n");
+    return 2;
+  }
+  const fs::path dir = argv[1];
+  for (const char* t : {"checkpoint", "dataset", "egress", "sealed_message"}) fs::create_directories(dir / t);
+
+  write_checkpoint_file((dir / "checkpoint" / "fedavg.h5").string(), small_checkpoint(false));
+  write_checkpoint_file((dir / "checkpoint" / "momentum.h5").string(), small_checkpoint(true));
+
+  Dataset d;
+  d.rows = 4;
+  d.features = 3;
+  for (size_t i = 0; i < d.rows * d.features; ++i) d.x.push_back(static_cast<float>(i) / 12.0f);
+  d.y = {0, 1, 2, 1};
+  write_dataset_file((dir / "dataset" / "images.h5").string(), d, 3, {{"source", "fuzz"}});
+  TokenShardAttributes a;
+  a.strings = {{"language", "es"}, {"source", "file"}, {"source_version", ""}, {"split", "train"}};
+  a.integers = {{"paragraphs", 2}};
+  write_token_shard((dir / "dataset" / "text.h5").string(), "Hola mundo.\nAdios.\n", a);
+
+  const fs::path log = dir / "egress" / "log.jsonl";
+  fs::remove(log);
+  {
+    EgressLog e(log.string());
+    const std::vector<uint8_t> m1(100, 1), m2(1124, 2);
+    e.record(0, 0, "session", "de", m1);
+    e.record(1, 0, "status", "de", m1);
+    e.record(1, 0, "reduce-scatter", "fr", m2);
+    e.record(1, 1, "all-gather", "de", m2);
+    e.sync();
+  }
+
+  Aes256Gcm key(fuzz::seal_key());
+  for (size_t length : {0, 16, 64, 100}) {
+    MessageHeader h = fuzz::expected_header();
+    h.length = length;
+    std::vector<uint8_t> payload(length);
+    for (size_t i = 0; i < length; ++i) payload[i] = static_cast<uint8_t>(i * 7);
+    std::vector<uint8_t> wire(1 + wire_bytes(length));
+    wire[0] = length == 64 ? 1 : (length == 100 ? 2 : 0);  // flags: fixed 64-byte length; open in place
+    seal_message(key, h, payload.data(), wire.data() + 1);
+    write_bytes(dir / "sealed_message" / ("chunk-" + std::to_string(length) + ".bin"), wire);
+  }
+  std::printf("fuzz_make_seeds: seeds in %s\n", dir.c_str());
+  return 0;
+}
