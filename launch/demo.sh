@@ -87,7 +87,7 @@ if grep -qE '^kind *= *gpt' "$config"; then
   langs=(es de fr it)
   if [[ ! -f data/text/val-it.h5 ]]; then
     launch/install-deps.sh --fetch-help data/help "${langs[@]}"
-    "$bin" data text --source data/help --out data/text --sites es,de,fr,it --centralized all
+    "$bin" data text --source data/help --out data/text --sites es,de,fr,it --val-fraction 0.01 --centralized all
   fi
   for site in "${langs[@]}"; do
     [[ -f data/keys/$site.sign.key ]] || "$bin" keygen --site "$site" --out data/keys >/dev/null
