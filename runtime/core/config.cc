@@ -239,7 +239,8 @@ bool is_path_key(const std::string& key) {
   std::string name, sub;
   if (key == "run.metrics_file" || key == "data.test") return true;
   if (!split_site_key(key, &name, &sub)) return false;
-  for (const char* k : {"data", "val", "public_key_file", "secret_key", "egress_log", "checkpoint_dir"})
+  for (const char* k : {"data", "val", "public_key_file", "secret_key", "signing_key_file", "signing_secret_key",
+                        "ledger", "egress_log", "checkpoint_dir"})
     if (sub == k) return true;
   return false;
 }
@@ -678,8 +679,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.signing_key_file.empty()) out << "signing_key_file = " << s.signing_key_file << "\n";
     if (!s.signing_secret_key.empty()) out << "signing_secret_key = " << s.signing_secret_key << "\n";
     if (c.ledger_configured() && s.ledger.empty())
-      s.ledger = s.checkpoint_dir.empty() ? "runs/" + c.job_id + "/ledger-" + s.name + ".jsonl"
-                                          : s.checkpoint_dir + "/ledger.jsonl";
+      s.ledger = s.checkpoint_dir.empty() ? absolute_path("runs/" + c.job_id + "/ledger-" + s.name + ".jsonl", cwd)
+                                          : absolute_path("ledger.jsonl", s.checkpoint_dir);
     if (!s.ledger.empty()) out << "ledger = " << s.ledger << "\n";
     out << "egress_log = " << s.egress_log << "\n";
     if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";

@@ -1,6 +1,7 @@
 // The leader Transport over TCP: handles, matching in order per (peer, tag), bounded waits, and the framing.
 #include "runtime/net/tcp_transport.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -75,9 +76,11 @@ TcpTransport::Handle TcpTransport::Impl::new_op_locked(int peer, int tag, bool s
   op.peer = peer;
   op.tag = tag;
   op.send = send;
-  if (peers[peer].failed) {
+  const Peer& p = peers[peer];
+  const bool kept = !send && std::any_of(p.early.begin(), p.early.end(), [&](const Early& e) { return e.tag == tag; });
+  if (p.failed && !kept) {  // a message it sent before it closed still arrives (fail_peer_locked)
     op.done = true;
-    op.error = peers[peer].failure;
+    op.error = p.failure;
   }
   return h;
 }
@@ -246,7 +249,7 @@ void TcpTransport::Impl::fail_from_caller(std::unique_lock<std::mutex>& lock, in
 
 // ---- the I/O thread ----
 
-void TcpTransport::Impl::fail_peer_locked(int peer, const std::string& why) {
+void TcpTransport::Impl::fail_peer_locked(int peer, const std::string& why, bool closed) {
   Peer& p = peers[peer];
   if (p.conn) {
     boost::system::error_code ignored;
@@ -267,8 +270,13 @@ void TcpTransport::Impl::fail_peer_locked(int peer, const std::string& why) {
   p.sends.clear();
   p.writing = false;
   p.posted.clear();
-  p.early.clear();
+  if (closed) {
+    std::erase_if(p.early, [](const Early& e) { return !e.complete || e.matched >= 0; });
+  } else {
+    p.early.clear();
+  }
   p.early_bytes = 0;
+  for (const Early& e : p.early) p.early_bytes += e.length;
   p.target = Target::kDrop;
   cv.notify_all();
 }
@@ -342,9 +350,11 @@ void TcpTransport::Impl::read_header(int peer, std::shared_ptr<Conn> c) {
     std::lock_guard<std::mutex> l(mu);
     if (peers[peer].conn != c) return;
     if (ec)
-      return fail_peer_locked(peer, peers[peer].label + (ec == asio::error::eof
-                                                             ? " closed the connection (its leader stopped or restarted)"
-                                                             : ": the connection broke (" + ec.message() + ")"));
+      return fail_peer_locked(peer,
+                              peers[peer].label + (ec == asio::error::eof
+                                                       ? " closed the connection (its leader stopped or restarted)"
+                                                       : ": the connection broke (" + ec.message() + ")"),
+                              /*closed=*/ec == asio::error::eof);
     peers[peer].stats.bytes_received += bytes;
     peers[peer].last_in = Clock::now();
     on_header(peer, c);

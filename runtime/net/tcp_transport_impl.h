@@ -158,7 +158,10 @@ struct TcpTransport::Impl {
   void read_body(int peer, std::shared_ptr<net::Conn> c);
   void finish_body_locked(int peer);
   void deliver_locked(Handle h, Early& e);
-  void fail_peer_locked(int peer, const std::string& why);
+  // Fails every pending operation with `peer`. A peer that closed its connection cleanly, at a frame
+  // boundary (`closed`), keeps the messages it had sent in full: a leader that sends its last message
+  // and exits must not lose it; receives they can match still complete.
+  void fail_peer_locked(int peer, const std::string& why, bool closed = false);
   void close_all();
   // Caller's thread: fails `peer` on the I/O thread and waits until it ran.
   void fail_from_caller(std::unique_lock<std::mutex>& lock, int peer, const std::string& why);

@@ -222,15 +222,16 @@ TEST_F(ConfigTest, SigningKeysOnEverySiteOrNoneAndTheLedgerPathDefaults) {
                                               "checkpoint_dir = ck/de\nledger = /audit/de.jsonl\n")},
                   "");
   EXPECT_TRUE(c.ledger_configured());
-  EXPECT_EQ(c.sites[0].ledger, "ck/es/ledger.jsonl");  // beside the checkpoints
+  EXPECT_EQ(c.sites[0].ledger, dir_.file("ck/es/ledger.jsonl"));  // beside the checkpoints, beside the config
   EXPECT_EQ(c.sites[1].ledger, "/audit/de.jsonl");
-  EXPECT_NE(c.resolved_text.find("signing_secret_key = de.sign.key\nledger = /audit/de.jsonl\n"), std::string::npos)
+  EXPECT_NE(c.resolved_text.find("signing_secret_key = " + dir_.file("de.sign.key") + "\nledger = /audit/de.jsonl\n"),
+            std::string::npos)
       << c.resolved_text;
   // The ledger's path is no security setting: a site may move it on the command line.
   c = load_config({"--config", write(both + "signing_key_file = de.sign.pub\nsigning_secret_key = de.sign.key\n"
                                               "checkpoint_dir = ck/de\n"), "--site.de.ledger=x.jsonl"},
                   "");
-  EXPECT_EQ(c.sites[1].ledger, "x.jsonl");
+  EXPECT_EQ(c.sites[1].ledger, (std::filesystem::current_path() / "x.jsonl").string());  // from the working directory
 }
 
 TEST_F(ConfigTest, TwoSitesWithSecureAggregationMustBeAcknowledged) {
