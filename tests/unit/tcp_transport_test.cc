@@ -95,6 +95,21 @@ TEST(TcpTransport, MessagesOfOneTagMatchInOrderAlsoWhenTheyArriveBeforeTheirRece
   });
 }
 
+TEST(TcpTransport, AMessageSentBeforeItsSenderClosedStillArrives) {
+  TcpLeaders fed(2);
+  auto t = fed.connect_all();
+  const std::vector<uint8_t> last = {1, 2, 3, 4, 5};
+  t[1]->wait(t[1]->isend(0, 9, last));
+  t[1].reset();                      // its leader exits right after its last send
+  std::this_thread::sleep_for(300ms);  // the message and the end of the stream have both arrived
+  std::vector<uint8_t> buf(16);
+  ASSERT_EQ(t[0]->wait(t[0]->irecv(1, 9, buf)), last.size());
+  buf.resize(last.size());
+  EXPECT_EQ(buf, last);
+  // Nothing more can come from it: a further receive fails, naming the peer.
+  EXPECT_THROW(t[0]->wait(t[0]->irecv(1, 9, buf)), PeerError);
+}
+
 TEST(TcpTransport, WaitAnyAndTestReportWhatCompleted) {
   TcpLeaders fed(3);
   auto t = fed.connect_all();
