@@ -18,6 +18,7 @@
 #include "runtime/io/durable.h"
 #include "runtime/io/hash_chain.h"
 #include "runtime/io/line_cursor.h"
+#include "runtime/io/line_reader.h"
 
 namespace fedtrain {
 namespace {
@@ -114,10 +115,8 @@ EgressLogCheck verify_egress_log(int fd, const std::string& path) {
   };
   HashChainCheck chain(kEgressGenesis, "log", problem);
   std::set<uint64_t> rounds;
-  std::string line;
-  bool too_long = false;
   uint64_t number = 0;
-  auto complete_line = [&]() {
+  auto complete_line = [&](std::string& line, bool too_long) {
     ++number;
     if (too_long) {
       problem(number, "is longer than any egress record (" + std::to_string(kMaxLineBytes) + " bytes or more)");
@@ -138,36 +137,11 @@ EgressLogCheck verify_egress_log(int fd, const std::string& path) {
       chain.add(number, to_hex(digest), r.prev);
       out.head = digest;
     }
-    line.clear();
-    too_long = false;
   };
 
-  std::vector<char> block(size_t{1} << 16);
-  off_t offset = 0;
-  for (;;) {
-    const ssize_t got = ::pread(fd, block.data(), block.size(), offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw Error("cannot read egress log '" + path + "': " + std::strerror(errno));
-    if (got == 0) break;
-    offset += got;
-    const char* p = block.data();
-    const char* end = p + got;
-    while (p < end) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      const char* stop = nl != nullptr ? nl : end;
-      if (!too_long) {
-        line.append(p, stop);
-        if (line.size() >= kMaxLineBytes) {
-          too_long = true;
-          line.clear();
-        }
-      }
-      if (nl == nullptr) break;
-      complete_line();
-      p = nl + 1;
-    }
-  }
-  if (!line.empty() || too_long) {
+  const bool torn = read_lines(fd, path, "egress log", kMaxLineBytes,
+                               [&](std::string& line, bool too_long, uint64_t) { complete_line(line, too_long); });
+  if (torn) {
     problem(number + 1, "is cut short: no newline at its end (a write torn by a crash, or the file was truncated)");
     ++number;
   }

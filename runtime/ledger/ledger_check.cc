@@ -13,6 +13,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/io/hash_chain.h"
+#include "runtime/io/line_reader.h"
 #include "runtime/ledger/ledger_record.h"
 
 namespace fedtrain {
@@ -144,38 +145,11 @@ LedgerCheck check_ledger(int fd, const std::string& path, const SigningManifest&
   out.job = options.job;
   out.head = ledger_genesis(options.job, keys.hash);  // replaced by the last line's hash, if any
   Checker check(out, keys, options);
-  std::string line;
-  bool too_long = false;
-  uint64_t number = 0, offset_done = 0;
-  std::vector<char> block(size_t{1} << 16);
-  off_t offset = 0;
-  for (;;) {
-    const ssize_t got = ::pread(fd, block.data(), block.size(), offset);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw Error("cannot read ledger '" + path + "': " + std::strerror(errno));
-    if (got == 0) break;
-    const char* p = block.data();
-    const char* end = p + got;
-    while (p < end) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      const char* stop = nl != nullptr ? nl : end;
-      if (!too_long) {
-        line.append(p, stop);
-        if (line.size() >= kMaxLineBytes) {
-          too_long = true;
-          line.clear();
-        }
-      }
-      if (nl == nullptr) break;
-      offset_done = static_cast<uint64_t>(offset) + static_cast<uint64_t>(nl + 1 - block.data());
-      check.line(++number, line, offset_done, too_long);
-      line.clear();
-      too_long = false;
-      p = nl + 1;
-    }
-    offset += got;
-  }
-  if (!line.empty() || too_long) {
+  uint64_t number = 0;
+  const bool torn = read_lines(fd, path, "ledger", kMaxLineBytes, [&](std::string& line, bool too_long, uint64_t end) {
+    check.line(++number, line, end, too_long);
+  });
+  if (torn) {
     check.problem(number + 1, "is cut short: no newline at its end (a write torn by a crash, or the file was truncated)");
     ++number;
   }
