@@ -7,10 +7,12 @@
 //   secure     SecureAggregator::average: sealed statuses, quantise + mask,
 //              the encrypted ring, dequantise; egress log on (as in production)
 // with the secure exchange's own breakdown (quantise, mask, seal, transfer,
-// open, egress log, dequantise: rank 0's seconds per call) and the bytes each
+// open, egress log, dequantise: rank 0's seconds per call, summed over its
+// crypto threads; and its CPU seconds per call, user + system) and the bytes each
 // leader puts on the wire. First, on one core with the others asleep, the
 // AES-256-GCM, AES-256-CTR and SHA-256 rates of this machine, for comparison.
 #include <mpi.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,7 +29,9 @@
 #include "runtime/core/error.h"
 #include "runtime/crypto/aes.h"
 #include "runtime/crypto/manifest.h"
+#include "runtime/federation/crypto_workers.h"
 #include "runtime/federation/secure_aggregator.h"
+#include "runtime/topology/node.h"
 #include "runtime/topology/mpi_check.h"
 
 namespace po = boost::program_options;
@@ -101,6 +105,14 @@ void sleepy_barrier() {
   }
 }
 
+// User + system CPU seconds of this process, every thread.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
 double slowest(double t) {
   double m = 0;
   MPI_CHECK(MPI_Allreduce(&t, &m, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
@@ -111,7 +123,7 @@ double slowest(double t) {
 
 int bench_secagg(const std::vector<std::string>& args) {
   std::string min_s = "1M", max_s = "256M", log_dir = "", transport_name = "mpi", plain_name, iface, json_path;
-  std::string link_rate_s;
+  std::string link_rate_s, crypto_threads_s = "auto";
   int chunk_kib = 1024, frac_bits = 24;
   bool no_log = false;
   po::options_description desc("fedtrain bench secagg options");
@@ -129,7 +141,10 @@ int bench_secagg(const std::vector<std::string>& args) {
       "interface (as NCCL_SOCKET_IFNAME), for leaders on different hosts; default 127.0.0.1")(
       "link-rate", po::value(&link_rate_s), "each leader's link rate in bits/s (like 957M or 1G): adds the link bound "
       "2(n-1)/n x size / rate and secure/bound")(
-      "json", po::value(&json_path), "also write every row as a JSON object, one per line, to this file (rank 0)");
+      "json", po::value(&json_path), "also write every row as a JSON object, one per line, to this file (rank 0)")(
+      "crypto-threads", po::value(&crypto_threads_s)->default_value(crypto_threads_s),
+      "worker threads per leader for the ring's CPU work (federation.crypto_threads): N, or auto (the CPUs of the "
+      "affinity mask minus the benchmark's ranks on this node, each rank standing for a site's node, at most 8)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -156,6 +171,17 @@ int bench_secagg(const std::vector<std::string>& args) {
   const bool plain_mpi = plain_name == "mpi";
   const double link_bps = link_rate_s.empty() ? 0.0 : parse_rate(link_rate_s);
   const size_t min_bytes = parse_size(min_s), max_bytes = parse_size(max_s);
+  int crypto_threads = 0;
+  if (crypto_threads_s == "auto") {
+    crypto_threads = auto_crypto_threads(node_info(world).local_size);
+  } else {
+    char* end = nullptr;
+    const long v = std::strtol(crypto_threads_s.c_str(), &end, 10);
+    if (end == crypto_threads_s.c_str() || *end != '\0' || v < 0 || v > 64)
+      throw ConfigError("bench secagg: --crypto-threads is auto or a number from 0 to 64, not '" + crypto_threads_s + "'",
+                        true);
+    crypto_threads = static_cast<int>(v);
+  }
 
   // Rates of one core while the others sleep.
   Rates rates;
@@ -185,6 +211,7 @@ int bench_secagg(const std::vector<std::string>& args) {
   options.allow_two_participants = true;  // the benchmark measures 2 leaders too
   options.fixed_point.frac_bits = frac_bits;
   options.chunk_bytes = static_cast<size_t>(chunk_kib) * 1024;
+  options.crypto_threads = crypto_threads;
   SecureAggregator secure(*transport, log.get(), schedule, sites, "bench", options);
   std::unique_ptr<FILE, int (*)(FILE*)> json(nullptr, &std::fclose);
   if (me == 0 && !json_path.empty()) {
@@ -194,19 +221,22 @@ int bench_secagg(const std::vector<std::string>& args) {
 
   if (me == 0) {
     std::printf("# fedtrain bench secagg: %d leaders (one rank per site), float32 model, sealed chunks of %d KiB, "
-                "fixed point with %d fraction bits, egress log %s, transport %s\n",
+                "fixed point with %d fraction bits, egress log %s, transport %s, %d crypto thread(s) per leader\n",
                 n, chunk_kib, frac_bits, no_log ? "off" : "on",
-                tcp ? "tcp (wire bytes as counted by it, frames included)" : "mpi (wire bytes in theory)");
+                tcp ? "tcp (wire bytes as counted by it, frames included)" : "mpi (wire bytes in theory)", crypto_threads);
+    std::printf("# phases: rank 0's seconds per call, summed over its threads; cpu: rank 0's user+sys CPU seconds "
+                "per secure call (getrusage, every thread of the process)\n");
     std::printf("# plain = %s", plain_mpi ? "MPI_Allreduce (its wire bytes in theory)" : "fedtrain's ring over the transport");
     if (link_bps > 0) std::printf("; link bound = 2(n-1)/n x size / %.4g bit/s", link_bps);
     std::printf("\n");
     std::printf("# one core, this run: AES-256-GCM %.2f GB/s, AES-256-CTR keystream %.2f GB/s, SHA-256 %.2f GB/s\n",
                 rates.gcm, rates.ctr, rates.sha);
-    std::printf("#%11s | %10s %12s | %10s %12s | %6s %6s | %9s %6s %6s | %7s %7s %7s %8s %7s %7s %7s\n", "size", "plain",
-                "wire/leader", "secure", "wire/leader", "ratio", "wire", "bound", "s/bnd", "p/bnd", "quant", "mask", "seal",
-                "transfer", "open", "log", "dequant");
-    std::printf("#%11s | %10s %12s | %10s %12s | %6s %6s | %9s %6s %6s | %7s %7s %7s %8s %7s %7s %7s\n", "(B)", "(ms)", "(B)",
-                "(ms)", "(B)", "time", "bytes", "(ms)", "", "", "(ms)", "(ms)", "(ms)", "(ms)", "(ms)", "(ms)", "(ms)");
+    std::printf("#%11s | %10s %12s | %10s %12s | %6s %6s | %9s %6s %6s | %7s %7s %7s %8s %7s %7s %7s | %7s\n", "size",
+                "plain", "wire/leader", "secure", "wire/leader", "ratio", "wire", "bound", "s/bnd", "p/bnd", "quant", "mask",
+                "seal", "transfer", "open", "log", "dequant", "cpu");
+    std::printf("#%11s | %10s %12s | %10s %12s | %6s %6s | %9s %6s %6s | %7s %7s %7s %8s %7s %7s %7s | %7s\n", "(B)",
+                "(ms)", "(B)", "(ms)", "(B)", "time", "bytes", "(ms)", "", "", "(ms)", "(ms)", "(ms)", "(ms)", "(ms)", "(ms)",
+                "(ms)", "(ms)");
     std::fflush(stdout);
   }
 
@@ -219,6 +249,7 @@ int bench_secagg(const std::vector<std::string>& args) {
     for (size_t i = 0; i < count; ++i) plain[i] = update[i] = u(gen);
     const int iters = static_cast<int>(std::clamp<size_t>((size_t{2} << 30) / bytes, 5, 30));
     std::vector<double> tp, ts;
+    double cpu_secure = 0.0;  // this rank's user+sys seconds over the timed secure calls
     SecureStats before_all = secure.stats(), after_all;
     uint64_t secure_wire = 0;
     // Plaintext's bytes per leader: what a bandwidth-optimal all-reduce sends, or what the TCP transport counted.
@@ -230,6 +261,7 @@ int bench_secagg(const std::vector<std::string>& args) {
         if (it == 1 && do_secure) before_all = secure.stats();
         const uint64_t sent = secure.sent_bytes(), tcp_sent = tcp ? tcp_bytes_sent() : 0;
         const auto t = Clock::now();
+        const double cpu0 = do_secure ? cpu_seconds() : 0.0;
         if (do_secure) {
           UpdateStatus status;
           status.samples = 1000.0 + me;
@@ -241,8 +273,10 @@ int bench_secagg(const std::vector<std::string>& args) {
         } else {
           MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, plain.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
         }
+        const double cpu = do_secure ? cpu_seconds() - cpu0 : 0.0;
         const double elapsed = slowest(since(t));
         if (it == 0) continue;
+        cpu_secure += cpu;
         (do_secure ? ts : tp).push_back(elapsed);
         if (do_secure) secure_wire = tcp ? tcp_bytes_sent() - tcp_sent : secure.sent_bytes() - sent;
         if (!do_secure && tcp && !plain_mpi) plain_wire = tcp_bytes_sent() - tcp_sent;
@@ -266,17 +300,18 @@ int bench_secagg(const std::vector<std::string>& args) {
                   static_cast<unsigned long long>(plain_wire), s * 1e3, static_cast<unsigned long long>(secure_wire),
                   s / p, static_cast<double>(secure_wire) / plain_wire, bound * 1e3, over(s), over(p));
       for (int i = 0; i < 7; ++i) std::printf(i == 3 ? " %8.2f" : " %7.2f", phases[i]);
-      std::printf("\n");
+      std::printf(" | %7.2f\n", cpu_secure / calls * 1e3);
       std::fflush(stdout);
       if (json) {
         static const char* names[] = {"quantize", "mask", "seal", "transfer", "open", "log", "dequantize"};
         std::fprintf(json.get(),
                      "{\"bench\":\"secagg\",\"sites\":%d,\"transport\":\"%s\",\"plain\":\"%s\",\"bytes\":%zu,"
-                     "\"chunk_bytes\":%zu,\"egress_log\":%s,\"iterations\":%zu,\"link_rate_bps\":%.6g,"
+                     "\"chunk_bytes\":%zu,\"egress_log\":%s,\"crypto_threads\":%d,\"iterations\":%zu,"
+                     "\"link_rate_bps\":%.6g,\"cpu_s\":%.6g,"
                      "\"plain_s\":%.6g,\"secure_s\":%.6g,\"bound_s\":%.6g,\"plain_wire_bytes\":%llu,"
                      "\"secure_wire_bytes\":%llu,\"phases_ms\":{",
                      n, transport_name.c_str(), plain_name.c_str(), bytes, options.chunk_bytes, no_log ? "false" : "true",
-                     ts.size(), link_bps, p, s, bound, static_cast<unsigned long long>(plain_wire),
+                     crypto_threads, ts.size(), link_bps, cpu_secure / calls, p, s, bound, static_cast<unsigned long long>(plain_wire),
                      static_cast<unsigned long long>(secure_wire));
         for (int i = 0; i < 7; ++i) std::fprintf(json.get(), "%s\"%s\":%.4f", i ? "," : "", names[i], phases[i]);
         std::fprintf(json.get(), "}}\n");

@@ -35,6 +35,20 @@ class Transport {
   // Completes whichever of `handles` finishes first (skipping ones already
   // taken, marked -1), marks it -1 and returns its index; `bytes` gets the size received.
   virtual size_t wait_any(std::span<Handle> handles, size_t* bytes) = 0;
+
+  // Waking a wait from another thread, for a caller whose helper threads
+  // finish work it waits for too (the secure ring's crypto threads). Only a
+  // transport whose waits sleep on something another thread can signal can
+  // do it (TCP: its condition variable); MPI cannot (a thread that is not the
+  // one that called MPI_Init_thread FUNNELED must not call MPI), and its
+  // caller polls with test() instead.
+  static constexpr size_t kWoken = SIZE_MAX;
+  virtual bool can_wake() const { return false; }
+  // Any thread, where can_wake(): the wait_any_or_woken under way, else the next one, returns kWoken.
+  virtual void wake() {}
+  // wait_any, but it also returns kWoken (completing nothing) after a wake().
+  // Where !can_wake() it is wait_any.
+  virtual size_t wait_any_or_woken(std::span<Handle> handles, size_t* bytes) { return wait_any(handles, bytes); }
 };
 
 // MPI point-to-point over `comm` (which must outlive the result).
@@ -51,6 +65,11 @@ class TransportDecorator : public Transport {
   size_t wait(Handle h) override { return inner_.wait(h); }
   bool test(Handle h, size_t* bytes) override { return inner_.test(h, bytes); }
   size_t wait_any(std::span<Handle> handles, size_t* bytes) override { return inner_.wait_any(handles, bytes); }
+  bool can_wake() const override { return inner_.can_wake(); }
+  void wake() override { inner_.wake(); }
+  size_t wait_any_or_woken(std::span<Handle> handles, size_t* bytes) override {
+    return inner_.wait_any_or_woken(handles, bytes);
+  }
 
  protected:
   Transport& inner_;

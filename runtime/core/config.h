@@ -104,6 +104,7 @@ struct ExchangeConfig {
   float clip = 4.0f;           // fixed point: |delta| clipped to this
   int frac_bits = 24;          // fixed point: one step is 2^-frac_bits
   size_t chunk_bytes = size_t{1} << 20;
+  int crypto_threads = -1;     // leader's worker threads for the secure ring's CPU work; -1: auto (crypto_workers.h)
   int max_failed_rounds = 3;   // consecutive failed attempts before the job stops
   double connect_timeout_s = 120;  // one job per site: how long a leader keeps dialling the others
   double peer_timeout_s = 300;     // every wait of a leader for another leader in an agreement

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -178,20 +177,25 @@ EgressLog::~EgressLog() {
 
 void EgressLog::record(uint64_t round, uint64_t attempt, const char* phase, const std::string& to,
                        std::span<const uint8_t> message) {
-  const auto t0 = std::chrono::steady_clock::now();
+  append(round, attempt, phase, to, message.size(), digest(message));
+}
+
+Sha256Digest EgressLog::digest(std::span<const uint8_t> message) { return sha256(message.data(), message.size()); }
+
+void EgressLog::append(uint64_t round, uint64_t attempt, const char* phase, const std::string& to, uint64_t bytes,
+                       const Sha256Digest& digest) {
   EgressRecord r;
   r.round = round;
   r.attempt = attempt;
   r.phase = phase;
   r.to = to;
-  r.bytes = message.size();
-  r.sha256 = to_hex(sha256(message.data(), message.size()));
+  r.bytes = bytes;
+  r.sha256 = to_hex(digest);
   r.prev = to_hex(head_);
-  hash_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string line = format_egress_record(r);
   write_all(fd_, line, path_);
   head_ = sha256(line.data(), line.size());
-  total_bytes_ += message.size();
+  total_bytes_ += bytes;
 }
 
 void EgressLog::sync() {

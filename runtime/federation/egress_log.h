@@ -107,13 +107,21 @@ class EgressLog {
 
   // Appends the line of `message`, about to be sent to site `to`. Call it
   // before the send. Throws Error when the line cannot be written (then do not send).
+  // The same as append(..., message.size(), digest(message)).
   void record(uint64_t round, uint64_t attempt, const char* phase, const std::string& to,
               std::span<const uint8_t> message);
+  // record() in two halves, so that the hashing (the costly half) can run on
+  // any thread while the lines are still appended in send order, chained:
+  // digest() is the `sha256` of a message (thread-safe, touches no log);
+  // append() writes the line of a message of `bytes` with that digest (one
+  // thread at a time, in the order the messages are handed to the transport).
+  static Sha256Digest digest(std::span<const uint8_t> message);
+  void append(uint64_t round, uint64_t attempt, const char* phase, const std::string& to, uint64_t bytes,
+              const Sha256Digest& digest);
   // fsync: every line recorded so far is on disk. Throws Error when it fails.
   void sync();
 
   uint64_t total_bytes() const { return total_bytes_; }  // of the messages recorded by this writer
-  double hash_seconds() const { return hash_seconds_; }
   const std::string& path() const { return path_; }
   std::string head() const { return to_hex(head_); }
 
@@ -122,7 +130,6 @@ class EgressLog {
   int fd_ = -1;
   Sha256Digest head_{};  // hash of the last line (zeros: the genesis value)
   uint64_t total_bytes_ = 0;
-  double hash_seconds_ = 0.0;
 };
 
 }  // namespace fedtrain

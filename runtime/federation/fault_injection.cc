@@ -132,11 +132,18 @@ bool FaultyTransport::test(Handle h, size_t* bytes) {
   return done;
 }
 
-size_t FaultyTransport::wait_any(std::span<Handle> handles, size_t* bytes) {
+size_t FaultyTransport::wait_any(std::span<Handle> handles, size_t* bytes) { return wait_first(handles, bytes, false); }
+
+size_t FaultyTransport::wait_any_or_woken(std::span<Handle> handles, size_t* bytes) {
+  return wait_first(handles, bytes, true);
+}
+
+size_t FaultyTransport::wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable) {
   std::vector<Handle> inner(handles.size(), -1);
   for (size_t i = 0; i < handles.size(); ++i)
     if (handles[i] >= 0) inner[i] = slots_[handles[i]].inner;
-  const size_t i = inner_.wait_any(inner, bytes);
+  const size_t i = wakeable ? inner_.wait_any_or_woken(inner, bytes) : inner_.wait_any(inner, bytes);
+  if (i == kWoken) return kWoken;
   slots_[handles[i]].done = true;
   handles[i] = -1;
   return i;

@@ -31,8 +31,12 @@ class FaultyTransport final : public Transport {
   size_t wait(Handle h) override;
   bool test(Handle h, size_t* bytes) override;
   size_t wait_any(std::span<Handle> handles, size_t* bytes) override;
+  bool can_wake() const override { return inner_.can_wake(); }
+  void wake() override { inner_.wake(); }
+  size_t wait_any_or_woken(std::span<Handle> handles, size_t* bytes) override;
 
  private:
+  size_t wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable);
   struct Slot {
     Handle inner = -1;  // -1: held back (reorder) until the next chunk goes
     bool done = false;

@@ -4,6 +4,7 @@
 #include "runtime/core/check.h"
 #include "runtime/core/injection.h"
 #include "runtime/core/log.h"
+#include "runtime/federation/crypto_workers.h"
 #include "runtime/federation/fault_injection.h"
 #include "runtime/federation/secure_aggregator.h"
 #include "runtime/federation/secure_setup.h"
@@ -78,6 +79,15 @@ void LeaderExchange::connect() {
   }
   SecureOptions options = secure_options(config_);
   options.settings = settings;
+  options.crypto_threads = config_.exchange.crypto_threads >= 0 ? config_.exchange.crypto_threads
+                                                                : auto_crypto_threads(topo_.site_ranks_on_node());
+  log_info("secure aggregation: " + std::to_string(options.crypto_threads) + " crypto thread(s) beside the ring's own (" +
+           (config_.exchange.crypto_threads >= 0
+                ? std::string("federation.crypto_threads")
+                : "auto: " + std::to_string(affinity_cpus()) + " CPUs in this leader's affinity mask, " +
+                      std::to_string(topo_.site_ranks_on_node()) + " rank(s) of site " + topo_.site_name() +
+                      " on its node") +
+           ")");
   aggregator_ = std::make_unique<SecureAggregator>(*t, log_.get(), *schedule_, sites, config_.job_id, options);
   if (config_.exchange.allow_two_participants)
     log_warn("federation.allow_two_participants = true: in a round with exactly two participants each leader "

@@ -44,7 +44,8 @@ SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySche
       schedule_(schedule),
       sites_(sites),
       options_(options),
-      link_(transport, log, sites, job_tag(job_id)) {
+      link_(transport, log, sites, job_tag(job_id)),
+      workers_(options.crypto_threads) {
   // Session id: every leader's 32 random bytes, hashed in site order. Sent in
   // clear: it is a public salt of the key schedule; tampering with it only
   // makes keys disagree, which the first sealed message detects.
@@ -73,14 +74,14 @@ SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySche
 }
 
 SecureStats SecureAggregator::stats() const {
-  SecureStats s = stats_;
+  SecureStats s = stats_;  // read on the ring's thread between rounds: no crypto thread is at work
   s.link = link_.stats();
   return s;
 }
 
 RoundKeys& SecureAggregator::keys_for(const RoundId& id, Phase phase) {
   if (!keys_ || keys_->round() != static_cast<uint64_t>(id.round) || keys_->attempt() != static_cast<uint64_t>(id.attempt))
-    keys_ = std::make_unique<RoundKeys>(schedule_, transport_.size(), id.round, id.attempt);
+    keys_ = std::make_unique<RoundKeys>(schedule_, transport_.size(), id.round, id.attempt, workers_.lanes());
   if (used_round_ != id.round) {
     used_round_ = id.round;
     used_.clear();
@@ -136,7 +137,9 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   // protocol has the same shape on every leader.
   RoundKeys& keys = keys_for(id, Phase::kReduceScatter);
   keys_for(id, Phase::kAllGather);
-  MaskStreams masks = keys.mask_streams();
+  // A set of mask streams per lane: crypto threads encode chunks at the same time.
+  std::vector<MaskStreams> masks(workers_.lanes());
+  for (MaskStreams& m : masks) m = keys.mask_streams();
   ring_.resize(update.size());
   std::vector<float> zeros;
   std::span<const float> source = update;
@@ -157,11 +160,15 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   // (they may count its samples while it contributes nothing): it adds fresh
   // uniform noise that no mask cancels, so that nobody can decode this attempt.
   const bool blind = !failure.empty();
-  auto prepare = [&](size_t first, size_t count) {
+  auto prepare = [&](size_t first, size_t count, int lane) {
     std::span<uint32_t> out(ring_.data() + first, count);
-    encode_masked(out, source.subspan(first, count), first, options_.fixed_point, weight, seed, me, masks.peers,
-                  masks.streams, &stats_.quantize_seconds, &stats_.mask_seconds);
-    if (blind) add_fresh_noise(out);
+    double quantize = 0.0, mask = 0.0;
+    encode_masked(out, source.subspan(first, count), first, options_.fixed_point, weight, seed, me, masks[lane].peers,
+                  masks[lane].streams, &quantize, &mask);
+    if (blind) add_fresh_noise(out);  // OpenSSL's RAND_bytes is thread-safe
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.quantize_seconds += quantize;
+    stats_.mask_seconds += mask;
   };
 
   // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
@@ -171,8 +178,10 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
       ring_allreduce(link_, ring_, options_.chunk_bytes, prepare, [&](size_t first, const uint32_t* values, size_t count) {
         const auto t = Clock::now();
         kernels::cpu::dequantize(update.data() + first, values, count, step);
-        stats_.dequantize_seconds += since(t);
-      });
+        const double seconds = since(t);
+        std::lock_guard<std::mutex> lock(stats_mu_);
+        stats_.dequantize_seconds += seconds;
+      }, &workers_);
   if (failure.empty()) failure = ring_failure;
 
   if (!failure.empty()) {

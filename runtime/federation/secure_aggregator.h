@@ -22,6 +22,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "runtime/collectives/transport.h"
 #include "runtime/crypto/key_schedule.h"
 #include "runtime/federation/aggregator.h"
+#include "runtime/federation/crypto_workers.h"
 #include "runtime/federation/egress_log.h"
 #include "runtime/federation/fixed_point.h"
 #include "runtime/federation/secure_link.h"
@@ -43,9 +45,11 @@ struct SecureOptions {
   double max_update_norm = 0.0;
   uint64_t seed = 1;  // of the stochastic rounding (not secret: reproducible runs)
   Sha256Digest settings{};  // agreed at start (settings_agreement.h); mixed into the session id
+  int crypto_threads = 0;   // worker threads for the ring's CPU work (crypto_workers.h); 0: all on the calling thread
 };
 
-// Where the time of the secure exchange goes (seconds, summed over rounds).
+// Where the time of the secure exchange goes (seconds, summed over rounds;
+// with crypto threads, summed over the threads that did the work).
 struct SecureStats {
   double quantize_seconds = 0.0;
   double mask_seconds = 0.0;
@@ -72,6 +76,7 @@ class SecureAggregator final : public Aggregator {
   }
 
   SecureStats stats() const;
+  int crypto_threads() const { return workers_.threads(); }
 
  private:
   RoundKeys& keys_for(const RoundId& id, Phase phase);
@@ -83,7 +88,9 @@ class SecureAggregator final : public Aggregator {
   std::vector<std::string> sites_;
   SecureOptions options_;
   SecureLink link_;
+  CryptoWorkers workers_;
   SecureStats stats_;
+  std::mutex stats_mu_;  // prepare and the final sink add to stats_ from crypto threads
   uint64_t session_bytes_ = 0;
   std::unique_ptr<RoundKeys> keys_;
   // (attempt, phase) pairs of the current round that sealed already: a second

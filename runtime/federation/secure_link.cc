@@ -51,6 +51,10 @@ Transport::Handle SecureLink::send(int peer, Phase phase, std::span<const uint8_
     log_->record(keys_->round(), keys_->attempt(), phase_name(phase), sites_[peer], wire);
     stats_.log_seconds += since(t);
   }
+  return isend(peer, phase, wire);
+}
+
+Transport::Handle SecureLink::isend(int peer, Phase phase, std::span<const uint8_t> wire) {
   const auto t = Clock::now();  // MPI may copy data here (shared memory): counted as transfer
   const Transport::Handle h = transport_.isend(peer, static_cast<int>(phase), wire);
   stats_.transfer_seconds += since(t);
@@ -76,6 +80,13 @@ bool SecureLink::arrived(Transport::Handle h, size_t* bytes) {
 size_t SecureLink::wait_any(std::span<Transport::Handle> handles, size_t* bytes) {
   const auto t = Clock::now();
   const size_t i = transport_.wait_any(handles, bytes);
+  stats_.transfer_seconds += since(t);
+  return i;
+}
+
+size_t SecureLink::wait_any_or_woken(std::span<Transport::Handle> handles, size_t* bytes) {
+  const auto t = Clock::now();
+  const size_t i = transport_.wait_any_or_woken(handles, bytes);
   stats_.transfer_seconds += since(t);
   return i;
 }
@@ -131,26 +142,51 @@ std::pair<uint8_t*, uint8_t*> SecureLink::chunk_buffers(size_t slots, size_t chu
   return {send_wire_.data(), recv_wire_.data()};
 }
 
-Transport::Handle SecureLink::send_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire) {
+SecureLink::SealedChunk SecureLink::seal_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire,
+                                               int lane, LinkStats& times) const {
   FT_CHECK(keys_ != nullptr);
-  const auto t = Clock::now();
-  seal_message(keys_->to(to), header(id.phase, id.step, self(), to, id.chunk, id.chunks, plain.size()), plain.data(), wire);
-  stats_.seal_seconds += since(t);
-  return send(to, id.phase, {wire, wire_bytes(plain.size())});
+  auto t = Clock::now();
+  SealedChunk sealed;
+  sealed.bytes = wire_bytes(plain.size());
+  seal_message(keys_->to(to, lane), header(id.phase, id.step, self(), to, id.chunk, id.chunks, plain.size()), plain.data(),
+               wire);
+  times.seal_seconds += since(t);
+  if (log_ != nullptr) {
+    t = Clock::now();
+    sealed.digest = EgressLog::digest({wire, sealed.bytes});
+    times.log_seconds += since(t);
+  }
+  return sealed;
+}
+
+Transport::Handle SecureLink::send_sealed(Phase phase, int to, const uint8_t* wire, const SealedChunk& sealed) {
+  if (log_ != nullptr) {  // before the send: no message leaves unrecorded
+    const auto t = Clock::now();
+    log_->append(keys_->round(), keys_->attempt(), phase_name(phase), sites_[to], sealed.bytes, sealed.digest);
+    stats_.log_seconds += since(t);
+  }
+  return isend(to, phase, {wire, sealed.bytes});
 }
 
 Transport::Handle SecureLink::post_chunk(Phase phase, int from, std::span<uint8_t> slot) {
   return transport_.irecv(from, static_cast<int>(phase), slot);
 }
 
-std::string SecureLink::open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received) {
+std::string SecureLink::open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received, int lane,
+                                   LinkStats& times) const {
   FT_CHECK(keys_ != nullptr);
   const MessageHeader expected = header(id.phase, id.step, from, self(), id.chunk, id.chunks, bytes);
   const auto t = Clock::now();
   // Opened in place: the plaintext lands in the wire buffer and reaches the caller only once verified.
-  std::string why = open_message(keys_->from(from), expected, wire, received, wire + wire_offset::kPayload);
-  stats_.open_seconds += since(t);
+  std::string why = open_message(keys_->from(from, lane), expected, wire, received, wire + wire_offset::kPayload);
+  times.open_seconds += since(t);
   return why.empty() ? why : describe(expected, why);
+}
+
+void SecureLink::add_times(const LinkStats& times) {
+  stats_.seal_seconds += times.seal_seconds;
+  stats_.open_seconds += times.open_seconds;
+  stats_.log_seconds += times.log_seconds;
 }
 
 }  // namespace fedtrain

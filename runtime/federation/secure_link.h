@@ -9,8 +9,11 @@
 //               sealing, sending, receiving and opening; a chunk is handed
 //               on only after its tag verified.
 // Every message is recorded in the egress log before it is handed to the
-// transport: seal chunk k, hash and record it, send it; chunk k+1 is sealed
-// and hashed while chunk k is in flight. After the round totals (the last
+// transport: seal chunk k and hash it (seal_chunk: any thread, so crypto
+// threads do it, several chunks at once), then append its line and send it
+// (send_sealed: the ring's thread, in send order, so the lines are chained
+// in the order the messages leave); chunk k+1 is sealed and hashed while
+// chunk k is in flight. After the round totals (the last
 // exchange of a round, round_driver.h step 9) the log is fsynced.
 // A failure does not throw: it is returned as text naming sender, receiver,
 // round, phase and what failed, and the attempt is then failed on every
@@ -37,6 +40,8 @@ struct LinkStats {
   double open_seconds = 0.0;
   double transfer_seconds = 0.0;  // waiting for the transport
   double log_seconds = 0.0;       // hashing, writing and fsyncing the egress log
+  // seal, open and the log's hashing are summed over the threads that did them
+  // (with crypto threads, CPU seconds of several threads, not wall time)
   uint64_t wire_bytes = 0;        // sent
   uint64_t messages = 0;          // sent
 };
@@ -50,6 +55,7 @@ class SecureLink {
   int size() const { return transport_.size(); }
   const std::string& site(int leader) const { return sites_[leader]; }
   void begin(RoundKeys& keys) { keys_ = &keys; }
+  int lanes() const { return keys_ != nullptr ? keys_->lanes() : 0; }  // of the round keys begun
 
   std::string all_to_all(Phase phase, std::span<const uint8_t> mine, std::vector<std::vector<uint8_t>>& theirs);
 
@@ -64,18 +70,36 @@ class SecureLink {
   // `slots` buffers of chunk_slot_bytes(chunk_bytes) each for sends and as many for
   // receives, kept from call to call (no allocation, no page faults per round).
   std::pair<uint8_t*, uint8_t*> chunk_buffers(size_t slots, size_t chunk_bytes);
-  // Seals `plain` into `wire` (wire_bytes(plain.size()) bytes, unchanged until the
-  // handle completes), records it in the egress log, and sends it to `to`.
-  Transport::Handle send_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire);
+  // A chunk sealed, and the digest of its wire bytes for the egress log (zeros without a log).
+  struct SealedChunk {
+    size_t bytes = 0;
+    Sha256Digest digest{};
+  };
+  // Any thread, one at a time per `lane` of the round's keys: seals `plain`
+  // into `wire` (wire_bytes(plain.size()) bytes, unchanged until the send's
+  // handle completes) and hashes it for the egress log. Adds its seconds to
+  // `times` (seal_seconds, log_seconds), not to stats().
+  SealedChunk seal_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire, int lane,
+                         LinkStats& times) const;
+  // The ring's thread, in send order: appends the chunk's line to the egress log, then sends it to `to`.
+  Transport::Handle send_sealed(Phase phase, int to, const uint8_t* wire, const SealedChunk& sealed);
   // A receive from `from` into `slot` (chunk_slot_bytes).
   Transport::Handle post_chunk(Phase phase, int from, std::span<uint8_t> slot);
-  // Opens a received chunk of `bytes` plaintext in place (at wire + wire_offset::kPayload):
-  // "" or why it was rejected.
-  std::string open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received);
+  // Any thread, one at a time per `lane`: opens a received chunk of `bytes`
+  // plaintext in place (at wire + wire_offset::kPayload): "" or why it was
+  // rejected. Adds its seconds to `times` (open_seconds).
+  std::string open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received, int lane,
+                         LinkStats& times) const;
+  // The ring's thread: adds what seal_chunk and open_chunk measured on other threads to stats().
+  void add_times(const LinkStats& times);
   // The transport's test, wait and wait_any, timed as transfer.
   bool arrived(Transport::Handle h, size_t* bytes);
   size_t wait(Transport::Handle h);
   size_t wait_any(std::span<Transport::Handle> handles, size_t* bytes);
+  // The transport's wake (any thread) and wait_any_or_woken (Transport::kWoken after a wake).
+  bool can_wake() const { return transport_.can_wake(); }
+  void wake() { transport_.wake(); }
+  size_t wait_any_or_woken(std::span<Transport::Handle> handles, size_t* bytes);
 
   const LinkStats& stats() const { return stats_; }
 
@@ -85,6 +109,8 @@ class SecureLink {
   std::string describe(const MessageHeader& h, const std::string& what) const;
   // Records `wire` in the egress log, then sends it.
   Transport::Handle send(int peer, Phase phase, std::span<const uint8_t> wire);
+  // Sends it, counted and timed.
+  Transport::Handle isend(int peer, Phase phase, std::span<const uint8_t> wire);
 
   Transport& transport_;
   EgressLog* log_;

@@ -172,7 +172,19 @@ bool TcpTransport::test(Handle h, size_t* bytes) {
 // Waits until one handle completes. The bound: a handle whose peer moved no
 // byte in its direction (received for a receive, taken for a send) for
 // peer_timeout_s since this wait began fails that peer.
-size_t TcpTransport::wait_any(std::span<Handle> handles, size_t* bytes) {
+size_t TcpTransport::wait_any(std::span<Handle> handles, size_t* bytes) { return wait_first(handles, bytes, false); }
+
+size_t TcpTransport::wait_any_or_woken(std::span<Handle> handles, size_t* bytes) { return wait_first(handles, bytes, true); }
+
+void TcpTransport::wake() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->woken = true;
+  }
+  impl_->cv.notify_all();
+}
+
+size_t TcpTransport::wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable) {
   Impl& m = *impl_;
   std::unique_lock<std::mutex> lock(m.mu);
   const auto start = Clock::now();
@@ -201,6 +213,10 @@ size_t TcpTransport::wait_any(std::span<Handle> handles, size_t* bytes) {
       }
     }
     FT_CHECK(any, "wait_any with nothing pending");
+    if (wakeable && m.woken) {
+      m.woken = false;
+      return kWoken;
+    }
     if (Clock::now() >= earliest) {
       const Impl::Op& op = m.ops[handles[late]];
       const int peer = op.peer;

@@ -100,6 +100,9 @@ class TcpTransport final : public Transport {
   size_t wait(Handle h) override;
   bool test(Handle h, size_t* bytes) override;
   size_t wait_any(std::span<Handle> handles, size_t* bytes) override;
+  bool can_wake() const override { return true; }
+  void wake() override;
+  size_t wait_any_or_woken(std::span<Handle> handles, size_t* bytes) override;
 
   // Stats of every leader, indexed by rank (self's entry: zeros).
   std::vector<PeerStats> peer_stats() const;
@@ -111,6 +114,8 @@ class TcpTransport final : public Transport {
   struct Impl;
 
  private:
+  // wait_any; `wakeable`: wait_any_or_woken.
+  size_t wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable);
   std::unique_ptr<Impl> impl_;
 };
 

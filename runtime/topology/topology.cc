@@ -5,6 +5,7 @@
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
 #include "runtime/topology/mpi_check.h"
+#include "runtime/topology/node.h"
 
 namespace fedtrain {
 
@@ -75,6 +76,7 @@ Topology Topology::create(const Config& config, const Comm& world) {
   t.site_index_ = site_of[t.world_rank_];
   t.site_comm_ = world.split(t.site_index_, t.world_rank_);
   t.site_rank_ = t.site_comm_.rank();
+  t.site_ranks_on_node_ = node_info(t.site_comm_).local_size;
   FT_CHECK(t.site_comm_.size() == count[t.site_index_]);
   t.leaders_comm_ = world.split(t.site_rank_ == 0 ? 0 : MPI_UNDEFINED, t.site_index_);
   if (t.is_leader()) FT_CHECK(t.leaders_comm_.rank() == t.site_index_ && t.leaders_comm_.size() == n_sites);
@@ -99,6 +101,7 @@ Topology Topology::one_site(const Config& config, const Comm& world) {
   t.sites_[t.site_index_].ranks = t.world_size_;
   t.site_comm_ = world.split(0, t.world_rank_);
   t.site_rank_ = t.site_comm_.rank();
+  t.site_ranks_on_node_ = node_info(t.site_comm_).local_size;
   set_process_label("rank " + std::to_string(t.world_rank_) + " " + t.site_name() + ":" + std::to_string(t.site_rank_));
   return t;
 }

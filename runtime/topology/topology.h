@@ -43,6 +43,8 @@ class Topology {
   int site_rank() const { return site_rank_; }
   int site_size() const { return sites_[site_index_].ranks; }
   bool is_leader() const { return site_rank_ == 0; }
+  // Ranks of this site on this rank's node (MPI_COMM_TYPE_SHARED within site_comm), this one included.
+  int site_ranks_on_node() const { return site_ranks_on_node_; }
   int n_sites() const { return static_cast<int>(sites_.size()); }
   // This MPI world is one site's job; the other sites run jobs of their own.
   bool one_job_per_site() const { return one_job_per_site_; }
@@ -58,7 +60,7 @@ class Topology {
  private:
   static Topology one_site(const Config& config, const Comm& world);
 
-  int world_rank_ = 0, world_size_ = 0, site_index_ = 0, site_rank_ = 0;
+  int world_rank_ = 0, world_size_ = 0, site_index_ = 0, site_rank_ = 0, site_ranks_on_node_ = 1;
   bool one_job_per_site_ = false;
   std::vector<SiteLayout> sites_;
   Comm world_, site_comm_, leaders_comm_;

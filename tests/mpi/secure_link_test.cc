@@ -4,9 +4,11 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
+#include "runtime/federation/crypto_workers.h"
 #include "runtime/federation/encrypted_ring.h"
 #include "runtime/federation/fault_injection.h"
 #include "runtime/federation/secure_aggregator.h"
@@ -56,46 +58,51 @@ bool on_all(bool mine) {
   return out == 1;
 }
 
+// With and without crypto threads (which hash the messages, while the ring's thread appends the lines).
 TEST(SecureLink, EveryMessageIsInTheEgressLogBeforeItIsSent) {
-  Comm world = Comm::borrow(MPI_COMM_WORLD);
-  testing::SecureLeaders leaders(world);
-  testing::TempDir dir;
-  const std::string path = dir.file("egress.jsonl");
-  EgressLog log(path);
-  LogCheckingTransport checking(*leaders.transport, path);
-  SecureOptions o;
-  o.chunk_bytes = 4000;
-  // Session set-up, statuses, the ring, outcomes and totals of two rounds.
-  SecureAggregator secure(checking, &log, *leaders.schedule, leaders.sites, "test", o);
-  for (int64_t round = 1; round <= 2; ++round) {
-    std::vector<float> update(10000, 0.01f * static_cast<float>(world.rank() + 1));
-    UpdateStatus status;
-    status.samples = 100;
-    status.norm = 1.0;
-    const RoundId id{round, 0};
-    const AggregateResult r = secure.average(update, status, id);
-    ASSERT_EQ(r.failure, "");
-    ASSERT_TRUE(secure.agree(r.outcome, Sha256Digest{}, id).agreed);
-    double totals[2] = {1.0, 2.0};
-    secure.sum(totals, id);
+  for (int threads : {0, 2}) {
+    Comm world = Comm::borrow(MPI_COMM_WORLD);
+    testing::SecureLeaders leaders(world);
+    testing::TempDir dir;
+    const std::string path = dir.file("egress.jsonl");
+    EgressLog log(path);
+    LogCheckingTransport checking(*leaders.transport, path);
+    SecureOptions o;
+    o.chunk_bytes = 4000;
+    o.crypto_threads = threads;
+    // Session set-up, statuses, the ring, outcomes and totals of two rounds.
+    SecureAggregator secure(checking, &log, *leaders.schedule, leaders.sites, "test", o);
+    for (int64_t round = 1; round <= 2; ++round) {
+      std::vector<float> update(10000, 0.01f * static_cast<float>(world.rank() + 1));
+      UpdateStatus status;
+      status.samples = 100;
+      status.norm = 1.0;
+      const RoundId id{round, 0};
+      const AggregateResult r = secure.average(update, status, id);
+      ASSERT_EQ(r.failure, "");
+      ASSERT_TRUE(secure.agree(r.outcome, Sha256Digest{}, id).agreed);
+      double totals[2] = {1.0, 2.0};
+      secure.sum(totals, id);
+    }
+    EXPECT_GT(checking.sends(), 20u);
+    EXPECT_EQ(checking.unrecorded(), 0u) << checking.unrecorded() << " of " << checking.sends()
+                                         << " messages were sent before their line was written (" << threads
+                                         << " crypto threads); first: " << checking.first();
+    EXPECT_TRUE(on_all(checking.unrecorded() == 0));
   }
-  EXPECT_GT(checking.sends(), 20u);
-  EXPECT_EQ(checking.unrecorded(), 0u) << checking.unrecorded() << " of " << checking.sends()
-                                       << " messages were sent before their line was written; first: " << checking.first();
-  EXPECT_TRUE(on_all(checking.unrecorded() == 0));
 }
 
 // Leader s1 flips one ciphertext bit of its first message of `phase` in round 1.
 class TamperedLink {
  public:
-  explicit TamperedLink(const std::string& phase)
+  explicit TamperedLink(const std::string& phase, int lanes = 1)
       : world_(Comm::borrow(MPI_COMM_WORLD)), leaders_(world_) {
     leaders_.schedule->set_session(sha256("s", 1));
     faulty_ = std::make_unique<FaultyTransport>(
         *leaders_.transport, parse_injections({"tamper:site=s1,round=1,phase=" + phase + ",field=ciphertext"}),
         leaders_.sites[world_.rank()]);
     link_ = std::make_unique<SecureLink>(*faulty_, nullptr, leaders_.sites, job_tag("test"));
-    keys_ = std::make_unique<RoundKeys>(*leaders_.schedule, world_.size(), 1, 0);
+    keys_ = std::make_unique<RoundKeys>(*leaders_.schedule, world_.size(), 1, 0, lanes);
     link_->begin(*keys_);
   }
   SecureLink& link() { return *link_; }
@@ -128,21 +135,30 @@ TEST(SecureLink, AMessageThatDoesNotOpenIsHandedOnAsZeros) {
   }
 }
 
+// With 0, 1 and 3 crypto threads: the same failure text, nothing folded in or told final after it.
 TEST(SecureLink, ARingChunkThatDoesNotOpenIsNeitherAddedNorTakenAsFinal) {
-  TamperedLink t("reduce-scatter");
-  const int n = t.size(), me = t.rank(), victim = 2 % n;  // s1 sends its ring chunks to leader (1 + 1) mod n
-  const size_t len = 3000;                                 // several 4000-byte chunks per segment
-  std::vector<uint32_t> data(len, static_cast<uint32_t>(1000 * (me + 1)));
-  size_t told = 0;
-  const std::string failure =
-      ring_allreduce(t.link(), data, 4000, {}, [&](size_t, const uint32_t*, size_t count) { told += count; });
-  if (me != victim) return;
-  EXPECT_NE(failure.find("reduce-scatter message (step 0, chunk 1/"), std::string::npos) << failure;
-  // Its reduce-scatter failed at the first step: no piece of its sum is the sum.
-  EXPECT_EQ(told, 0u) << "elements told final after the failure";
-  if (n == 2) {
-    // The segment leader 0 was to add s1's part into (segment 1) holds leader 0's own values: nothing was added.
-    for (size_t i = len / 2; i < len; ++i) ASSERT_EQ(data[i], 1000u) << "element " << i;
+  for (int threads : {0, 1, 3}) {
+    CryptoWorkers workers(threads);
+    TamperedLink t("reduce-scatter", workers.lanes());
+    const int n = t.size(), me = t.rank(), victim = 2 % n;  // s1 sends its ring chunks to leader (1 + 1) mod n
+    const size_t len = 30000;                                // several 4000-byte chunks per segment
+    std::vector<uint32_t> data(len, static_cast<uint32_t>(1000 * (me + 1)));
+    std::atomic<size_t> told{0};
+    const std::string failure = ring_allreduce(
+        t.link(), data, 4000, {}, [&](size_t, const uint32_t*, size_t count) { told += count; }, &workers);
+    if (me != victim) continue;
+    EXPECT_NE(failure.find("round 1 attempt 0: reduce-scatter message (step 0, chunk 1/"), std::string::npos)
+        << failure << " (" << threads << " threads)";
+    EXPECT_NE(failure.find("from site 's1' to site '" + std::string("s") + std::to_string(victim) +
+                           "' rejected: authentication tag does not verify"),
+              std::string::npos)
+        << failure;
+    // Its reduce-scatter failed at the first step: no piece of its sum is the sum.
+    EXPECT_EQ(told.load(), 0u) << "elements told final after the failure (" << threads << " threads)";
+    if (n == 2) {
+      // The segment leader 0 was to add s1's part into (segment 1) holds leader 0's own values: nothing was added.
+      for (size_t i = len / 2; i < len; ++i) ASSERT_EQ(data[i], 1000u) << "element " << i << ", " << threads << " threads";
+    }
   }
 }
 

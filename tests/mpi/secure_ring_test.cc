@@ -3,13 +3,17 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <atomic>
 #include <random>
 
 #include "kernels/cpu/kernels.h"
+#include "runtime/federation/crypto_workers.h"
+#include "runtime/federation/egress_log.h"
 #include "runtime/federation/encrypted_ring.h"
 #include "runtime/federation/fixed_point.h"
 #include "runtime/federation/round_keys.h"
 #include "tests/support/secure_leaders.h"
+#include "tests/support/test_support.h"
 
 namespace fedtrain {
 namespace {
@@ -117,7 +121,7 @@ TEST(SecureRing, EncodingChunkByChunkInsideTheRingGivesTheSameSum) {
   MaskStreams masks = keys2.mask_streams();
   std::vector<uint32_t> lazy(x.size(), 0xDEADBEEF);
   std::vector<int> asked(x.size(), 0);
-  const std::string failure = ring_allreduce(link, lazy, 4096, [&](size_t first, size_t count) {
+  const std::string failure = ring_allreduce(link, lazy, 4096, [&](size_t first, size_t count, int) {
     for (size_t i = first; i < first + count; ++i) ++asked[i];
     encode_masked(std::span(lazy).subspan(first, count), std::span(x).subspan(first, count), first, fp, 0.25, 5, me,
                   masks.peers, masks.streams, nullptr, nullptr);
@@ -125,6 +129,60 @@ TEST(SecureRing, EncodingChunkByChunkInsideTheRingGivesTheSameSum) {
   ASSERT_EQ(failure, "");
   EXPECT_TRUE(std::all_of(asked.begin(), asked.end(), [](int a) { return a == 1; })) << "an element asked for twice or never";
   EXPECT_EQ(lazy, upfront);
+}
+
+// The ring with 0, 1 and 3 crypto threads (and so 1, 1 and 3 lanes of keys and mask streams): the same bits,
+// each element encoded once, each final piece told once, and the egress log's lines in send order.
+TEST(SecureRing, AnyNumberOfCryptoThreadsGivesTheSameVectorBitForBit) {
+  Comm world = Comm::borrow(MPI_COMM_WORLD);
+  testing::SecureLeaders leaders(world);
+  const int n = world.size(), me = world.rank();
+  leaders.schedule->set_session(sha256("s", 1));
+  const FixedPoint fp{4.0f, 24};
+  const std::vector<float> x = input_of(me, 200003);  // 4 KiB chunks: ~50 per segment at 4 leaders
+  testing::TempDir dir;
+  std::vector<std::vector<uint32_t>> results;
+  for (int threads : {0, 1, 3}) {
+    CryptoWorkers workers(threads);
+    // The same round keys every time (round 1, attempt 0): the same masks, so the same masked vector.
+    RoundKeys keys(*leaders.schedule, n, 1, 0, workers.lanes());
+    EgressLog log(dir.file("egress-" + std::to_string(threads) + ".jsonl"));
+    SecureLink link(*leaders.transport, &log, leaders.sites, job_tag("test"));
+    link.begin(keys);
+    std::vector<MaskStreams> masks(workers.lanes());
+    for (auto& m : masks) m = keys.mask_streams();
+    std::vector<uint32_t> v(x.size(), 0xDEADBEEF);
+    std::vector<std::atomic<int>> asked(x.size()), told(x.size());
+    std::atomic<int> bad_lane{0};
+    const std::string failure = ring_allreduce(
+        link, v, 4096,
+        [&](size_t first, size_t count, int lane) {
+          if (lane < 0 || lane >= workers.lanes()) ++bad_lane;
+          for (size_t i = first; i < first + count; ++i) ++asked[i];
+          encode_masked(std::span(v).subspan(first, count), std::span(x).subspan(first, count), first, fp, 0.25, 5, me,
+                        masks[lane].peers, masks[lane].streams, nullptr, nullptr);
+        },
+        [&](size_t first, const uint32_t* values, size_t count) {
+          for (size_t i = 0; i < count; ++i) {
+            ++told[first + i];
+            if (values[i] != v[first + i]) ++bad_lane;
+          }
+        },
+        &workers);
+    ASSERT_EQ(failure, "") << threads << " threads";
+    EXPECT_EQ(bad_lane.load(), 0);
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(asked[i].load(), 1) << "element " << i << ", " << threads << " threads";
+      ASSERT_EQ(told[i].load(), 1) << "element " << i << ", " << threads << " threads";
+    }
+    const EgressLogCheck check = verify_egress_log(log.path());
+    EXPECT_TRUE(check.intact()) << check.problems.front().what;
+    EXPECT_EQ(check.bytes, link.stats().wire_bytes);
+    EXPECT_EQ(check.lines, link.stats().messages);
+    results.push_back(std::move(v));
+  }
+  EXPECT_EQ(results[1], results[0]) << "1 crypto thread differs from none";
+  EXPECT_EQ(results[2], results[0]) << "3 crypto threads differ from none";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "runtime/core/error.h"
 #include "runtime/federation/egress_log.h"
@@ -113,6 +114,29 @@ TEST_F(EgressLogFile, AReopenedLogContinuesTheChainFromItsLastLine) {
   ASSERT_EQ(l.size(), 7u);
   EXPECT_NE(l[6].find("\"prev\":\"" + hash_of(last) + "\""), std::string::npos) << l[6];
   EXPECT_TRUE(verify_egress_log(path_).intact());
+}
+
+TEST(EgressLog, DigestsHashedOnOtherThreadsAndAppendedInOrderWriteTheSameLogAsRecord) {
+  testing::TempDir dir;
+  const std::string whole = dir.file("record.jsonl"), halves = dir.file("halves.jsonl");
+  std::vector<std::vector<uint8_t>> messages;
+  for (uint8_t i = 0; i < 6; ++i) messages.push_back(message(1000 + 37 * i, i));
+  {
+    EgressLog log(whole);
+    for (const auto& m : messages) log.record(4, 1, "reduce-scatter", "de", m);
+  }
+  {
+    // Hashed in reverse order on threads of their own, appended in send order.
+    std::vector<Sha256Digest> digests(messages.size());
+    std::vector<std::thread> threads;
+    for (size_t i = messages.size(); i-- > 0;)
+      threads.emplace_back([&, i] { digests[i] = EgressLog::digest(messages[i]); });
+    for (auto& t : threads) t.join();
+    EgressLog log(halves);
+    for (size_t i = 0; i < messages.size(); ++i) log.append(4, 1, "reduce-scatter", "de", messages[i].size(), digests[i]);
+  }
+  EXPECT_EQ(read_all(halves), read_all(whole));
+  EXPECT_TRUE(verify_egress_log(halves).intact());
 }
 
 TEST_F(EgressLogFile, ANewLogIsNotReadableByOthers) {
