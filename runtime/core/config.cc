@@ -116,7 +116,17 @@ const Key kKeys[] = {
   {"federation.chunk_kib", "1024", "secure aggregation: bytes per sealed message of the ring, KiB",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.chunk_bytes = static_cast<size_t>(parse_int(k, v, 1, 1 << 20)) * 1024; }},
   {"federation.crypto_threads", "auto", "secure aggregation: worker threads a leader uses for the ring's CPU work (quantise, mask, seal, the egress log's SHA-256, open, fold, dequantise), beside its thread that drives the transport; results are the same bit for bit whatever the number. 0: all on that one thread; auto: the CPUs the leader may run on (its affinity mask) minus the ranks of its site on its node, at most 8",
-   [](Config& c, const std::string& k, const std::string& v) { c.exchange.crypto_threads = v == "auto" ? -1 : static_cast<int>(parse_int(k, v, 0, 64)); }},
+   [](Config& c, const std::string& k, const std::string& v) {
+     if (v == "auto") {
+       c.exchange.crypto_threads = -1;
+       return;
+     }
+     try {
+       c.exchange.crypto_threads = static_cast<int>(parse_int(k, v, 0, 64));
+     } catch (const ConfigError&) {
+       throw ConfigError("config key '" + k + "': '" + v + "' is not valid; expected auto or an integer from 0 to 64");
+     }
+   }},
   {"federation.max_failed_rounds", "3", "consecutive failed exchange attempts before the job stops (exit 1)",
    [](Config& c, const std::string& k, const std::string& v) { c.exchange.max_failed_rounds = static_cast<int>(parse_int(k, v, 1, 1000)); }},
   {"federation.connect_timeout_s", "120", "one job per site: seconds a leader keeps trying to reach the other leaders at start (then exit 1, naming the site and address)",

@@ -104,6 +104,18 @@ TEST_F(ConfigTest, BadValuesNameKeyAndAllowedValues) {
   EXPECT_NE(e.find("true or false"), std::string::npos) << e;
 }
 
+TEST_F(ConfigTest, CryptoThreadsAreAutoByDefaultOrACount) {
+  EXPECT_EQ(load_config({"--config", write(kIni)}, "").exchange.crypto_threads, -1);  // auto
+  EXPECT_EQ(load_config({"--config", write(kIni), "--federation.crypto_threads=0"}, "").exchange.crypto_threads, 0);
+  EXPECT_EQ(load_config({"--config", write(kIni), "--federation.crypto_threads=3"}, "").exchange.crypto_threads, 3);
+  for (const char* bad : {"--federation.crypto_threads=many", "--federation.crypto_threads=-1",
+                          "--federation.crypto_threads=65"}) {
+    const std::string e = error_of({"--config", write(kIni), bad});
+    EXPECT_NE(e.find("'federation.crypto_threads'"), std::string::npos) << e;
+    EXPECT_NE(e.find("expected auto or an integer from 0 to 64"), std::string::npos) << e;
+  }
+}
+
 TEST_F(ConfigTest, StructuralErrors) {
   EXPECT_NE(error_of({"--config", dir_.file("missing.ini")}).find("cannot read config file"), std::string::npos);
   EXPECT_NE(error_of({"--config", write(std::string(kIni) + "[federation]\nrounds = 4\n")}).find("more than once"),
