@@ -145,6 +145,7 @@ class Pipeline {
     post_ready();
     while (sent_ < sends_.size() || retired_ < recvs_.size()) {
       bool moved = start_seals();
+      moved = collect() || moved;
       moved = issue_sends() || moved;
       moved = poll_receives() || moved;
       moved = collect() || moved;
@@ -165,9 +166,13 @@ class Pipeline {
     const ptrdiff_t source = plan_.source_of(plan_.sends()[k]);
     return k < sent_ + kWindow && (source < 0 || recvs_[source].state == RecvState::kDone);
   }
+  // Without threads a task runs when it is submitted: one seal and one open
+  // a turn, each send going out as soon as it is sealed, keep both links busy.
+  size_t burst() const { return workers_.threads() > 0 ? kWindow : 1; }
   bool start_seals() {
     bool moved = false;
-    while (next_seal_ < sends_.size() && seal_waits_only_for_slot(next_seal_)) {
+    for (size_t started = 0; started < burst() && next_seal_ < sends_.size() && seal_waits_only_for_slot(next_seal_);
+         ++started) {
       Transport::Handle& h = send_h_[next_seal_ % kWindow];
       size_t ignored = 0;
       if (h != -1 && !link_.arrived(h, &ignored)) break;  // tested, not waited for
@@ -214,7 +219,8 @@ class Pipeline {
   }
   bool poll_receives() {
     bool moved = false;
-    for (size_t k = first_on_wire(); k < next_post_ && recvs_[k].state == RecvState::kPosted; ++k) {
+    for (size_t k = first_on_wire(), opened = 0;
+         opened < burst() && k < next_post_ && recvs_[k].state == RecvState::kPosted; ++k, ++opened) {
       size_t got = 0;
       if (!link_.arrived(recvs_[k].handle, &got)) break;
       arrived(k, got);
