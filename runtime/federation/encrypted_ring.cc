@@ -144,12 +144,15 @@ class Pipeline {
   void loop() {
     post_ready();
     while (sent_ < sends_.size() || retired_ < recvs_.size()) {
-      bool moved = start_seals();
+      // Each step takes what the one before finished (without threads, at
+      // once): a fold, then the send that forwards it, then the next open.
+      bool moved = collect();
+      moved = commit() || moved;
+      moved = collect() || moved;
+      moved = start_seals() || moved;
       moved = collect() || moved;
       moved = issue_sends() || moved;
       moved = poll_receives() || moved;
-      moved = collect() || moved;
-      moved = commit() || moved;
       if (!moved) block();
     }
   }
