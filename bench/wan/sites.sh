@@ -143,6 +143,7 @@ shape_site() {
 start_delay() {
   local name=$1 ns=$2 bin pid i
   bin=$(nfq_delay_bin)
+  : >"$dir/nfq-$name.log"
   setsid nsenter --net="/run/netns/$ns" "$bin" --queue 0 --delay-ms "$delay_ms" \
     </dev/null >"$dir/nfq-$name.log" 2>&1 &
   pid=$!
@@ -156,6 +157,9 @@ start_delay() {
   ip netns exec "$ns" iptables-legacy -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0 --queue-bypass
 }
 
+# PID exists and is not a zombie (an ended helper waits for init, not for us, to reap it).
+alive() { [[ -r /proc/$1/stat ]] && [[ $(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) != Z ]]; }
+
 # --- down -------------------------------------------------------------------------------------------
 down() {
   local f pid i
@@ -165,8 +169,8 @@ down() {
     # Only our helper: the pid may have been reused since.
     if [[ $pid =~ ^[0-9]+$ ]] && grep -qa fedtrain_nfq_delay "/proc/$pid/cmdline" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+      ! alive "$pid" || { echo "sites: the delay helper $pid did not stop on SIGTERM; killing it" >&2; kill -KILL "$pid" 2>/dev/null || true; }
     fi
     rm -f "$f" "${f%.pid}.log"
   done
@@ -205,15 +209,19 @@ probe() {
   local up_bps down_bps rtt
   up_bps=$(jq -r '.end.sum_received.bits_per_second' <<<"$out")
   down_bps=$(jq -r '.end.sum_received_bidir_reverse.bits_per_second' <<<"$out")
-  # Idle round trip: n1 to n2 and back.
-  rtt=$(run_on n1 "ping -q -c 10 -i 0.2 $a2" | awk -F'[/ ]+' '/^rtt/ { print $7 }')
-  [[ -n $rtt ]] || die "ping from n1 to n2 got no answer"
+  # Idle round trip, n1 to n2 and back: the median of 11 pings. -U: user space to user space, as an
+  # application sees it (ping's default, the kernel's receive timestamp, is taken before n1's own
+  # delay, and would show half the round trip).
+  local rtts
+  rtts=$(run_on n1 "ping -U -c 11 -i 0.2 $a2" | sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p')
+  [[ -n $rtts ]] || die "ping from n1 to n2 got no answer"
+  rtt=$(sort -g <<<"$rtts" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
   jq -n --argjson set_rate "$(conf rate_bps)" --argjson up "$up_bps" --argjson down "$down_bps" \
-    --argjson rtt "$rtt" --argjson delay "$(conf delay_ms)" --argjson mtu "$(conf mtu)" --argjson s "$seconds" \
+    --argjson rtt "$rtt" --argjson rtt_min "$(sort -g <<<"$rtts" | head -1)" --argjson delay "$(conf delay_ms)" --argjson mtu "$(conf mtu)" --argjson s "$seconds" \
     --arg rate "$(conf rate)" \
     '{set_rate: $rate, set_rate_bps: $set_rate, measured_bps: ([$up, $down] | min | round),
       measured_bps_n1_to_n2: ($up | round), measured_bps_n2_to_n1: ($down | round),
-      rtt_ms: $rtt, set_delay_ms: $delay, set_rtt_ms: (2 * $delay), mtu: $mtu, seconds: $s}' >"$dir/link.json"
+      rtt_ms: $rtt, rtt_min_ms: $rtt_min, set_delay_ms: $delay, set_rtt_ms: (2 * $delay), mtu: $mtu, seconds: $s}' >"$dir/link.json"
   jq -r '"sites: link \(.set_rate) measured \(.measured_bps / 1e6 * 10 | round / 10) Mbit/s (\(100 * .measured_bps / .set_rate_bps * 10 | round / 10) % of set; n1->n2 \(.measured_bps_n1_to_n2 / 1e6 | round), n2->n1 \(.measured_bps_n2_to_n1 / 1e6 | round) at once), RTT \(.rtt_ms) ms (set \(.set_rtt_ms))"' "$dir/link.json"
 }
 
