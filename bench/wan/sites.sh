@@ -17,7 +17,8 @@
 #
 # The link of a site:
 #   rate   TBF on the site's eth0 egress (its uplink), RATE as tc takes it (100mbit, 1gbit, 10gbit).
-#          Burst: 2 ms of RATE (at least 64 KiB); queue: 20 ms of RATE beyond the burst.
+#          Burst: 2 ms of RATE (at least 64 KiB); queue beyond the burst: one round trip of RATE
+#          (2 x MS, at least 20 ms), the buffer TCP needs to keep the link busy after a loss.
 #   delay  every packet a site receives waits MS ms in fedtrain_nfq_delay (iptables raw PREROUTING ->
 #          NFQUEUE, one helper per site), then goes on in order. Every site delays what it receives,
 #          so a round trip between two sites takes 2 x MS: --delay 10 gives an RTT of 20 ms.
@@ -132,7 +133,7 @@ shape_site() {
   ip -n "$ns" link set eth0 mtu "$mtu"
   local burst limit
   burst=$(awk -v r="$rate_bps" 'BEGIN { b = r / 8 * 0.002; if (b < 65536) b = 65536; printf "%.0f", b }')
-  limit=$(awk -v r="$rate_bps" -v b="$burst" 'BEGIN { printf "%.0f", b + r / 8 * 0.020 }')
+  limit=$(awk -v r="$rate_bps" -v b="$burst" -v d="$delay_ms" 'BEGIN { q = 2 * d / 1000; if (q < 0.020) q = 0.020; printf "%.0f", b + r / 8 * q }')
   ip netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst "$burst" limit "$limit"
   ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_rmem="4096 131072 268435456" net.ipv4.tcp_wmem="4096 16384 268435456"
   [[ $delay_ms == 0 ]] || start_delay "$name" "$ns"
@@ -227,19 +228,35 @@ probe() {
 
 run_on() { "$hosts_tool" exec "$dir" "$@"; }
 
-# --- run --------------------------------------------------------------------------------------------
+# --- run ---------------------------------------------------------------------------------------------
+# CMD runs in the background and the script waits for it: a trapped signal interrupts 'wait' at
+# once (it would wait for a foreground CMD to end first). On INT or TERM, CMD gets SIGTERM and up to
+# 10 s to end, then the sites go (on_exit).
+cmd_pid=''
+stop_cmd() {
+  local i
+  if [[ -n $cmd_pid ]]; then
+    kill -TERM "$cmd_pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do alive "$cmd_pid" || break; sleep 0.1; done
+  fi
+  exit "$1"
+}
+
 run() {
   local args=()
   while [[ $# -gt 0 && $1 != -- ]]; do args+=("$1"); shift; done
   [[ ${1:-} == -- && $# -ge 2 ]] || bad "run needs '-- CMD...' after its options"
   shift
   parse_up_options "${args[@]}"
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  trap 'stop_cmd 130' INT
+  trap 'stop_cmd 143' TERM
   up "${args[@]}"
   probe
   local rc=0
-  FEDTRAIN_SITES_DIR=$dir "$@" || rc=$?
+  FEDTRAIN_SITES_DIR=$dir "$@" <&0 &
+  cmd_pid=$!
+  wait "$cmd_pid" || rc=$?
+  cmd_pid=''
   exit "$rc"
 }
 
