@@ -32,14 +32,14 @@
 #   {"set_rate_bps":..,"measured_bps":.. (the lower direction),"rtt_ms":..,"set_delay_ms":..,...}
 # Names start with "fw" (namespaces fwTAGnI, bridge fwbTAG, veth vfwTAGnI).
 #
-# Open MPI across the sites (from the repository root; use the names n1.., which the rsh agent
-# resolves; Open MPI's networks are the sites' subnet, DIR/subnet, because the host side of the
-# bridge, where mpirun runs, has no eth0 of the sites'):
+# Open MPI across the sites, from the repository root (docs/benchmarks.md, "Emulated WAN links"):
+# the hosts by their names n1.. (the rsh agent resolves them); the MPI traffic on eth0, which in a
+# site is its shaped link; Open MPI's control channel on the sites' subnet (DIR/subnet), because
+# mpirun runs on this machine, whose own eth0 is another network. No --prefix or PATH is needed.
 #   bench/wan/sites.sh up /tmp/wan 2 --rate 1gbit --delay 10
 #   mpirun --allow-run-as-root --mca plm_rsh_agent "bench/wan/sites.sh exec /tmp/wan" --host n1,n2 -n 2 \
-#     --mca btl tcp,self --mca btl_tcp_if_include "$(cat /tmp/wan/subnet)" \
-#     --mca oob_tcp_if_include "$(cat /tmp/wan/subnet)" -x OPENBLAS_NUM_THREADS=1 \
-#     build/launch/fedtrain bench secagg --max-bytes 8M
+#     --mca btl tcp,self --mca btl_tcp_if_include eth0 --mca oob_tcp_if_include "$(cat /tmp/wan/subnet)" \
+#     -x OPENBLAS_NUM_THREADS=1 build/launch/fedtrain bench secagg --max-bytes 8M
 #   bench/wan/sites.sh down /tmp/wan
 set -euo pipefail
 
@@ -50,12 +50,16 @@ hosts_tool=$root/launch/local-hosts.sh
 usage() {
   echo "usage: $0 up DIR N --rate RATE [--delay MS] [--mtu BYTES] | probe DIR [--seconds S] |" \
        "exec DIR HOST CMD... | down DIR | run DIR N --rate RATE [--delay MS] [--mtu BYTES] -- CMD..." >&2
-  echo "  ($0 is documented at its top; RATE as tc takes it: 100mbit, 1gbit, 10gbit)" >&2
+  echo "  ($0 --help says more, with the mpirun line across the sites; RATE as tc takes it: 100mbit, 1gbit, 10gbit)" >&2
   exit 2
 }
 die() { echo "sites: $*" >&2; exit 1; }
 bad() { echo "sites: $*" >&2; exit 2; }
 
+if [[ ${1:-} == --help || ${1:-} == -h ]]; then
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+  exit 0
+fi
 [[ $# -ge 2 ]] || usage
 action=$1
 dir=$2
