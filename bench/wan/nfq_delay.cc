@@ -77,14 +77,14 @@ void on_signal(int) { g_stop = 1; }
   std::exit(1);
 }
 
-// A whole, non-negative number (or, for the delay, a decimal) from argv; usage() otherwise.
-double parse_number(const char* flag, const char* text, double max) {
+// A non-negative number up to MAX from argv (WHOLE: no fraction); usage() otherwise.
+double parse_number(const char* flag, const char* text, double max, bool whole = true) {
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || v > max) {
-    usage((std::string(flag) + " wants a number from 0 to " + std::to_string(static_cast<long>(max)) +
-           ", not '" + text + "'").c_str());
+  if (errno != 0 || end == text || *end != '\0' || !(v >= 0) || v > max || (whole && v != static_cast<long>(v))) {
+    usage((std::string(flag) + " wants a " + (whole ? "whole " : "") + "number from 0 to " +
+           std::to_string(static_cast<long>(max)) + ", not '" + text + "'").c_str());
   }
   return v;
 }
@@ -99,7 +99,7 @@ Options parse_options(int argc, char** argv) {
       o.queue = static_cast<uint16_t>(parse_number("--queue", argv[i + 1], 65535));
       have_queue = true;
     } else if (flag == "--delay-ms") {
-      const double ms = parse_number("--delay-ms", argv[i + 1], 10000);
+      const double ms = parse_number("--delay-ms", argv[i + 1], 10000, false);
       o.delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
       have_delay = true;
     } else if (flag == "--maxlen") {
