@@ -24,8 +24,10 @@
 #          so a round trip between two sites takes 2 x MS: --delay 10 gives an RTT of 20 ms.
 #   mtu    9000 by default (jumbo frames): at 1500 the headers of TCP/IP/Ethernet take 4.4 % of the
 #          line rate, and TCP could not come within 4 % of RATE. --mtu 1500 gives Internet-like frames.
-#   TCP    net.ipv4.tcp_rmem/tcp_wmem maxima of 256 MiB in every site's namespace, so that one TCP
-#          connection can fill 10gbit x 50 ms of round trip (62.5 MB in flight).
+#   TCP    net.ipv4.tcp_rmem/tcp_wmem in every site's namespace: at most 256 MiB, so that one TCP
+#          connection can fill 10gbit x 50 ms of round trip (62.5 MB in flight); 4 MiB to start
+#          with, which rides over the scheduling gaps of a loaded machine (the kernel's 128 KiB/16 KiB
+#          left 1gbit at 92 % with 2 busy cores, where 4 MiB gives 96 %).
 #
 # DIR holds local-hosts.sh's files (hosts: "NAME ADDRESS NAMESPACE"), sites.conf (rate, rate_bps,
 # delay_ms, mtu), the delay helpers' nfq-nI.pid and .log, and after probe link.json:
@@ -139,7 +141,7 @@ shape_site() {
   burst=$(awk -v r="$rate_bps" 'BEGIN { b = r / 8 * 0.002; if (b < 65536) b = 65536; printf "%.0f", b }')
   limit=$(awk -v r="$rate_bps" -v b="$burst" -v d="$delay_ms" 'BEGIN { q = 2 * d / 1000; if (q < 0.020) q = 0.020; printf "%.0f", b + r / 8 * q }')
   ip netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst "$burst" limit "$limit"
-  ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_rmem="4096 131072 268435456" net.ipv4.tcp_wmem="4096 16384 268435456"
+  ip netns exec "$ns" sysctl -q -w net.ipv4.tcp_rmem="4096 4194304 268435456" net.ipv4.tcp_wmem="4096 4194304 268435456"
   [[ $delay_ms == 0 ]] || start_delay "$name" "$ns"
 }
 
