@@ -4,7 +4,7 @@
   model.py fit FILE.jsonl... [--out model.json]        least-squares fit; prints the parameters
   model.py table FILE.jsonl... --model model.json      measured against predicted (markdown); exit 1 past 15 %
   model.py project --model model.json --params 1e9 --sites 32 --rate 10gbit [--delay-ms D]
-                   [--chunk-kib K] [--crypto-rate-gbps X --crypto-threads T]
+                   [--chunk-kib K] [--crypto-rate-gbps X --crypto-threads T] [--overlap F]
 
 The model follows SecureAggregator::average and the pipelined ring of runtime/federation/encrypted_ring.h,
 for n leaders, a vector of `bytes`, sealed chunks of `chunk_bytes`, each leader's link rate R (bit/s),
@@ -102,16 +102,17 @@ def number(row, key, default=None, positive=False):
 class Exchange:
     """What the model needs of one secure exchange: the setting, not the outcome."""
 
-    def __init__(self, sites, bytes_, chunk_bytes, rate_bps, delay_s=0.0, burst_bytes=0.0):
+    def __init__(self, sites, bytes_, chunk_bytes, rate_bps, delay_s=0.0, burst_bytes=0.0, cpu_s=None):
         if sites < 2 or sites != int(sites):
             raise UsageError(f"sites must be a whole number of at least 2, not {sites}")
         self.sites, self.bytes, self.chunk_bytes = int(sites), float(bytes_), float(chunk_bytes)
         self.rate_bps, self.delay_s, self.burst_bytes = float(rate_bps), float(delay_s), float(burst_bytes)
+        self.cpu_s = cpu_s  # the CPU seconds the row measured (its phases), or None: from the fitted rates
         self.steps = 2 * (self.sites - 1)
-        segment = self.bytes / self.sites
-        self.chunks = max(1, math.ceil(segment / self.chunk_bytes))  # m: chunks per step
-        self.chunk = min(self.chunk_bytes, segment)  # c: bytes of a full chunk
-        self.wire_bytes = self.steps * segment  # V: what each leader sends
+        self.segment = self.bytes / self.sites  # what one step moves
+        self.chunks = max(1, math.ceil(self.segment / self.chunk_bytes))  # m: chunks per step
+        self.chunk = min(self.chunk_bytes, self.segment)  # c: bytes of a full chunk
+        self.wire_bytes = self.steps * self.segment  # V: what each leader sends
 
     @classmethod
     def of_row(cls, row):
@@ -121,10 +122,22 @@ class Exchange:
         row = dict(row, delay_ms=delay_ms or 0.0)
         return cls(number(row, "sites", positive=True), number(row, "bytes", positive=True),
                    number(row, "chunk_bytes", positive=True), number(row, "link_rate_bps", positive=True),
-                   number(row, "delay_ms") / 1e3, number(row, "burst_bytes", 0.0))
+                   number(row, "delay_ms") / 1e3, number(row, "burst_bytes", 0.0), measured_cpu_s(row))
 
     def bound_s(self):
         return 8 * self.wire_bytes / self.rate_bps
+
+
+def phases_s(row, phases):
+    got = row.get("phases_ms")
+    if not isinstance(got, dict) or any(isinstance(got.get(k), bool) or not isinstance(got.get(k), (int, float))
+                                        or got[k] < 0 for k in phases):
+        raise UsageError(f"{row['_where']}: \"phases_ms\" lacks {', '.join(phases)} (milliseconds per call)")
+    return sum(got[k] for k in phases) / 1e3
+
+
+def measured_cpu_s(row):
+    return phases_s(row, LOCAL_PHASES + WIRE_PHASES)
 
 
 def secagg_rows(paths):
@@ -142,24 +155,32 @@ def secagg_rows(paths):
 # ---- the model ---------------------------------------------------------------------------------
 
 def cpu_seconds(ex, model):
+    if ex.cpu_s is not None:
+        return ex.cpu_s
     return model["k_local_s_per_byte"] * ex.bytes + model["k_wire_s_per_byte"] * ex.wire_bytes
 
 
 def terms(ex, model):
     """T as const + a . (1/eta, alpha_status, alpha_hop), on the branches that `model` takes."""
-    p = cpu_seconds(ex, model) / (ex.steps * ex.chunks)
-    per_inv_eta = 8 * ex.chunk / ex.rate_bps  # tau = per_inv_eta / eta
-    tau = per_inv_eta / model["eta"]
+    cpu_step = cpu_seconds(ex, model) / ex.steps
+    p = cpu_step / ex.chunks  # one chunk's CPU work
+    link_per_inv_eta = 8 * ex.segment / ex.rate_bps  # a step's bytes on the wire, times eta
+    chunk_per_inv_eta = 8 * ex.chunk / ex.rate_bps  # one chunk's
+    tau = chunk_per_inv_eta / model["eta"]
     h = model["alpha_hop_s"] + ex.delay_s
-    const, a = 0.0, np.zeros(3)
-    # m tau': the link's pace or the CPU's
-    pace_c, pace_a = (0.0, np.array([ex.chunks * per_inv_eta, 0, 0])) if tau >= p else (ex.chunks * p, np.zeros(3))
-    if ex.chunks * max(tau, p) >= tau + h + p:  # the link (or CPU) kept busy across steps
+    hidden = 1 - model["overlap"]
+    # A step's pace: the slower of link and CPU, plus the part of the other that does not overlap it.
+    if link_per_inv_eta / model["eta"] >= cpu_step:
+        pace_c, pace_a = hidden * cpu_step, np.array([link_per_inv_eta, 0, 0])
+    else:
+        pace_c, pace_a = cpu_step, np.array([hidden * link_per_inv_eta, 0, 0])
+    pace = pace_c + pace_a[0] / model["eta"]
+    if pace >= tau + h + p:  # the link (or CPU) kept busy across steps
         period_c, period_a = pace_c, pace_a
     else:  # each step waits for its first chunk to come round
-        period_c, period_a = ex.delay_s + p, np.array([per_inv_eta, 0, 1])
-    const += ex.delay_s + (ex.steps - 1) * period_c + pace_c + ex.delay_s + p
-    a += np.array([0, 1, 0]) + (ex.steps - 1) * period_a + pace_a + np.array([0, 0, 1])
+        period_c, period_a = ex.delay_s + p, np.array([chunk_per_inv_eta, 0, 1])
+    const = ex.delay_s + (ex.steps - 1) * period_c + pace_c + ex.delay_s + p
+    a = np.array([0, 1, 0]) + (ex.steps - 1) * period_a + pace_a + np.array([0, 0, 1])
     a[0] -= 8 * ex.burst_bytes / ex.rate_bps
     return const, a
 
@@ -170,28 +191,22 @@ def predict(ex, model):
 
 
 def fit_cpu(rows):
-    """k_local, k_wire (s/B): least squares through 0 of each phase group's seconds per call."""
+    """k_local, k_wire (s/B): least squares through 0 of each phase group's seconds per call. Unweighted, so
+    the largest vectors (out of cache, as a projection's are) count most."""
     ks = {}
     for name, phases, volume in (("k_local_s_per_byte", LOCAL_PHASES, lambda ex: ex.bytes),
                                  ("k_wire_s_per_byte", WIRE_PHASES, lambda ex: ex.wire_bytes)):
-        x, y = [], []
-        for row in rows:
-            got = row.get("phases_ms")
-            if not isinstance(got, dict) or any(not isinstance(got.get(k), (int, float)) for k in phases):
-                raise UsageError(f"{row['_where']}: \"phases_ms\" lacks {', '.join(phases)}")
-            x.append(volume(Exchange.of_row(row)))
-            y.append(sum(got[k] for k in phases) / 1e3)
-        x, y = np.array(x), np.array(y)
-        w = 1 / np.maximum(y, 1e-9)  # relative error: small sizes count as much as large ones
-        ks[name] = float(np.sum(w * w * x * y) / np.sum(w * w * x * x))
+        x = np.array([volume(Exchange.of_row(row)) for row in rows])
+        y = np.array([phases_s(row, phases) for row in rows])
+        ks[name] = float(x @ y / (x @ x))
     return ks
 
 
 def fit(rows, iterations=50):
-    """Least squares of the relative error over (1/eta, alpha_status, alpha_hop), from a few starts."""
+    """Least squares of the relative error: (1/eta, alpha_status, alpha_hop) for each overlap on a grid."""
     cpu = fit_cpu(rows)
-    starts = [dict(cpu, eta=eta, alpha_status_s=alpha, alpha_hop_s=alpha) for eta in (0.6, 0.9, 1.0)
-              for alpha in (0.0, 1e-3, 1e-2)]
+    starts = [dict(cpu, overlap=float(overlap), eta=eta, alpha_status_s=1e-3, alpha_hop_s=1e-3)
+              for overlap in np.linspace(0, 1, 51) for eta in (0.6, 0.95)]
     return min((fit_from(rows, start, iterations) for start in starts), key=lambda m: squared_error(rows, m))
 
 
@@ -239,6 +254,8 @@ def describe(model):
     cpu_wire = 1 / model["k_wire_s_per_byte"] / 1e9 if model["k_wire_s_per_byte"] > 0 else math.inf
     return "\n".join([
         f"  eta            {model['eta']:.3f}        effective fraction of the link rate (bytes over eta x R)",
+        f"  overlap        {model['overlap']:.2f}         fraction of the shorter of link and CPU time hidden behind "
+        "the longer, per step (1: spare cores; 0: one after the other)",
         f"  alpha_status   {model['alpha_status_s'] * 1e3:.2f} ms      the sealed status all-to-all (one message round, "
         "plus the one-way delay)",
         f"  alpha_hop      {model['alpha_hop_s'] * 1e3:.2f} ms      a chunk's hop to the next leader (plus the one-way "
@@ -260,7 +277,7 @@ def read_model(path):
         raise UsageError(f"cannot read the model '{path}': {e.strerror} (make it with 'model.py fit ... --out')") from None
     except json.JSONDecodeError as e:
         raise UsageError(f"'{path}' is not a model.py fit output ({e.msg})") from None
-    keys = ("eta", "alpha_status_s", "alpha_hop_s", "k_local_s_per_byte", "k_wire_s_per_byte")
+    keys = ("eta", "overlap", "alpha_status_s", "alpha_hop_s", "k_local_s_per_byte", "k_wire_s_per_byte")
     if not isinstance(model, dict) or any(not isinstance(model.get(k), (int, float)) for k in keys) or model["eta"] <= 0:
         raise UsageError(f"'{path}' lacks the model's parameters ({', '.join(keys)}): make it with 'model.py fit'")
     return model
@@ -323,38 +340,39 @@ def cmd_project(args):
     threads = args.crypto_threads or 1
     if threads < 1:
         raise UsageError("--crypto-threads must be 1 or more")
+    if args.crypto_rate_gbps is not None and not args.crypto_rate_gbps > 0:
+        raise UsageError("--crypto-rate-gbps must be positive: GB/s of the vector that one thread quantises, masks, "
+                         "seals, opens, logs and dequantises")
     assumed = dict(model)
-    if args.crypto_rate_gbps is not None:
-        if args.crypto_rate_gbps <= 0:
-            raise UsageError("--crypto-rate-gbps must be positive (GB/s of wire bytes one thread seals, opens and logs)")
-        assumed["k_wire_s_per_byte"] = 1 / (args.crypto_rate_gbps * 1e9)
-    assumed["k_local_s_per_byte"] /= threads
-    assumed["k_wire_s_per_byte"] /= threads
+    if args.overlap is not None:
+        if not 0 <= args.overlap <= 1:
+            raise UsageError("--overlap is a fraction, 0 to 1")
+        assumed["overlap"] = args.overlap
     ex = Exchange(args.sites, 4 * params, args.chunk_kib * 1024, rate, args.delay_ms / 1e3)
+    fitted_gbps = ex.bytes / cpu_seconds(ex, model) / 1e9  # the measuring machine's rate at this n, one thread
+    gbps = args.crypto_rate_gbps if args.crypto_rate_gbps is not None else fitted_gbps
+    ex.cpu_s = ex.bytes / (gbps * 1e9 * threads)
     t = predict(ex, assumed)
-    cpu = cpu_seconds(ex, assumed)
     link = 8 * ex.wire_bytes / (assumed["eta"] * rate)
-    print(f"projected secure exchange: {params:g} float32 parameters ({fmt_bytes(ex.bytes)}), {ex.sites} sites, "
-          f"{fmt_rate(rate)} links, one-way delay {args.delay_ms:g} ms, chunks of {fmt_bytes(ex.chunk_bytes)}")
+    print(f"projected secure exchange: {params:g} float32 parameters ({ex.bytes / 1e9:g} GB), {ex.sites} sites, "
+          f"{fmt_rate(rate)} links, one-way delay {args.delay_ms:g} ms (RTT {2 * args.delay_ms:g} ms), "
+          f"chunks of {fmt_bytes(ex.chunk_bytes)}")
     print(f"  predicted          {t:.2f} s")
-    print(f"  link bound         {ex.bound_s():.2f} s   (2(n-1)/n x {fmt_bytes(ex.bytes)} / {fmt_rate(rate)})")
+    print(f"  link bound         {ex.bound_s():.2f} s   (2(n-1)/n x {ex.bytes / 1e9:g} GB / {fmt_rate(rate)})")
     print(f"  predicted / bound  {t / ex.bound_s():.2f}x")
-    print(f"  where it goes: link at eta x R {link:.2f} s, CPU per leader {cpu:.2f} s "
-          f"({'overlapped by the link' if cpu <= link else 'the bottleneck: the link waits for it'}), "
-          f"fill and latency {t - max(link, cpu):.2f} s")
+    print(f"  where it goes: the link at eta x R {link:.2f} s, the CPU work {ex.cpu_s:.2f} s "
+          f"({'the link is the bottleneck' if ex.cpu_s <= link else 'the CPU is the bottleneck'}); the rest "
+          f"(the other's unhidden part, fill, latency) {t - max(link, ex.cpu_s):.2f} s")
     print("assumptions:")
-    print(f"  - fitted on {model.get('fitted_on', {}).get('rows', '?')} measured rows; extrapolated to "
-          f"{ex.sites} sites, {fmt_bytes(ex.bytes)} and {fmt_rate(rate)}: eta, alpha_status and alpha_hop as fitted")
-    if args.crypto_rate_gbps is not None:
-        print(f"  - CPU per leader: seal + open + egress log at {args.crypto_rate_gbps:g} GB/s of wire bytes per thread "
-              f"(given), quantise + mask + dequantise at the fitted {1e-9 / model['k_local_s_per_byte']:.2f} GB/s, "
-              f"both over {threads} thread(s)")
-    else:
-        print(f"  - CPU per leader: the fitted rates of the measuring machine ({1e-9 / model['k_wire_s_per_byte']:.2f} GB/s "
-              f"for seal + open + log, {1e-9 / model['k_local_s_per_byte']:.2f} GB/s for quantise + mask + dequantise)"
-              f", over {threads} thread(s)")
+    print(f"  - extrapolated from {model.get('fitted_on', {}).get('rows', '?')} measured rows: eta {assumed['eta']:.3f}, "
+          f"overlap {assumed['overlap']:.2f}{' (given)' if args.overlap is not None else ''}, alpha_status "
+          f"{1e3 * assumed['alpha_status_s']:.2f} ms and alpha_hop {1e3 * assumed['alpha_hop_s']:.2f} ms hold at "
+          f"{ex.sites} sites, {ex.bytes / 1e9:g} GB and {fmt_rate(rate)}")
+    print(f"  - CPU per leader: {gbps:.3g} GB/s of the vector per thread "
+          f"({'given' if args.crypto_rate_gbps is not None else 'fitted on the measuring machine, one thread'}) "
+          f"for quantise, mask, seal, open, egress log and dequantise, over {threads} thread(s)")
     print("  - no token-bucket burst; TCP windows large enough for the delay (not modelled: the rows' eta holds)")
-    print(f"  - the status exchange and the ring only; local training and the outer step are not in it")
+    print("  - the status exchange and the ring only; local training and the outer step are not in it")
     return 0
 
 
@@ -376,8 +394,10 @@ def main(argv=None):
     p.add_argument("--rate", required=True, help="each leader's link rate, like 10gbit")
     p.add_argument("--delay-ms", type=float, default=0.0, help="one-way delay between leaders, ms (RTT = 2x)")
     p.add_argument("--chunk-kib", type=int, default=1024, help="sealed chunk size, KiB (the bench's default)")
-    p.add_argument("--crypto-rate-gbps", type=float, help="GB/s of wire bytes one thread seals, opens and logs")
+    p.add_argument("--crypto-rate-gbps", type=float, help="GB/s of the vector that one thread quantises, masks, seals, "
+                   "opens, logs and dequantises (default: the fitted rates)")
     p.add_argument("--crypto-threads", type=int, help="threads per leader for the CPU work (default 1)")
+    p.add_argument("--overlap", type=float, help="fraction of the shorter of link and CPU hidden (default: fitted)")
     p.set_defaults(run=cmd_project)
     args = parser.parse_args(argv)
     try:
