@@ -9,23 +9,24 @@
 The model follows SecureAggregator::average and the pipelined ring of runtime/federation/encrypted_ring.h,
 for n leaders, a vector of `bytes`, sealed chunks of `chunk_bytes`, each leader's link rate R (bit/s),
 one-way delay d and a token bucket of `burst_bytes` on each link (TBF; 0 on a real link):
-  S = 2(n-1) ring steps; each step moves one segment of bytes/n in m = ceil(bytes/n / chunk_bytes) chunks
-  of c = min(chunk_bytes, bytes/n) bytes; each leader sends V = S x bytes/n (the bound's volume).
-  CPU work per leader and exchange, not overlapped with itself (one thread):
+  S = 2(n-1) ring steps; each step moves a segment of bytes/n in m = ceil(bytes/n / chunk_bytes) chunks,
+  the first of c = min(chunk_bytes, bytes/n) bytes; each leader sends V = S x bytes/n (the bound's volume).
+  CPU work per leader and exchange (one thread): the row's measured phases when it has them, else
     C = k_local x bytes (quantise, mask, dequantise) + k_wire x V (seal, open, egress-log hashing);
-    per chunk of a step p = C / (S m).
-  tau = 8 c / (eta R): one chunk on the wire, eta the effective fraction of the link rate;
-  tau' = max(tau, p): a chunk's pace, link or CPU, whichever is slower (the other overlaps it);
-  h = alpha_hop + d: a chunk's latency from leaving one leader to being in the next one's hands.
+    per step C_step = C / S, per chunk p = C / (S m).
+  L = 8 (bytes/n) / (eta R): a step on the wire, eta the effective fraction of the link rate;
+  tau = 8 c / (eta R): one chunk; h = alpha_hop + d: a chunk's hop into the next leader's hands.
+  A step's pace: the slower of link and CPU, plus the part of the other that does not overlap it:
+    pace = max(L, C_step) + (1 - overlap) min(L, C_step)
   Chunk c of step t+1 forwards chunk c of step t, so a step lasts
-    period = max(m tau', tau + h + p)       (the link kept busy, or the ring's fill paid once a step)
+    period = max(pace, tau + h + p)         (the link kept busy, or the ring's fill paid once a step)
   T = alpha_status + d                      (the sealed status all-to-all: one message round)
-    + (S-1) period + m tau' + h + p         (the ring; its last step drains, one hop, one chunk opened)
+    + (S-1) period + pace + h + p           (the ring; its last step drains, one hop, one chunk opened)
     - 8 burst / (eta R)                     (the bucket's bytes leave at once)
-Fitted by least squares on the relative error: k_local and k_wire from the rows' phases_ms (the rank's CPU
-seconds per call), then eta, alpha_status and alpha_hop from secure_s. T is piecewise linear in
-(1/eta, alpha_status, alpha_hop): each fit solves the linear problem for the branches the last guess took,
-until the branches stop changing.
+Fitted by least squares on the relative error: k_local and k_wire from the rows' phases_ms (seconds per
+call; used for projections), then eta, alpha_status and alpha_hop from secure_s for each overlap on a grid.
+T is piecewise linear in (1/eta, alpha_status, alpha_hop): each fit solves the linear problem for the
+branches the last guess took, until the parameters stop changing.
 """
 import argparse
 import json
@@ -120,6 +121,8 @@ class Exchange:
         if delay_ms is None and row.get("rtt_ms") is not None:
             delay_ms = number(row, "rtt_ms") / 2  # measured round trip, symmetric
         row = dict(row, delay_ms=delay_ms or 0.0)
+        if number(row, "sites") < 2 or number(row, "sites") != int(row["sites"]):
+            raise UsageError(f"{row['_where']}: \"sites\" is {row['sites']!r}, expected a whole number of at least 2")
         return cls(number(row, "sites", positive=True), number(row, "bytes", positive=True),
                    number(row, "chunk_bytes", positive=True), number(row, "link_rate_bps", positive=True),
                    number(row, "delay_ms") / 1e3, number(row, "burst_bytes", 0.0), measured_cpu_s(row))
