@@ -7,7 +7,7 @@
 #                                  (goes on past crashes, as for crashes inside libhdf5: see
 #                                   docs/testing.md; every crasher is still kept and summarised)
 #
-# Targets (tests/fuzz/fuzz_TARGET.cc): config sealed_message checkpoint idx dataset text egress.
+# Targets (tests/fuzz/fuzz_TARGET.cc): config sealed_message checkpoint idx dataset text egress ledger handshake.
 # It installs Debian's clang and libFuzzer runtime if missing (launch/install-deps.sh), configures
 # build-fuzz/ once (clang, -DFEDTRAIN_FUZZ=ON: everything under ASan+UBSan with coverage; override
 # the folder with FEDTRAIN_FUZZ_BUILD_DIR), builds the target, and runs it under `nice -n 10`
@@ -22,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="config sealed_message checkpoint idx dataset text egress"
+targets="config sealed_message checkpoint idx dataset text egress ledger handshake"
 usage() {
   echo "usage: bench/fuzz.sh TARGET SECONDS [LIBFUZZER FLAGS...]; TARGET is one of: $targets" >&2
   exit 2
