@@ -12,7 +12,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/federation/secure_setup.h"
-#include "runtime/federation/site_data.h"
+#include "runtime/federation/site_files.h"
 
 namespace fedtrain {
 namespace {

@@ -23,11 +23,12 @@ void check_in_child(const std::string& what, const std::string& remake, const st
       return kExitRuntime;
     }
   });
-  if (child.crashed(kExitUsage)) {
+  // A child that failed without a word did not get to report: a sanitizer's report ended it.
+  if (child.crashed(kExitUsage) || (child.exit_code != kExitOk && child.message.empty())) {
     const std::string how = child.signal != 0 ? "killed by signal " + std::to_string(child.signal) + " (" +
                                                     strsignal(child.signal) + ")"
                                               : "ended with exit code " + std::to_string(child.exit_code) +
-                                                    " (a sanitizer report, in a sanitizer build)";
+                                                    " and no message (a sanitizer report, in a sanitizer build)";
     throw Error(what + ": libhdf5 crashed reading it: " + how +
                 ". The file is damaged or forged (libhdf5 1.10.8 dies on some malformed files; it was read in a "
                 "child process, so nothing else was lost): make it again with '" + remake +

@@ -30,16 +30,11 @@ struct SiteData {
 };
 
 // Local: reads this rank's files only (no MPI), each first in a child process
-// (data/guarded_read.h: a file that crashes libhdf5 is an Error naming it).
+// (site_files.h: a file that crashes libhdf5 is an Error naming it).
 // Throws Error, or ConfigError (exit 2) for data of the wrong kind for
 // model.kind or a context that does not fit the validation text, naming the file.
 SiteData load_site_data(const Config& config, const Topology& topo);
 
-// One data file checked whole, as load_site_data reads it (every dataset, its
-// shape and type, every row and label, or the text and its hash), in a child
-// process only: for `fedtrain config`. `what` names the file in errors. Throws
-// Error, or ConfigError for data of the wrong kind for `kind`.
-void check_data_file(const std::string& what, const std::string& path, ModelKind kind);
 
 // Collective over the federation: every site must feed the same model (mlp: the same
 // feature count; the class count is the largest). Throws collective errors.
