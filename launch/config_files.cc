@@ -37,7 +37,7 @@ void check_input(const std::string& key, const std::string& path) {
 }
 
 // A data file: readable, then read whole in a child process as a run reads it (every dataset, its
-// shape and type; runtime/data/guarded_read.h), so that a file on which libhdf5 crashes is named here.
+// shape and type; runtime/io/guarded_read.h), so that a file on which libhdf5 crashes is named here.
 void check_data(const std::string& key, const std::string& path, ModelKind kind) {
   check_input(key, path);
   try {

@@ -2,14 +2,15 @@
 #include "runtime/federation/site_files.h"
 
 #include "runtime/core/error.h"
-#include "runtime/data/guarded_read.h"
+#include "runtime/io/guarded_read.h"
 #include "runtime/io/hdf5_file.h"
 
 namespace fedtrain {
 namespace {
 
-constexpr const char* kRemakeImages = "fedtrain data fashion-mnist --out DIR --sites ...";
-constexpr const char* kRemakeText = "fedtrain data text --out DIR --sites ...";
+constexpr const char* kRemakeImages =
+    "make it again with 'fedtrain data fashion-mnist --out DIR --sites ...', or put back a good copy";
+constexpr const char* kRemakeText = "make it again with 'fedtrain data text --out DIR --sites ...', or put back a good copy";
 
 // The text of a 'fedtrain data text' file, or a ConfigError for an image dataset.
 TokenShard read_text(const std::string& path) {

@@ -1,5 +1,5 @@
 // The data files one rank of a site reads at start-up, one reader per file, each through the
-// child-process guard (runtime/data/guarded_read.h): a file that crashes libhdf5, or that the
+// child-process guard (runtime/io/guarded_read.h): a file that crashes libhdf5, or that the
 // reader rejects in the child, is an Error naming it, and this process never opens it.
 //
 //   image shard  /features, /labels: the shape, then this rank's rows  (ShardLoader)

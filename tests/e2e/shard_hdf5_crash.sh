@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A training shard on which libhdf5 itself crashes (tests/fuzz/libhdf5/shard-link-lookup-segv.h5: a
 # SEGV in H5F__accum_read under H5Lexists, in the release build too) ends a real job cleanly: each
-# rank reads its shards in a child process first (runtime/data/guarded_read.h), so the job exits 1
+# rank reads its shards in a child process first (runtime/io/guarded_read.h), so the job exits 1
 # with a message naming the file, what happened and what to do; no rank dies by a signal, and the
 # checkpoints already written are all still there, unchanged. 'fedtrain config' finds the same file
 # before any MPI work (exit 2, naming the key). Before the guard, the rank reading the shard died of

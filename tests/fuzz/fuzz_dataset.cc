@@ -1,5 +1,5 @@
 // Fuzz target: a training or test shard in HDF5, read the way fedtrain reads one: through the
-// child-process guard (runtime/federation/site_files.cc over runtime/data/guarded_read.cc), as
+// child-process guard (runtime/federation/site_files.cc over runtime/io/guarded_read.cc), as
 // `fedtrain config` checks it (check_data_file, in a child only) and as a rank loads it at start-up
 // (read_image_shard, read_image_test, read_text_shard: in a child, then here).
 //

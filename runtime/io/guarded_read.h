@@ -1,9 +1,11 @@
-// Reading a data file from elsewhere (an HDF5 shard) in a child process first, so that a file on
-// which libhdf5 crashes ends the job with an error naming it instead of killing every rank.
+// Reading an HDF5 file from elsewhere (a data shard, a checkpoint to compare or sample from) in a
+// child process first, so that a file on which libhdf5 crashes is an error naming it instead of
+// the end of the process (of every rank, for a shard).
 //
 // libhdf5 1.10.8, Debian 12's, dies on some malformed files before fedtrain can check anything
 // (docs/security.md, "Files that crash libhdf5"). So every read of a training, validation or test
-// file runs twice, step by step:
+// file (runtime/federation/site_files.h; a checkpoint in `fedtrain ledger verify` and
+// `fedtrain generate`) runs twice, step by step:
 //   1. in a forked child (runtime/io/child_process.h), the very reader the caller passes, on the
 //      same rows: same calls, same memory state (a copy of this process); its result is dropped;
 //   2. the child killed by a signal (or ended by a sanitizer report): an Error naming the file,
@@ -21,14 +23,14 @@
 namespace fedtrain {
 
 // Steps 1 and 2: runs `read` in a child; throws as above. `what` names the file in messages
-// ("site es's training data 'data/train-es.h5'"), `remake` says how to make it again
-// ("fedtrain data fashion-mnist --out DIR --sites ...").
-void check_in_child(const std::string& what, const std::string& remake, const std::function<void()>& read);
+// ("site es's training data 'data/train-es.h5'"), `what_to_do` ends the message of a crash
+// ("make it again with 'fedtrain data fashion-mnist ...', or put back a good copy").
+void check_in_child(const std::string& what, const std::string& what_to_do, const std::function<void()>& read);
 
 // All three steps: returns what `read` returns, read here after a clean read in a child.
 template <class Read>
-auto read_guarded(const std::string& what, const std::string& remake, Read&& read) -> decltype(read()) {
-  check_in_child(what, remake, [&] { (void)read(); });
+auto read_guarded(const std::string& what, const std::string& what_to_do, Read&& read) -> decltype(read()) {
+  check_in_child(what, what_to_do, [&] { (void)read(); });
   return read();
 }
 

@@ -1,5 +1,5 @@
-// Reading a data file in a child process first: a libhdf5 crash there is an error naming the file.
-#include "runtime/data/guarded_read.h"
+// Reading an HDF5 file in a child process first: a libhdf5 crash there is an error naming the file.
+#include "runtime/io/guarded_read.h"
 
 #include <cstring>
 #include <new>
@@ -10,7 +10,7 @@
 
 namespace fedtrain {
 
-void check_in_child(const std::string& what, const std::string& remake, const std::function<void()>& read) {
+void check_in_child(const std::string& what, const std::string& what_to_do, const std::function<void()>& read) {
   const ChildOutcome child = run_in_child([&](std::string& message) {
     try {
       read();
@@ -31,8 +31,7 @@ void check_in_child(const std::string& what, const std::string& remake, const st
                                                     " and no message (a sanitizer report, in a sanitizer build)";
     throw Error(what + ": libhdf5 crashed reading it: " + how +
                 ". The file is damaged or forged (libhdf5 1.10.8 dies on some malformed files; it was read in a "
-                "child process, so nothing else was lost): make it again with '" + remake +
-                "', or put back a good copy");
+                "child process, so nothing else was lost): " + what_to_do);
   }
   if (child.exit_code == kExitUsage) throw ConfigError(child.message);
   if (child.exit_code != kExitOk) throw Error(child.message, child.exit_code);
