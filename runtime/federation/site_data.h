@@ -35,7 +35,6 @@ struct SiteData {
 // model.kind or a context that does not fit the validation text, naming the file.
 SiteData load_site_data(const Config& config, const Topology& topo);
 
-
 // Collective over the federation: every site must feed the same model (mlp: the same
 // feature count; the class count is the largest). Throws collective errors.
 void agree_data_shape(const Config& config, TwoLevelAgreement& agreement, SiteData& data);
