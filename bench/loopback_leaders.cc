@@ -1,19 +1,24 @@
 // Every rank of an MPI communicator as a site leader, linked by the TCP leader transport on 127.0.0.1.
 #include "bench/loopback_leaders.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <mpi.h>
+#include <netinet/in.h>
 
 #include <boost/asio.hpp>
 
+#include "runtime/core/check.h"
+#include "runtime/core/error.h"
 #include "runtime/topology/mpi_check.h"
 
 namespace fedtrain {
 namespace {
 
-// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-int free_loopback_port() {
+// A port on `address` that was free a moment ago (bound to port 0, then released).
+int free_port(const std::string& address) {
   boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  boost::asio::ip::tcp::acceptor a(io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(address), 0));
   return a.local_endpoint().port();
 }
 
@@ -34,17 +39,36 @@ Manifest gather_manifest(const Comm& comm, const SecretKey& key, std::vector<std
 
 }  // namespace
 
-LoopbackLeaders::LoopbackLeaders(const Comm& comm, bool connect, double timeout_s)
+std::string interface_address(const std::string& name) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) throw Error("getifaddrs failed");
+  std::string found;
+  for (ifaddrs* a = list; a != nullptr && found.empty(); a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET || name != a->ifa_name) continue;
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
+    found = text;
+  }
+  freeifaddrs(list);
+  if (found.empty()) throw ConfigError("network interface '" + name + "' has no IPv4 address here (see `ip -4 addr`)", true);
+  return found;
+}
+
+LoopbackLeaders::LoopbackLeaders(const Comm& comm, bool connect, double timeout_s, const std::string& address)
     : key(SecretKey::generate()), manifest(gather_manifest(comm, key, sites)) {
   if (!connect) return;
   const int n = comm.size();
-  int port = free_loopback_port();
-  std::vector<int> ports(n);
-  MPI_CHECK(MPI_Allgather(&port, 1, MPI_INT, ports.data(), 1, MPI_INT, comm.get()));
+  // Every leader's address and port, gathered over MPI.
+  char mine[64] = {0};
+  const std::string listen = address + ":" + std::to_string(free_port(address));
+  FT_CHECK(listen.size() < sizeof mine);
+  std::copy(listen.begin(), listen.end(), mine);
+  std::vector<char> all(sizeof mine * static_cast<size_t>(n));
+  MPI_CHECK(MPI_Allgather(mine, sizeof mine, MPI_CHAR, all.data(), sizeof mine, MPI_CHAR, comm.get()));
   TcpTransportOptions o;
   for (int s = 0; s < n; ++s) {
-    const std::string address = "127.0.0.1:" + std::to_string(ports[s]);
-    o.leaders.push_back({sites[s], address, address});
+    const std::string at(all.data() + sizeof mine * s);
+    o.leaders.push_back({sites[s], at, at});
   }
   o.self = comm.rank();
   o.manifest = &manifest;

@@ -16,12 +16,17 @@
 namespace fedtrain {
 
 struct LoopbackLeaders {
-  // Collective over `comm`: sites "s0", "s1", ... in rank order; the TCP mesh only if `connect`.
-  explicit LoopbackLeaders(const Comm& comm, bool connect = true, double timeout_s = 60);
+  // Collective over `comm`: sites "s0", "s1", ... in rank order; the TCP mesh only if `connect`,
+  // every leader listening on `address` (its own, where ranks sit on different hosts).
+  explicit LoopbackLeaders(const Comm& comm, bool connect = true, double timeout_s = 60,
+                           const std::string& address = "127.0.0.1");
   std::vector<std::string> sites;
   SecretKey key;
   Manifest manifest;
   std::unique_ptr<TcpTransport> transport;  // null unless connected
 };
+
+// The IPv4 address of network interface `name` (as NCCL_SOCKET_IFNAME names one); throws ConfigError if it has none.
+std::string interface_address(const std::string& name);
 
 }  // namespace fedtrain

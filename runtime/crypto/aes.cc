@@ -84,4 +84,14 @@ void Aes256Ctr::next(uint8_t* out, size_t bytes) {
   }
 }
 
+void Aes256Ctr::seek(uint64_t offset) {
+  // The counter block of byte `offset`: big-endian block number in the IV's last 8 bytes.
+  uint8_t iv[16] = {0};
+  const uint64_t block = offset / 16;
+  for (int i = 0; i < 8; ++i) iv[15 - i] = static_cast<uint8_t>(block >> (8 * i));
+  OSSL_CHECK(EVP_EncryptInit_ex(ctx(ctx_), nullptr, nullptr, nullptr, iv));
+  uint8_t skip[16];
+  if (offset % 16 != 0) next(skip, offset % 16);
+}
+
 }  // namespace fedtrain

@@ -48,6 +48,8 @@ class Aes256Ctr {
   Aes256Ctr& operator=(const Aes256Ctr&) = delete;
   // The next `bytes` of the keystream.
   void next(uint8_t* out, size_t bytes);
+  // Continue the keystream from its byte `offset` (any byte, not only a block's first).
+  void seek(uint64_t offset);
 
  private:
   void* ctx_;  // EVP_CIPHER_CTX*

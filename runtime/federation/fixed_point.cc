@@ -34,7 +34,7 @@ void check_headroom(const FixedPoint& fp, int n_sites) {
   throw ConfigError(msg.str());
 }
 
-void encode_masked(std::span<uint32_t> out, std::span<const float> x, const FixedPoint& fp, double weight,
+void encode_masked(std::span<uint32_t> out, std::span<const float> x, size_t first, const FixedPoint& fp, double weight,
                    uint64_t rounding_seed, int self, std::span<const int> peers, std::span<Aes256Ctr*> masks,
                    double* quantize_seconds, double* mask_seconds) {
   using Clock = std::chrono::steady_clock;
@@ -43,11 +43,12 @@ void encode_masked(std::span<uint32_t> out, std::span<const float> x, const Fixe
   constexpr size_t kBlock = 4096;  // elements: 16 KiB of output and of keystream, in L1/L2
   const double scale = weight * std::ldexp(1.0, fp.frac_bits);
   SecretBuffer<uint32_t> ks(kBlock);  // a block of mask keystream: wiped when done
+  for (Aes256Ctr* m : masks) m->seek(first * sizeof(uint32_t));
   for (size_t b = 0; b < out.size(); b += kBlock) {
     const size_t n = std::min(kBlock, out.size() - b);
     uint32_t* o = out.data() + b;
     const auto t0 = Clock::now();
-    kernels::cpu::quantize(o, x.data() + b, n, fp.clip, scale, rounding_seed, b);
+    kernels::cpu::quantize(o, x.data() + b, n, fp.clip, scale, rounding_seed, first + b);
     const auto t1 = Clock::now();
     tq += std::chrono::duration<double>(t1 - t0).count();
     for (size_t p = 0; p < peers.size(); ++p) {

@@ -34,8 +34,11 @@ class Aes256Ctr;
 // out = quantize(x) with scale weight * 2^frac_bits, plus (self < peer) or
 // minus (self > peer) the keystream of every mask stream, in one pass over
 // memory (blocks that stay in cache). masks[i] belongs to peers[i].
+// `out` and `x` may be a part of the whole vector, starting at its element
+// `first`: rounding and masks are those of these elements in the whole
+// encoding (the streams are moved there), so the parts may come in any order.
 // The two timers (may be null) accumulate the seconds spent quantising and masking.
-void encode_masked(std::span<uint32_t> out, std::span<const float> x, const FixedPoint& fp, double weight,
+void encode_masked(std::span<uint32_t> out, std::span<const float> x, size_t first, const FixedPoint& fp, double weight,
                    uint64_t rounding_seed, int self, std::span<const int> peers, std::span<Aes256Ctr*> masks,
                    double* quantize_seconds, double* mask_seconds);
 

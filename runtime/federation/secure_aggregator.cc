@@ -151,18 +151,24 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   // statuses, so the participants and every q_s are those of any other
   // decodable attempt of the round, and two such sums are equal.
   const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
-  encode_masked(ring_, source, options_.fixed_point, weight, seed, me, masks.peers, masks.streams,
-                &stats_.quantize_seconds, &stats_.mask_seconds);
+  // Each chunk is encoded just before the ring first sends or sums it, so that
+  // quantising and masking overlap the transfer.
   // A leader whose status exchange failed cannot know whom the others count
   // (they may count its samples while it contributes nothing): it adds fresh
   // uniform noise that no mask cancels, so that nobody can decode this attempt.
-  if (!failure.empty()) add_fresh_noise(ring_);
+  const bool blind = !failure.empty();
+  auto prepare = [&](size_t first, size_t count) {
+    std::span<uint32_t> out(ring_.data() + first, count);
+    encode_masked(out, source.subspan(first, count), first, options_.fixed_point, weight, seed, me, masks.peers,
+                  masks.streams, &stats_.quantize_seconds, &stats_.mask_seconds);
+    if (blind) add_fresh_noise(out);
+  };
 
   // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
   // final, while in cache (used only if the whole attempt succeeds).
   const double step = options_.fixed_point.step();
   std::string ring_failure =
-      ring_allreduce(link_, ring_, options_.chunk_bytes, [&](size_t first, const uint32_t* values, size_t count) {
+      ring_allreduce(link_, ring_, options_.chunk_bytes, prepare, [&](size_t first, const uint32_t* values, size_t count) {
         const auto t = Clock::now();
         kernels::cpu::dequantize(update.data() + first, values, count, step);
         stats_.dequantize_seconds += since(t);

@@ -45,17 +45,18 @@ std::string SecureLink::describe(const MessageHeader& h, const std::string& what
          "' to site '" + sites_[h.receiver] + "' rejected: " + what;
 }
 
-void SecureLink::send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending) {
+Transport::Handle SecureLink::send(int peer, Phase phase, std::span<const uint8_t> wire) {
   if (log_ != nullptr) {  // before the send: no message leaves unrecorded
     const auto t = Clock::now();
     log_->record(keys_->round(), keys_->attempt(), phase_name(phase), sites_[peer], wire);
     stats_.log_seconds += since(t);
   }
   const auto t = Clock::now();  // MPI may copy data here (shared memory): counted as transfer
-  pending.push_back(transport_.isend(peer, static_cast<int>(phase), wire));
+  const Transport::Handle h = transport_.isend(peer, static_cast<int>(phase), wire);
   stats_.transfer_seconds += since(t);
   stats_.wire_bytes += wire.size();
   ++stats_.messages;
+  return h;
 }
 
 size_t SecureLink::wait(Transport::Handle h) {
@@ -63,6 +64,20 @@ size_t SecureLink::wait(Transport::Handle h) {
   const size_t got = transport_.wait(h);
   stats_.transfer_seconds += since(t);
   return got;
+}
+
+bool SecureLink::arrived(Transport::Handle h, size_t* bytes) {
+  const auto t = Clock::now();
+  const bool done = transport_.test(h, bytes);
+  stats_.transfer_seconds += since(t);
+  return done;
+}
+
+size_t SecureLink::wait_any(std::span<Transport::Handle> handles, size_t* bytes) {
+  const auto t = Clock::now();
+  const size_t i = transport_.wait_any(handles, bytes);
+  stats_.transfer_seconds += since(t);
+  return i;
 }
 
 std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
@@ -81,7 +96,7 @@ std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
     const auto t = Clock::now();
     seal_message(keys_->to(p), header(phase, 0, me, p, 0, 1, mine.size()), mine.data(), send_wire_.data() + p * msg);
     stats_.seal_seconds += since(t);
-    send(p, phase, {send_wire_.data() + p * msg, msg}, sends);
+    sends.push_back(send(p, phase, {send_wire_.data() + p * msg, msg}));
   }
   std::string failure;
   std::vector<size_t> got(n, 0);
@@ -107,61 +122,35 @@ std::string SecureLink::all_to_all(Phase phase, std::span<const uint8_t> mine,
   return failure;
 }
 
-std::string SecureLink::ring_step(Phase phase, uint32_t step, int to, std::span<const uint8_t> send_data, int from,
-                                  size_t recv_bytes, size_t chunk_bytes, const ChunkSink& sink) {
-  FT_CHECK(keys_ != nullptr && chunk_bytes > 0);
-  const int me = self();
-  auto chunks_of = [&](size_t bytes) { return static_cast<uint32_t>(std::max<size_t>(1, (bytes + chunk_bytes - 1) / chunk_bytes)); };
-  const uint32_t n_send = chunks_of(send_data.size()), n_recv = chunks_of(recv_bytes);
-  auto chunk_len = [&](size_t total, uint32_t c) { return std::min(chunk_bytes, total - std::min(total, size_t{c} * chunk_bytes)); };
-  const size_t slot = wire_bytes(chunk_bytes) + kSlack;
-  send_wire_.resize(slot * n_send);
-  recv_wire_.resize(slot * n_recv);
+size_t SecureLink::chunk_slot_bytes(size_t chunk_bytes) { return wire_bytes(chunk_bytes) + kSlack; }
 
-  std::vector<Transport::Handle> recvs(n_recv), sends;
-  for (uint32_t c = 0; c < n_recv; ++c)
-    recvs[c] = transport_.irecv(from, static_cast<int>(phase), {recv_wire_.data() + c * slot, slot});
+std::pair<uint8_t*, uint8_t*> SecureLink::chunk_buffers(size_t slots, size_t chunk_bytes) {
+  const size_t bytes = slots * chunk_slot_bytes(chunk_bytes);
+  if (send_wire_.size() < bytes) send_wire_.resize(bytes);
+  if (recv_wire_.size() < bytes) recv_wire_.resize(bytes);
+  return {send_wire_.data(), recv_wire_.data()};
+}
 
-  std::string failure;
-  uint32_t next_open = 0;
-  auto open_chunk = [&](uint32_t c, size_t got) {
-    const size_t len = chunk_len(recv_bytes, c);
-    const MessageHeader expected = header(phase, step, from, me, c, n_recv, len);
-    uint8_t* wire = recv_wire_.data() + c * slot;
-    const auto t = Clock::now();
-    // Opened in place: the plaintext lands in the wire buffer and reaches the sink only once verified.
-    std::string why = open_message(keys_->from(from), expected, wire, got, wire + wire_offset::kPayload);
-    stats_.open_seconds += since(t);
-    if (!why.empty()) {
-      if (failure.empty()) failure = describe(expected, why);
-      return;
-    }
-    if (failure.empty()) sink(size_t{c} * chunk_bytes, wire + wire_offset::kPayload, len);
-  };
+Transport::Handle SecureLink::send_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire) {
+  FT_CHECK(keys_ != nullptr);
+  const auto t = Clock::now();
+  seal_message(keys_->to(to), header(id.phase, id.step, self(), to, id.chunk, id.chunks, plain.size()), plain.data(), wire);
+  stats_.seal_seconds += since(t);
+  return send(to, id.phase, {wire, wire_bytes(plain.size())});
+}
 
-  for (uint32_t c = 0; c < n_send; ++c) {
-    const size_t len = chunk_len(send_data.size(), c);
-    uint8_t* wire = send_wire_.data() + c * slot;
-    const auto t = Clock::now();
-    seal_message(keys_->to(to), header(phase, step, me, to, c, n_send, len), send_data.data() + size_t{c} * chunk_bytes, wire);
-    stats_.seal_seconds += since(t);
-    send(to, phase, {wire, wire_bytes(len)}, sends);
-    // Open whatever has arrived meanwhile, in order.
-    size_t got = 0;
-    while (next_open < n_recv) {
-      const auto t_test = Clock::now();
-      const bool arrived = transport_.test(recvs[next_open], &got);
-      stats_.transfer_seconds += since(t_test);
-      if (!arrived) break;
-      open_chunk(next_open++, got);
-    }
-  }
-  while (next_open < n_recv) {
-    const size_t got = wait(recvs[next_open]);
-    open_chunk(next_open++, got);
-  }
-  for (auto h : sends) wait(h);
-  return failure;
+Transport::Handle SecureLink::post_chunk(Phase phase, int from, std::span<uint8_t> slot) {
+  return transport_.irecv(from, static_cast<int>(phase), slot);
+}
+
+std::string SecureLink::open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received) {
+  FT_CHECK(keys_ != nullptr);
+  const MessageHeader expected = header(id.phase, id.step, from, self(), id.chunk, id.chunks, bytes);
+  const auto t = Clock::now();
+  // Opened in place: the plaintext lands in the wire buffer and reaches the caller only once verified.
+  std::string why = open_message(keys_->from(from), expected, wire, received, wire + wire_offset::kPayload);
+  stats_.open_seconds += since(t);
+  return why.empty() ? why : describe(expected, why);
 }
 
 }  // namespace fedtrain

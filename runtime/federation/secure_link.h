@@ -4,10 +4,10 @@
 // happens (every message is sent and received even after a failure, so no
 // leader waits for a message that will never come):
 //   all_to_all  a small payload to every other leader (status, outcome, totals)
-//   ring_step   one step of the ring: a segment to the next leader and one
-//               from the previous, in chunks, sealing, sending, receiving
-//               and opening overlapped; each chunk is handed on only after
-//               its tag verified.
+//   chunks      the ring's messages one at a time (send_chunk, post_chunk,
+//               open_chunk), driven by encrypted_ring.cc, which overlaps
+//               sealing, sending, receiving and opening; a chunk is handed
+//               on only after its tag verified.
 // Every message is recorded in the egress log before it is handed to the
 // transport: seal chunk k, hash and record it, send it; chunk k+1 is sealed
 // and hashed while chunk k is in flight. After the round totals (the last
@@ -53,9 +53,29 @@ class SecureLink {
 
   std::string all_to_all(Phase phase, std::span<const uint8_t> mine, std::vector<std::vector<uint8_t>>& theirs);
 
-  using ChunkSink = std::function<void(size_t offset, const uint8_t* data, size_t bytes)>;
-  std::string ring_step(Phase phase, uint32_t step, int to, std::span<const uint8_t> send, int from,
-                        size_t recv_bytes, size_t chunk_bytes, const ChunkSink& sink);
+  // The ring's chunks. A chunk is named by its phase, the step within the
+  // phase, its index and the count of chunks of that step.
+  struct ChunkId {
+    Phase phase;
+    uint32_t step, chunk, chunks;
+  };
+  // Wire bytes a received chunk of at most `chunk_bytes` needs (a longer one is read and rejected).
+  static size_t chunk_slot_bytes(size_t chunk_bytes);
+  // `slots` buffers of chunk_slot_bytes(chunk_bytes) each for sends and as many for
+  // receives, kept from call to call (no allocation, no page faults per round).
+  std::pair<uint8_t*, uint8_t*> chunk_buffers(size_t slots, size_t chunk_bytes);
+  // Seals `plain` into `wire` (wire_bytes(plain.size()) bytes, unchanged until the
+  // handle completes), records it in the egress log, and sends it to `to`.
+  Transport::Handle send_chunk(const ChunkId& id, int to, std::span<const uint8_t> plain, uint8_t* wire);
+  // A receive from `from` into `slot` (chunk_slot_bytes).
+  Transport::Handle post_chunk(Phase phase, int from, std::span<uint8_t> slot);
+  // Opens a received chunk of `bytes` plaintext in place (at wire + wire_offset::kPayload):
+  // "" or why it was rejected.
+  std::string open_chunk(const ChunkId& id, int from, size_t bytes, uint8_t* wire, size_t received);
+  // The transport's test, wait and wait_any, timed as transfer.
+  bool arrived(Transport::Handle h, size_t* bytes);
+  size_t wait(Transport::Handle h);
+  size_t wait_any(std::span<Transport::Handle> handles, size_t* bytes);
 
   const LinkStats& stats() const { return stats_; }
 
@@ -64,8 +84,7 @@ class SecureLink {
                        size_t length) const;
   std::string describe(const MessageHeader& h, const std::string& what) const;
   // Records `wire` in the egress log, then sends it.
-  void send(int peer, Phase phase, std::span<const uint8_t> wire, std::vector<Transport::Handle>& pending);
-  size_t wait(Transport::Handle h);
+  Transport::Handle send(int peer, Phase phase, std::span<const uint8_t> wire);
 
   Transport& transport_;
   EgressLog* log_;

@@ -135,7 +135,7 @@ TEST(SecureLink, ARingChunkThatDoesNotOpenIsNeitherAddedNorTakenAsFinal) {
   std::vector<uint32_t> data(len, static_cast<uint32_t>(1000 * (me + 1)));
   size_t told = 0;
   const std::string failure =
-      ring_allreduce(t.link(), data, 4000, [&](size_t, const uint32_t*, size_t count) { told += count; });
+      ring_allreduce(t.link(), data, 4000, {}, [&](size_t, const uint32_t*, size_t count) { told += count; });
   if (me != victim) return;
   EXPECT_NE(failure.find("reduce-scatter message (step 0, chunk 1/"), std::string::npos) << failure;
   // Its reduce-scatter failed at the first step: no piece of its sum is the sum.

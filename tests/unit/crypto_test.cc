@@ -249,5 +249,20 @@ TEST(Aes, CtrKeystreamContinuesAcrossCalls) {
   EXPECT_EQ(whole, a);
 }
 
+TEST(Aes, CtrSeekGivesTheKeystreamFromAnyByteOn) {
+  Key256 key{};
+  key[1] = 3;
+  Aes256Ctr one(key), two(key);
+  std::vector<uint8_t> whole(100000);
+  one.next(whole.data(), whole.size());
+  // Block-aligned, unaligned, backwards and across the 2^8 counter byte.
+  for (size_t offset : {size_t{4096}, size_t{4099}, size_t{17}, size_t{0}, size_t{99999}, size_t{255 * 16 + 5}}) {
+    std::vector<uint8_t> part(whole.size() - offset);
+    two.seek(offset);
+    two.next(part.data(), part.size());
+    EXPECT_TRUE(std::equal(part.begin(), part.end(), whole.begin() + offset)) << "offset " << offset;
+  }
+}
+
 }  // namespace
 }  // namespace fedtrain
