@@ -3,17 +3,20 @@
 #
 #   bench/fuzz.sh checkpoint 600
 #   bench/fuzz.sh config 60 -dict=FILE               (extra flags go to libFuzzer)
-#   bench/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1
+#   bench/fuzz.sh checkpoint_raw 600 -fork=1 -ignore_crashes=1
 #                                  (goes on past crashes, as for crashes inside libhdf5: see
 #                                   docs/testing.md; every crasher is still kept and summarised)
 #
-# Targets (tests/fuzz/fuzz_TARGET.cc): config sealed_message checkpoint idx dataset text egress.
+# Targets (tests/fuzz/fuzz_TARGET.cc): config sealed_message checkpoint checkpoint_raw idx dataset
+# dataset_raw text egress ledger handshake. checkpoint and dataset read the file as fedtrain does,
+# through a child process; their _raw twins read it in the fuzzing process, which is what finds
+# libhdf5's own crashers. A twin shares the seeds of its target (tests/fuzz/seeds/checkpoint/).
 # It installs Debian's clang and libFuzzer runtime if missing (launch/install-deps.sh), configures
 # build-fuzz/ once (clang, -DFEDTRAIN_FUZZ=ON: everything under ASan+UBSan with coverage; override
 # the folder with FEDTRAIN_FUZZ_BUILD_DIR), builds the target, and runs it under `nice -n 10`
 # (FEDTRAIN_FUZZ_NICE) with:
 #   runs/fuzz/TARGET/corpus/    the growing corpus (kept between runs; the checked-in seeds
-#                               tests/fuzz/seeds/TARGET/ are read, never written)
+#                               tests/fuzz/seeds/TARGET/ are read, never written; _raw: its twin's)
 #   runs/fuzz/TARGET/crashes/   crashers, leaks, timeouts (25 s) and out-of-memory inputs (2 GiB)
 #   runs/fuzz/TARGET/log        libFuzzer's output
 # (FEDTRAIN_FUZZ_OUT replaces runs/fuzz). Ends with one summary line: executions, corpus size,
@@ -22,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="config sealed_message checkpoint idx dataset text egress"
+targets="config sealed_message checkpoint checkpoint_raw idx dataset dataset_raw text egress ledger handshake"
 usage() {
   echo "usage: bench/fuzz.sh TARGET SECONDS [LIBFUZZER FLAGS...]; TARGET is one of: $targets" >&2
   exit 2
@@ -52,7 +55,7 @@ echo "fuzz.sh: $target for $seconds s; corpus $out/corpus, crashers to $out/cras
 set +e
 # libhdf5's own leaks on malformed files only (the reason is in the file).
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
-# The HDF5 targets: libhdf5 asks malloc for whatever size a forged object header names (2^51
+# The HDF5 targets (both variants): libhdf5 asks malloc for whatever size a forged object header names (2^51
 # bytes, or 20 GB before it checks that against the file's end) and handles the NULL that glibc's
 # malloc returns; under ASan such a request is itself a report, or (20 GB) poisons gigabytes of
 # shadow memory that the release build never touches, and libFuzzer's -malloc_limit_mb stops at
@@ -60,13 +63,14 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print
 # and libFuzzer's malloc limit is out of the way: a reader of fedtrain's that allocates what a file
 # claims still fails, by the std::bad_alloc that escapes the target, or by touching over 2 GiB.
 hdf5_flags=()
-if [[ $target == checkpoint || $target == dataset ]]; then
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048}
+seeds=tests/fuzz/seeds/${target%_raw}
+if [[ ${target%_raw} == checkpoint || ${target%_raw} == dataset ]]; then
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:max_allocation_size_mb=2048:exitcode=86}
   hdf5_flags=(-malloc_limit_mb=1048576)
 fi
 nice -n "${FEDTRAIN_FUZZ_NICE:-10}" "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=25 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/crashes/" "${hdf5_flags[@]}" "$@" \
-  "$out/corpus" "tests/fuzz/seeds/$target" >"$out/log" 2>&1
+  "$out/corpus" "$seeds" >"$out/log" 2>&1
 rc=$?
 set -e
 crashes=$(( $(find "$out/crashes" -type f | wc -l) - before ))

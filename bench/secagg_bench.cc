@@ -3,14 +3,19 @@
 // Every rank is the leader of its own site (mpirun -n 2, -n 4). For each
 // size, in the same run and alternating call by call (barrier-aligned, the
 // slowest leader's time, median over iterations):
-//   plaintext  MPI_Allreduce of the float vector, in place
+//   plaintext  MPI_Allreduce of the float vector, in place (--plain mpi), or
+//              fedtrain's ring over the leaders' transport (--plain ring)
 //   secure     SecureAggregator::average: sealed statuses, quantise + mask,
 //              the encrypted ring, dequantise; egress log on (as in production)
 // with the secure exchange's own breakdown (quantise, mask, seal, transfer,
 // open, egress log, dequantise: rank 0's seconds per call, summed over its
-// crypto threads; and its CPU seconds per call, user + system) and the bytes each
-// leader puts on the wire. First, on one core with the others asleep, the
-// AES-256-GCM, AES-256-CTR and SHA-256 rates of this machine, for comparison.
+// crypto threads; and its CPU seconds per call, user + system) and the bytes
+// each leader puts on the wire. Given the link rate (--link-rate), also the link
+// bound 2(n-1)/n x size / rate, what a bandwidth-optimal all-reduce needs, and
+// both times over it. --json writes every row as JSON too (bench/wan/ reads
+// it). First, on one core with the others asleep, the AES-256-GCM,
+// AES-256-CTR and SHA-256 rates of this machine, for comparison.
+// Leaders on different hosts (bench/wan/): --transport tcp --interface eth0.
 #include <mpi.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -124,13 +129,15 @@ double slowest(double t) {
 int bench_secagg(const std::vector<std::string>& args) {
   std::string min_s = "1M", max_s = "256M", log_dir = "", transport_name = "mpi", plain_name, iface, json_path;
   std::string link_rate_s, crypto_threads_s = "auto";
-  int chunk_kib = 1024, frac_bits = 24;
+  int chunk_kib = 1024, frac_bits = 24, iters_opt = 0;
   bool no_log = false;
   po::options_description desc("fedtrain bench secagg options");
   desc.add_options()("help,h", "this help")("min-bytes", po::value(&min_s)->default_value(min_s), "smallest model, bytes")(
       "max-bytes", po::value(&max_s)->default_value(max_s), "largest model, bytes")(
       "chunk-kib", po::value(&chunk_kib)->default_value(chunk_kib), "bytes per sealed message, KiB")(
       "frac-bits", po::value(&frac_bits)->default_value(frac_bits), "fixed-point fraction bits")(
+      "iters", po::value(&iters_opt)->default_value(0), "timed calls of each path per size (after one warm-up); "
+      "0: 2 GiB / size, within 5..30")(
       "no-egress-log", po::bool_switch(&no_log), "leave the egress log out (to see its cost)")(
       "transport", po::value(&transport_name)->default_value(transport_name),
       "mpi: MPI point-to-point and MPI_Allreduce; tcp: the TCP leader transport on 127.0.0.1 for both paths, "
@@ -247,7 +254,7 @@ int bench_secagg(const std::vector<std::string>& args) {
     const size_t count = bytes / sizeof(float);
     std::vector<float> plain(count), update(count);
     for (size_t i = 0; i < count; ++i) plain[i] = update[i] = u(gen);
-    const int iters = static_cast<int>(std::clamp<size_t>((size_t{2} << 30) / bytes, 5, 30));
+    const int iters = iters_opt > 0 ? iters_opt : static_cast<int>(std::clamp<size_t>((size_t{2} << 30) / bytes, 5, 30));
     std::vector<double> tp, ts;
     double cpu_secure = 0.0;  // this rank's user+sys seconds over the timed secure calls
     SecureStats before_all = secure.stats(), after_all;

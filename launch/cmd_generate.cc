@@ -9,6 +9,7 @@
 #include "launch/commands.h"
 #include "runtime/checkpoint/checkpoint_file.h"
 #include "runtime/core/error.h"
+#include "runtime/io/guarded_read.h"
 #include "runtime/data/utf8.h"
 #include "runtime/model/gpt.h"
 
@@ -90,7 +91,9 @@ int cmd_generate(const std::vector<std::string>& args) {
     if (prompt.empty()) throw ConfigError("--prompt is empty: give the text to continue");
     if (const auto bad = find_invalid_utf8(prompt))
       throw ConfigError("--prompt is not valid UTF-8 at byte " + std::to_string(bad->offset));
-    const Checkpoint ckpt = read_checkpoint_file(path);
+    // Read in a child first: a checkpoint from elsewhere may be one that crashes libhdf5.
+    const Checkpoint ckpt = read_guarded("checkpoint '" + path + "'", "give a checkpoint written by 'fedtrain run'",
+                                         [&] { return read_checkpoint_file(path); });
     Gpt model(shape_from_config(ckpt.config_text, path));
     if (layout_text(model.layout()) != ckpt.model_layout)
       throw Error("checkpoint '" + path + "': its tensors do not match the GPT its config describes");

@@ -11,6 +11,7 @@
 #include "runtime/checkpoint/checkpoint_store.h"
 #include "runtime/core/config.h"
 #include "runtime/core/error.h"
+#include "runtime/io/guarded_read.h"
 #include "runtime/ledger/ledger_check.h"
 #include "runtime/ledger/signing_manifest.h"
 
@@ -29,6 +30,8 @@ const char* kLedgerUsage =
     "Exit codes: 0 intact, 1 a fault (each printed with its line and what is wrong), 2 bad usage, a config\n"
     "without signing keys, or a ledger that cannot be read. Records cut from the end leave an intact chain:\n"
     "compare the head with another site's ledger or one noted earlier (docs/operations.md, 'The ledger').\n";
+
+constexpr const char* kHostileCheckpoint = "remove it, or put back a good copy";
 
 struct Args {
   std::string target, config, site;
@@ -71,7 +74,9 @@ size_t compare_checkpoints(const std::string& dir, const LedgerCheck& check, std
     const LedgerEntry& e = *it->second;
     const std::string path = store.path_of(round);
     try {
-      const Checkpoint c = read_checkpoint_file(path);
+      // Read in a child first: a checkpoint beside the ledger may be one that crashes libhdf5.
+      const Checkpoint c = read_guarded("checkpoint '" + path + "'", kHostileCheckpoint,
+                                        [&] { return read_checkpoint_file(path); });
       const Sha256Digest model = sha256(c.model.data(), c.model.size() * sizeof(float));
       if (model != e.model)
         problems.push_back({e.line, "records global model " + to_hex(e.model).substr(0, 16) + "... for round " +

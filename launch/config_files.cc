@@ -12,6 +12,7 @@
 
 #include "runtime/core/error.h"
 #include "runtime/federation/secure_setup.h"
+#include "runtime/federation/site_files.h"
 
 namespace fedtrain {
 namespace {
@@ -33,6 +34,17 @@ void check_input(const std::string& key, const std::string& path) {
   const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   ::close(fd);
   if (!regular) refuse(key, path, "is not a regular file");
+}
+
+// A data file: readable, then read whole in a child process as a run reads it (every dataset, its
+// shape and type; runtime/io/guarded_read.h), so that a file on which libhdf5 crashes is named here.
+void check_data(const std::string& key, const std::string& path, ModelKind kind) {
+  check_input(key, path);
+  try {
+    check_data_file("'" + path + "'", path, kind);
+  } catch (const Error& e) {
+    refuse(key, path, std::string("cannot be used: ") + e.what());
+  }
 }
 
 // An output: an existing file (or folder) of the right kind, or a path whose nearest existing
@@ -61,12 +73,14 @@ void check_output(const std::string& key, const std::string& path, bool folder) 
 void check_config_files(const Config& c) {
   const bool one_site = !c.process_site.empty();
   const auto mine = [&](const SiteConfig& s) { return !one_site || s.name == c.process_site; };
-  if (c.model_kind == ModelKind::kMlp && mine(c.sites.front())) check_input("data.test", c.test_file);
+  const bool text = c.model_kind == ModelKind::kGpt;
+  if (!text && mine(c.sites.front())) check_data("data.test", c.test_file, c.model_kind);
   for (const auto& s : c.sites) {
     if (!mine(s)) continue;
     const std::string k = "site." + s.name + ".";
-    check_input(k + "data", s.data);
-    if (!s.val.empty()) check_input(k + "val", s.val);
+    check_data(k + "data", s.data, c.model_kind);
+    if (text && !s.val.empty()) check_data(k + "val", s.val, c.model_kind);
+    else if (!s.val.empty()) check_input(k + "val", s.val);
   }
   if (c.exchange.secure) {
     for (const auto& s : c.sites)

@@ -6,7 +6,8 @@
 namespace fedtrain {
 
 // Throws ConfigError (exit 2) naming the config key and path of the first file a run could not
-// use. Checked: data.test (the first site evaluates it), every site's data and val; in secure
+// use. Checked: data.test (the first site evaluates it), every site's data and val, each read
+// whole as a run reads it, in a child process (a file that crashes libhdf5 is named); in secure
 // mode every site's public key (the manifest, parsed) and the secret key of each checked site,
 // loaded and matched with its public key; metrics_file, egress_log and checkpoint_dir must be
 // (or be creatable as) a file, a file and a folder. With Config::process_site set (--site,

@@ -69,7 +69,10 @@ packages=(
   prometheus-cpp-dev                        # the Prometheus endpoint of site leaders
   libgtest-dev                              # tests
   procps                                    # pgrep: the checkpoint tests signal and kill single ranks
+  python3-matplotlib                        # bench/wan/plots.py (e2e_wan_model): the WAN plots in docs/benchmarks.md
   python3-h5py python3-numpy                # e2e_gpt: docs/models.md reimplemented in numpy reads a checkpoint
+  iperf3 iputils-ping jq                    # bench/wan/sites.sh probe (e2e_wan_sites): link rate, RTT, link.json
+  iptables libnetfilter-queue-dev           # bench/wan/sites.sh --delay: NFQUEUE rule, fedtrain_nfq_delay
   dataset-fashion-mnist                     # the demo dataset (IDX files)
   "$@"
 )

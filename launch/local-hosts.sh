@@ -11,6 +11,8 @@
 #
 # DIR/hosts lists "NAME ADDRESS NAMESPACE" per host, DIR/subnet the bridge's subnet (10.X.Y.0/24),
 # DIR/bridge its name. Names and subnet are picked at random, so several sets can exist side by side.
+# LOCAL_HOSTS_PREFIX (default ft, 2 lower-case letters) starts every name made (bridge PREFIXbTAG,
+# namespaces PREFIXTAGnI), so that each tool built on this one can tell its own namespaces and links.
 # Host names are not in DNS: use the addresses where a tool resolves names, or let the tool take
 # the name as given (an rsh agent, Slurm's NodeAddr).
 set -euo pipefail
@@ -27,21 +29,23 @@ up() {
   command -v ip >/dev/null || { echo "local-hosts: 'ip' not found: install iproute2" >&2; exit 1; }
   mkdir -p "$dir"
   [[ ! -f $dir/hosts ]] || { echo "local-hosts: $dir already holds hosts; '$0 down $dir' first" >&2; exit 1; }
+  local prefix=${LOCAL_HOSTS_PREFIX:-ft}
+  [[ $prefix =~ ^[a-z]{2}$ ]] || { echo "local-hosts: LOCAL_HOSTS_PREFIX must be 2 lower-case letters, not '$prefix'" >&2; exit 2; }
   local tag net i ns
   tag=$(printf '%04x' $((RANDOM % 65536)))
   net=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
-  echo "ftb$tag" >"$dir/bridge"
+  echo "${prefix}b$tag" >"$dir/bridge"
   echo "$net.0/24" >"$dir/subnet"
   : >"$dir/hosts"
-  ip link add "ftb$tag" type bridge
-  ip addr add "$net.1/24" dev "ftb$tag"
-  ip link set "ftb$tag" up
+  ip link add "${prefix}b$tag" type bridge
+  ip addr add "$net.1/24" dev "${prefix}b$tag"
+  ip link set "${prefix}b$tag" up
   for ((i = 1; i <= n; i++)); do
-    ns=ft${tag}n$i
+    ns=$prefix${tag}n$i
     ip netns add "$ns"
     echo "n$i $net.$((i + 1)) $ns" >>"$dir/hosts"
     ip link add "v$ns" type veth peer name eth0 netns "$ns"
-    ip link set "v$ns" master "ftb$tag" up
+    ip link set "v$ns" master "${prefix}b$tag" up
     ip -n "$ns" addr add "$net.$((i + 1))/24" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$ns" link set lo up

@@ -142,6 +142,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
       exporter = std::make_unique<PrometheusExporter>(config.monitoring.address,
                                                       config.monitoring.port + topo.site_index(), config.job_id,
                                                       topo.site_name(), topo.n_sites(), evaluating_site);
+      if (exchange) exporter->set_peer_source([&ex = *exchange] { return ex.peer_stats(); });
       log_info("Prometheus metrics at " + exporter->url());
     }
   } catch (const Error& e) {

@@ -32,6 +32,15 @@ std::string LeaderExchange::manifest_sha256() const {
   return manifest_ && config_.exchange.secure ? to_hex(manifest_->hash()) : "";
 }
 
+std::vector<PeerStats> LeaderExchange::peer_stats() const {
+  std::vector<PeerStats> out;
+  if (tcp_ == nullptr) return out;
+  std::vector<PeerStats> all = tcp_->peer_stats();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (static_cast<int>(i) != topo_.site_index()) out.push_back(all[i]);
+  return out;
+}
+
 void LeaderExchange::open_leaders() {
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
@@ -48,7 +57,9 @@ void LeaderExchange::open_leaders() {
     o.secret = key_.get();
     log_info("site " + topo_.site_name() + " connects to the other site leaders over TCP (one job per site; listening "
              "on " + (o.leaders[o.self].listen.empty() ? o.leaders[o.self].address : o.leaders[o.self].listen) + ")");
-    transport_ = connect_tcp_transport(o);
+    auto tcp = connect_tcp_transport(o);
+    tcp_ = tcp.get();
+    transport_ = std::move(tcp);
   }
   group_ = std::make_unique<LeaderGroup>(*transport_, sites, config_.exchange.peer_timeout_s);
 }

@@ -24,6 +24,7 @@
 #include "runtime/crypto/key_schedule.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/egress_log.h"
+#include "runtime/net/tcp_transport.h"
 #include "runtime/topology/topology.h"
 
 namespace fedtrain {
@@ -40,6 +41,8 @@ class LeaderExchange {
   Aggregator& aggregator() { return *aggregator_; }
   // SHA-256 of the federation manifest, hex; "" in plaintext mode.
   std::string manifest_sha256() const;
+  // The TCP transport's statistics of every other leader (one job per site); empty over MPI.
+  std::vector<PeerStats> peer_stats() const;
   // Bytes this leader sent before the aggregator existed (the settings agreement).
   uint64_t setup_bytes() const { return setup_bytes_; }
 
@@ -51,6 +54,7 @@ class LeaderExchange {
   std::unique_ptr<KeySchedule> schedule_;
   std::unique_ptr<EgressLog> log_;
   std::unique_ptr<Transport> transport_, faulty_;
+  TcpTransport* tcp_ = nullptr;  // transport_, when the leaders meet over TCP
   std::unique_ptr<LeaderGroup> group_;
   std::unique_ptr<Aggregator> aggregator_;
   uint64_t setup_bytes_ = 0;

@@ -2,11 +2,9 @@
 #include "runtime/federation/site_data.h"
 
 #include "runtime/core/error.h"
-#include "runtime/data/shard_loader.h"
 #include "runtime/data/shuffle.h"
-#include "runtime/data/token_shard.h"
 #include "runtime/data/token_windows.h"
-#include "runtime/io/hdf5_file.h"
+#include "runtime/federation/site_files.h"
 
 namespace fedtrain {
 namespace {
@@ -18,38 +16,30 @@ uint64_t rank_seed(const Config& config, const Topology& topo) {
                   static_cast<uint64_t>(topo.site_rank()));
 }
 
-// The text of a 'fedtrain data text' file, or a ConfigError for an image dataset.
-TokenShard read_text(const std::string& path) {
-  {
-    H5File f = H5File::open_read(path);
-    if (f.has("/features") && !f.has("/tokens"))
-      throw ConfigError("HDF5 file '" + path + "' holds /features and /labels (an image dataset), not /tokens: "
-                        "model.kind = gpt trains on text from 'fedtrain data text'");
-  }
-  return read_token_shard(path);
-}
-
 SiteData load_images(const Config& config, const Topology& topo, const SiteConfig& site) {
   SiteData d;
-  const DatasetInfo train = inspect_dataset(site.data);
-  d.train = std::make_unique<ShardLoader>(site.data, train, topo.site_rank(), topo.site_size(), rank_seed(config, topo));
-  d.samples = static_cast<double>(train.rows);
-  d.shape = DataShape{static_cast<int>(train.features), train.classes};
+  const int rank = topo.site_rank(), ranks = topo.site_size();
+  ImageShard train = read_image_shard("site " + site.name + "'s training data '" + site.data + "'", site.data, rank,
+                                      ranks, rank_seed(config, topo));
+  d.train = std::move(train.loader);
+  d.samples = static_cast<double>(train.info.rows);
+  d.shape = DataShape{static_cast<int>(train.info.features), train.info.classes};
   if (topo.site_index() == 0) {
-    d.test = inspect_dataset(config.test_file);
-    d.eval = make_image_eval_set(config.test_file, d.test, topo.site_rank(), topo.site_size());
+    ImageTest test = read_image_test("test file '" + config.test_file + "'", config.test_file, rank, ranks);
+    d.test = test.info;
+    d.eval = std::move(test.eval);
   }
   return d;
 }
 
 SiteData load_text(const Config& config, const Topology& topo, const SiteConfig& site) {
   SiteData d;
-  const TokenShard train = read_text(site.data);
+  const TokenShard train = read_text_shard("site " + site.name + "'s training text '" + site.data + "'", site.data);
   d.train = std::make_unique<TokenWindowSource>(train.tokens, config.context, topo.site_rank(), topo.site_size(),
                                                 rank_seed(config, topo), "site " + site.name + "'s training text '" +
                                                                              site.data + "'");
   d.samples = static_cast<double>(train.tokens.size());
-  const TokenShard val = read_text(site.val);
+  const TokenShard val = read_text_shard("site " + site.name + "'s validation text '" + site.val + "'", site.val);
   d.eval = make_text_eval_set(val.tokens, config.context, topo.site_rank(), topo.site_size(), kEvalWindowsPerBatch,
                               "site " + site.name + "'s validation text '" + site.val + "'");
   return d;

@@ -29,9 +29,10 @@ struct SiteData {
   DatasetInfo test;                    // mlp, evaluating site: the test file
 };
 
-// Local: reads this rank's files only (no MPI). Throws Error, or ConfigError
-// (exit 2) for data of the wrong kind for model.kind or a context that does
-// not fit the validation text, naming the file.
+// Local: reads this rank's files only (no MPI), each first in a child process
+// (site_files.h: a file that crashes libhdf5 is an Error naming it).
+// Throws Error, or ConfigError (exit 2) for data of the wrong kind for
+// model.kind or a context that does not fit the validation text, naming the file.
 SiteData load_site_data(const Config& config, const Topology& topo);
 
 // Collective over the federation: every site must feed the same model (mlp: the same

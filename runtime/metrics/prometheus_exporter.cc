@@ -3,6 +3,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -58,6 +59,16 @@ struct PrometheusExporter::Series {
   prometheus::Gauge* train_loss = nullptr;
   prometheus::Gauge* test_loss = nullptr;
   prometheus::Gauge* test_accuracy = nullptr;
+  prometheus::Labels labels;
+  prometheus::Family<prometheus::Gauge>* rtt_family = nullptr;
+  std::vector<PeerSeries> peers;  // made at the first round's end, one per peer leader
+};
+
+struct PrometheusExporter::PeerSeries {
+  prometheus::Gauge* connected;
+  prometheus::Counter *sent, *received, *messages_sent, *messages_received, *reconnects;
+  prometheus::Gauge* rtt = nullptr;
+  PeerStats last;  // what the counters hold
 };
 
 PrometheusExporter::PrometheusExporter(const std::string& address, int port, const std::string& job_id,
@@ -66,6 +77,7 @@ PrometheusExporter::PrometheusExporter(const std::string& address, int port, con
   Series& s = *series_;
   prometheus::Registry& r = *s.registry;
   const prometheus::Labels labels = {{"job_id", job_id}, {"site", site}};
+  s.labels = labels;
   auto counter = [&](const char* name, const char* help) -> prometheus::Counter& {
     return BuildCounter().Name(name).Help(help).Labels(labels).Register(r).Add({});
   };
@@ -138,6 +150,46 @@ void PrometheusExporter::on_round_end(const RoundMetrics& m) {
   s.train_loss->Set(m.train_loss);
   s.test_loss->Set(m.test_loss);
   s.test_accuracy->Set(m.test_accuracy);
+  if (peers_) update_peers();
+}
+
+void PrometheusExporter::update_peers() {
+  Series& s = *series_;
+  const std::vector<PeerStats> now = peers_();
+  prometheus::Registry& r = *s.registry;
+  if (s.peers.empty()) {
+    auto& connected = BuildGauge().Name("fedtrain_peer_connected").Help("1 while the TCP connection to this peer leader is up.").Labels(s.labels).Register(r);
+    auto counter = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Counter>& {
+      return BuildCounter().Name(name).Help(help).Labels(s.labels).Register(r);
+    };
+    auto& sent = counter("fedtrain_peer_sent_bytes_total", "Bytes sent to this peer leader over TCP, frames included.");
+    auto& received = counter("fedtrain_peer_received_bytes_total", "Bytes received from this peer leader over TCP.");
+    auto& msent = counter("fedtrain_peer_messages_sent_total", "Data frames sent to this peer leader.");
+    auto& mreceived = counter("fedtrain_peer_messages_received_total", "Data frames received from this peer leader.");
+    auto& reconnects = counter("fedtrain_peer_reconnects_total", "Connections to this peer that replaced an earlier one.");
+    s.rtt_family = &BuildGauge().Name("fedtrain_peer_rtt_seconds").Help("Last measured round trip to this peer leader.").Labels(s.labels).Register(r);
+    for (const PeerStats& p : now) {
+      const prometheus::Labels l = {{"peer", p.site}};
+      s.peers.push_back({&connected.Add(l), &sent.Add(l), &received.Add(l), &msent.Add(l), &mreceived.Add(l),
+                         &reconnects.Add(l), nullptr, PeerStats{}});
+    }
+  }
+  for (size_t i = 0; i < now.size() && i < s.peers.size(); ++i) {
+    PeerSeries& q = s.peers[i];
+    const PeerStats& p = now[i];
+    auto add = [](prometheus::Counter* c, uint64_t was, uint64_t is) { if (is > was) c->Increment(static_cast<double>(is - was)); };
+    q.connected->Set(p.connected ? 1 : 0);
+    add(q.sent, q.last.bytes_sent, p.bytes_sent);
+    add(q.received, q.last.bytes_received, p.bytes_received);
+    add(q.messages_sent, q.last.messages_sent, p.messages_sent);
+    add(q.messages_received, q.last.messages_received, p.messages_received);
+    add(q.reconnects, q.last.reconnects, p.reconnects);
+    if (p.last_rtt_s >= 0) {
+      if (q.rtt == nullptr) q.rtt = &s.rtt_family->Add({{"peer", p.site}});
+      q.rtt->Set(p.last_rtt_s);
+    }
+    q.last = p;
+  }
 }
 
 void PrometheusExporter::linger(double seconds) const {

@@ -15,14 +15,25 @@
 //   fedtrain_train_loss                    gauge      federation's mean training loss in the last round
 //   fedtrain_test_loss, fedtrain_test_accuracy  gauge test loss and accuracy (0..1) of the global model
 //
+// With one job per site (the leaders meet over TCP), also per peer leader, label peer (its site):
+//   fedtrain_peer_connected                gauge      1 while its connection is up
+//   fedtrain_peer_sent_bytes_total         counter    bytes sent to it on the TCP connection (frames included)
+//   fedtrain_peer_received_bytes_total     counter    bytes received from it
+//   fedtrain_peer_messages_sent_total, fedtrain_peer_messages_received_total  counter  data frames
+//   fedtrain_peer_reconnects_total         counter    connections that replaced an earlier one
+//   fedtrain_peer_rtt_seconds              gauge      its last measured round trip (absent until one is)
+//
 // prometheus-cpp's metrics are atomic: the round loop updates them while the
 // exposer's threads serve scrapes.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/metrics/round_metrics.h"
+#include "runtime/net/tcp_transport.h"
 
 namespace fedtrain {
 
@@ -38,6 +49,8 @@ class PrometheusExporter final : public RoundObserver {
   PrometheusExporter& operator=(const PrometheusExporter&) = delete;
 
   void on_round_end(const RoundMetrics& m) override;
+  // Where the per-peer series come from (the leaders' TCP transport), read at every round's end.
+  void set_peer_source(std::function<std::vector<PeerStats>()> source) { peers_ = std::move(source); }
 
   // Keeps serving for `seconds` (blocks the caller): lets a scraper collect the
   // final values of a job that would otherwise end between two scrapes.
@@ -51,7 +64,10 @@ class PrometheusExporter final : public RoundObserver {
 
  private:
   struct Series;
+  struct PeerSeries;
+  void update_peers();
   std::unique_ptr<Series> series_;
+  std::function<std::vector<PeerStats>()> peers_;
   std::string url_;
   int port_ = 0;
   bool evaluating_;

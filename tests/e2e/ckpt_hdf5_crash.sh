@@ -4,6 +4,7 @@
 # as failed, naming the signal, and the other files are still checked. The crash is made by an
 # LD_PRELOAD shim (tests/support/h5crash.c) whose H5Fopen dies of SIGSEGV on the chosen file;
 # before the child process, the command itself died of it (exit 139, no line for the good file).
+# 'fedtrain generate' reads its checkpoint the same way (before: exit 139).
 source "$(dirname "$0")/lib.sh"
 : "${FEDTRAIN_H5CRASH_LIB:?run through ctest}"
 
@@ -34,5 +35,8 @@ fi
 expect_exit 1 "error: checkpoint '.*round-000002.h5': the process reading it $crashed" \
   "inspect of a file that crashes libhdf5" -- env "${shim[@]}" "$FEDTRAIN_BIN" ckpt inspect "$dir/round-000002.h5"
 expect_exit 0 "job_id +fuzz" "inspect of a good checkpoint" -- env "${shim[@]}" "$FEDTRAIN_BIN" ckpt inspect "$dir/round-000001.h5"
+# fedtrain generate reads its checkpoint in a child first too (runtime/io/guarded_read.h).
+expect_exit 1 "checkpoint '.*round-000002.h5': libhdf5 crashed reading it: (killed by signal 11|ended with exit code 86)" \
+  "generate from a file that crashes libhdf5" -- env "${shim[@]}" "$FEDTRAIN_BIN" generate --checkpoint "$dir/round-000002.h5" --prompt x
 
 [[ $failures -eq 0 ]]

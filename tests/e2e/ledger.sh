@@ -5,6 +5,7 @@
 # signature by a key or site outside the manifest, a model that is not the checkpoint's), a crash that
 # leaves the ledger ahead of the checkpoints, a plaintext run, and the configs that are refused.
 source "$(dirname "$0")/lib.sh"
+: "${FEDTRAIN_H5CRASH_LIB:?run through ctest}"
 sites=(es de fr)
 data=$WORK/data
 "$FEDTRAIN_BIN" data fashion-mnist --out "$data" --sites es,de,fr --train-limit 3000 --test-limit 500 \
@@ -120,6 +121,12 @@ expect_exit 1 "line 2 holds a signature by 'xx', a site the manifest does not li
 mkdir -p "$WORK/swapped" && cp "$L" "$WORK/swapped/" && cp "$WORK/ckpt/es/round-000003.h5" "$WORK/swapped/round-000004.h5"
 expect_exit 1 "line 4 records global model .* for round 4, but checkpoint .*round-000004.h5' holds model" \
   "ledger verify: a checkpoint that holds another model" -- verify "$WORK/swapped"
+# A checkpoint beside the ledger on which libhdf5 crashes (H5Fopen dies of SIGSEGV through the shim of
+# tests/support/h5crash.c): it is read in a child first, so verify reports it, naming it, instead of dying.
+shim=(LD_PRELOAD="$FEDTRAIN_H5CRASH_LIB" FEDTRAIN_H5CRASH_MATCH=swapped/round-000004)
+[[ -z ${ASAN_OPTIONS:-} ]] || shim+=(ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0")
+expect_exit 1 "line 4 has a checkpoint of its round that cannot be read: checkpoint '.*round-000004.h5': libhdf5 crashed reading it: (killed by signal 11|ended with exit code 86)" \
+  "ledger verify: a checkpoint that crashes libhdf5" -- env "${shim[@]}" "$FEDTRAIN_BIN" ledger verify "$WORK/swapped" --config "$cfg"
 expect_exit 2 "cannot open ledger '$WORK/none.jsonl'" "ledger verify: a missing file" -- verify "$WORK/none.jsonl"
 expect_exit 2 "config '$WORK/nosign.ini' lists no signing keys" "ledger verify: a config without signing keys" -- \
   "$FEDTRAIN_BIN" ledger verify "$L" --config "$WORK/nosign.ini"

@@ -2,7 +2,10 @@
 #include "tests/fuzz/fuzz_support.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 #include <cstdio>
@@ -11,6 +14,9 @@
 #include <filesystem>
 #include <system_error>
 #include <vector>
+
+// The sanitizers' runtime, where there is one (fuzz and FEDTRAIN_SANITIZE builds).
+extern "C" __attribute__((weak)) void __sanitizer_set_death_callback(void (*callback)(void));
 
 namespace fedtrain::fuzz {
 namespace {
@@ -33,7 +39,22 @@ void remove_made_dirs() {
   }
 }
 
+// In a child: the default action for every signal libFuzzer handles, no ASan death callback.
+void plain_child() {
+  for (const int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP, SIGXFSZ, SIGALRM, SIGINT, SIGTERM, SIGUSR1, SIGUSR2})
+    std::signal(sig, SIG_DFL);
+  if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
+}
+
 }  // namespace
+
+void plain_children() {
+  static const int registered = ::pthread_atfork(nullptr, nullptr, plain_child);
+  if (registered != 0) {
+    errno = registered;
+    die("pthread_atfork");
+  }
+}
 
 InputFile::InputFile(const char* name) {
   path_ = temp_dir("fedtrain-fuzz") + "/" + name;

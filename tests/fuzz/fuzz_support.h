@@ -31,6 +31,14 @@ class InputFile {
 // replaying one file to see where it stops: FEDTRAIN_FUZZ_VERBOSE=1 fuzz_checkpoint FILE.
 void rejected(const char* target, const std::exception& e);
 
+// Makes the child processes that the code under test forks (runtime/io/child_process.h) end as
+// they would outside libFuzzer: libFuzzer's crash handling (its signal handlers and ASan's death
+// callback, which would write the child's input as a crasher of the fuzzer and end it with
+// libFuzzer's exit code) is undone in every child (pthread_atfork), so a child that crashes is
+// killed by its signal, or ends with its sanitizer report's exit code, and the target sees what
+// fedtrain sees. Call once, from the targets whose code forks.
+void plain_children();
+
 // A fresh directory under /dev/shm (or TMPDIR, or /tmp), removed with everything in it at exit.
 std::string temp_dir(const char* prefix);
 

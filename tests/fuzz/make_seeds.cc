@@ -4,12 +4,16 @@
 //   dataset/     an image shard (write_dataset_file) and a text shard (write_token_shard)
 //   egress/      an egress log of 4 messages (EgressLog)
 //   sealed_message/  messages sealed with the fuzz key for the expected header (fuzz_seal_key.h)
+//   ledger/      a ledger of 3 rounds signed by es and de (LedgerFile; fuzz_keys.h)
+//   handshake/   what a peer sends in the leader handshake, with valid proofs: es dialing de, de
+//                answering es, and de refusing es (other settings)
 //
 //   fuzz_make_seeds DIR      (tests/fuzz/README.md: how tests/fuzz/seeds/ was made)
 // Everything is deterministic, so running it again gives the same files (HDF5 writes no times).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +21,9 @@
 #include "runtime/data/dataset_file.h"
 #include "runtime/data/token_shard.h"
 #include "runtime/federation/egress_log.h"
+#include "runtime/ledger/ledger_file.h"
+#include "runtime/net/leader_handshake.h"
+#include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_seal_key.h"
 
 namespace fs = std::filesystem;
@@ -51,6 +58,51 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
   std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
+// Rounds 1 to 3 of job fuzz; de sits round 2 out but signs it.
+void write_ledger(const fs::path& path) {
+  fs::remove(path);
+  const SigningManifest keys = fuzz::signing_manifest();
+  const SigningKey signers[2] = {fuzz::signing_key(0), fuzz::signing_key(1)};
+  LedgerFile ledger(path.string(), "fuzz", keys);
+  for (uint64_t round = 1; round <= 3; ++round) {
+    LedgerRecord r;
+    r.job = "fuzz";
+    r.round = round;
+    r.attempt = round == 3 ? 1 : 0;
+    r.participants.push_back({"es", 100});
+    if (round != 2) r.participants.push_back({"de", 80});
+    r.model.fill(static_cast<uint8_t>(round));
+    r.prev = ledger.head();
+    const std::string bytes = ledger_signed_bytes(r);
+    for (int i = 0; i < 2; ++i)
+      r.signatures.push_back({fuzz::kSites[i], signers[i].sign({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()})});
+    ledger.append(r);
+  }
+}
+
+void append(std::vector<uint8_t>& out, std::span<const uint8_t> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); }
+
+// A role byte, then the peer's hello and verdicts (fuzz_handshake.cc).
+void write_handshakes(const fs::path& dir) {
+  const Manifest m = fuzz::manifest();
+  const std::vector<uint8_t> es = net::encode_hello(fuzz::hello(0)), de = net::encode_hello(fuzz::hello(1));
+  // es dials de: the same keys on both sides.
+  const net::HandshakeKeys keys = net::handshake_keys(fuzz::x25519_key(0), m.entry(1).public_key, m.hash(), es, de);
+  std::vector<uint8_t> dialer{1};  // this leader (es) dials; the peer (de) answers
+  append(dialer, de);
+  append(dialer, net::encode_verdict(net::Verdict::kProof, &keys.acceptor_proof));
+  append(dialer, net::encode_verdict(net::Verdict::kAccepted));
+  write_bytes(dir / "dialer-accepted.bin", dialer);
+  std::vector<uint8_t> refused{1};
+  append(refused, de);
+  append(refused, net::encode_verdict(net::Verdict::kOtherSettings));
+  write_bytes(dir / "dialer-refused.bin", refused);
+  std::vector<uint8_t> acceptor{0};  // this leader (de) accepts; the peer (es) dials
+  append(acceptor, es);
+  append(acceptor, net::encode_verdict(net::Verdict::kProof, &keys.dialer_proof));
+  write_bytes(dir / "acceptor-proof.bin", acceptor);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,7 +111,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path dir = argv[1];
-  for (const char* t : {"checkpoint", "dataset", "egress", "sealed_message"}) fs::create_directories(dir / t);
+  for (const char* t : {"checkpoint", "dataset", "egress", "sealed_message", "ledger", "handshake"}) fs::create_directories(dir / t);
 
   write_checkpoint_file((dir / "checkpoint" / "fedavg.h5").string(), small_checkpoint(false));
   write_checkpoint_file((dir / "checkpoint" / "momentum.h5").string(), small_checkpoint(true));
@@ -98,6 +150,8 @@ int main(int argc, char** argv) {
     seal_message(key, h, payload.data(), wire.data() + 1);
     write_bytes(dir / "sealed_message" / ("chunk-" + std::to_string(length) + ".bin"), wire);
   }
+  write_ledger(dir / "ledger" / "ledger.jsonl");
+  write_handshakes(dir / "handshake");
   std::printf("fuzz_make_seeds: seeds in %s\n", dir.c_str());
   return 0;
 }

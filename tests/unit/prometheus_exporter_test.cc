@@ -62,6 +62,33 @@ TEST(PrometheusExporter, SeriesHoldTheRoundsLabelledByJobAndSite) {
   EXPECT_NE(evaluating.text().find("phase=\"evaluation\""), std::string::npos);
 }
 
+TEST(PrometheusExporter, PeerSeriesCountWhatTheTransportCounted) {
+  PrometheusExporter e("127.0.0.1", 0, "job7", "de", 3, /*evaluating=*/false);
+  std::vector<PeerStats> peers(2);
+  peers[0].site = "es";
+  peers[1].site = "fr";
+  e.set_peer_source([&] { return peers; });
+  peers[0] = {"es", "10.0.0.1:1", true, 1000, 2000, 3, 4, 0, 0.002};
+  peers[1] = {"fr", "10.0.0.3:1", true, 10, 20, 1, 1, 0, -1.0};
+  e.on_round_end(round_metrics(1, 1000, 0.5));
+  peers[0] = {"es", "10.0.0.1:1", true, 1500, 2600, 5, 6, 1, 0.004};
+  peers[1].connected = false;
+  e.on_round_end(round_metrics(2, 1000, 0.5));
+  const std::string t = e.text();
+  auto l = [](const char* peer) { return std::string("{job_id=\"job7\",site=\"de\",peer=\"") + peer + "\"}"; };
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_sent_bytes_total" + l("es") + " 1500")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_received_bytes_total" + l("es") + " 2600")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_messages_sent_total" + l("es") + " 5")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_messages_received_total" + l("es") + " 6")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_reconnects_total" + l("es") + " 1")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_rtt_seconds" + l("es") + " 0.004")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_connected" + l("es") + " 1")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_connected" + l("fr") + " 0")) << t;
+  EXPECT_TRUE(has_line(t, "fedtrain_peer_sent_bytes_total" + l("fr") + " 10")) << t;
+  // No round trip measured yet: no sample rather than a made-up one.
+  EXPECT_EQ(t.find("fedtrain_peer_rtt_seconds" + l("fr")), std::string::npos) << t;
+}
+
 TEST(PrometheusExporter, BusyPortIsAnErrorThatNamesTheKey) {
   PrometheusExporter first("127.0.0.1", 0, "j", "es", 2, true);
   try {
