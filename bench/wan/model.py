@@ -11,8 +11,11 @@ for n leaders, a vector of `bytes`, sealed chunks of `chunk_bytes`, each leader'
 one-way delay d and a token bucket of `burst_bytes` on each link (TBF; 0 on a real link):
   S = 2(n-1) ring steps; each step moves a segment of bytes/n in m = ceil(bytes/n / chunk_bytes) chunks,
   the first of c = min(chunk_bytes, bytes/n) bytes; each leader sends V = S x bytes/n (the bound's volume).
-  CPU work per leader and exchange (one thread): the row's measured phases when it has them, else
-    C = k_local x bytes (quantise, mask, dequantise) + k_wire x V (seal, open, egress-log hashing);
+  CPU work per leader and exchange, as wall time: the row's measured CPU seconds (its `cpu_s`, getrusage
+  of the leader's threads, else its phases) times max(1, n / cores) when the row's n leaders shared
+  `cores` cores (the emulated sites of bench/wan/ share one machine's); else, for a projection,
+    C = k_local x bytes (quantise, dequantise) + k_mask x (n-1) x bytes (one keystream per peer)
+        + k_wire x V (seal, open, egress-log hashing), over the threads given;
     per step C_step = C / S, per chunk p = C / (S m).
   L = 8 (bytes/n) / (eta R): a step on the wire, eta the effective fraction of the link rate;
   tau = 8 c / (eta R): one chunk; h = alpha_hop + d: a chunk's hop into the next leader's hands.
@@ -23,8 +26,8 @@ one-way delay d and a token bucket of `burst_bytes` on each link (TBF; 0 on a re
   T = alpha_status + d                      (the sealed status all-to-all: one message round)
     + (S-1) period + pace + h + p           (the ring; its last step drains, one hop, one chunk opened)
     - 8 burst / (eta R)                     (the bucket's bytes leave at once)
-Fitted by least squares on the relative error: k_local and k_wire from the rows' phases_ms (seconds per
-call; used for projections), then eta, alpha_status and alpha_hop from secure_s for each overlap on a grid.
+Fitted by least squares on the relative error: k_local, k_mask and k_wire from the rows' phases_ms
+(seconds per call, divided by max(1, n / cores); used for projections), then eta, alpha_status and alpha_hop from secure_s for each overlap on a grid.
 T is piecewise linear in (1/eta, alpha_status, alpha_hop): each fit solves the linear problem for the
 branches the last guess took, until the parameters stop changing.
 """
@@ -37,7 +40,8 @@ import sys
 import numpy as np
 
 GOAL = 0.15  # issue 12: the model predicts every measured time within 15 %
-LOCAL_PHASES = ("quantize", "mask", "dequantize")  # work on the leader's own vector
+LOCAL_PHASES = ("quantize", "dequantize")  # work on the leader's own vector
+MASK_PHASES = ("mask",)  # one keystream per peer over the leader's own vector
 WIRE_PHASES = ("seal", "open", "log")  # work on what crosses the wire
 
 
@@ -139,8 +143,17 @@ def phases_s(row, phases):
     return sum(got[k] for k in phases) / 1e3
 
 
+def contention(row):
+    """How much longer CPU work takes on the wall clock because the row's leaders shared the machine's cores."""
+    cores = row.get("cores")
+    return max(1.0, number(row, "sites") / cores) if isinstance(cores, (int, float)) and cores > 0 else 1.0
+
+
 def measured_cpu_s(row):
-    return phases_s(row, LOCAL_PHASES + WIRE_PHASES)
+    cpu = row.get("cpu_s")
+    if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and cpu > 0:
+        return cpu * contention(row)
+    return phases_s(row, LOCAL_PHASES + MASK_PHASES + WIRE_PHASES)
 
 
 def secagg_rows(paths):
@@ -160,7 +173,8 @@ def secagg_rows(paths):
 def cpu_seconds(ex, model):
     if ex.cpu_s is not None:
         return ex.cpu_s
-    return model["k_local_s_per_byte"] * ex.bytes + model["k_wire_s_per_byte"] * ex.wire_bytes
+    return (model["k_local_s_per_byte"] * ex.bytes + model.get("k_mask_s_per_byte", 0.0) * (ex.sites - 1) * ex.bytes
+            + model["k_wire_s_per_byte"] * ex.wire_bytes)
 
 
 def terms(ex, model):
@@ -194,13 +208,15 @@ def predict(ex, model):
 
 
 def fit_cpu(rows):
-    """k_local, k_wire (s/B): least squares through 0 of each phase group's seconds per call. Unweighted, so
-    the largest vectors (out of cache, as a projection's are) count most."""
+    """k_local, k_mask, k_wire (s/B): least squares through 0 of each phase group's seconds per call, less
+    the rows' contention for cores (one leader's work on a core of its own). Unweighted, so the largest
+    vectors (out of cache, as a projection's are) count most."""
     ks = {}
     for name, phases, volume in (("k_local_s_per_byte", LOCAL_PHASES, lambda ex: ex.bytes),
+                                 ("k_mask_s_per_byte", MASK_PHASES, lambda ex: (ex.sites - 1) * ex.bytes),
                                  ("k_wire_s_per_byte", WIRE_PHASES, lambda ex: ex.wire_bytes)):
         x = np.array([volume(Exchange.of_row(row)) for row in rows])
-        y = np.array([phases_s(row, phases) for row in rows])
+        y = np.array([phases_s(row, phases) / contention(row) for row in rows])
         ks[name] = float(x @ y / (x @ x))
     return ks
 
@@ -254,6 +270,7 @@ def max_error(rows, model):
 
 def describe(model):
     cpu_local = 1 / model["k_local_s_per_byte"] / 1e9 if model["k_local_s_per_byte"] > 0 else math.inf
+    cpu_mask = 1 / model["k_mask_s_per_byte"] / 1e9 if model.get("k_mask_s_per_byte", 0) > 0 else math.inf
     cpu_wire = 1 / model["k_wire_s_per_byte"] / 1e9 if model["k_wire_s_per_byte"] > 0 else math.inf
     return "\n".join([
         f"  eta            {model['eta']:.3f}        effective fraction of the link rate (bytes over eta x R)",
@@ -263,8 +280,10 @@ def describe(model):
         "plus the one-way delay)",
         f"  alpha_hop      {model['alpha_hop_s'] * 1e3:.2f} ms      a chunk's hop to the next leader (plus the one-way "
         "delay): paid once per step while the ring fills, once at its end",
-        f"  k_local        {model['k_local_s_per_byte'] * 1e9:.3f} ns/B   ({cpu_local:.2f} GB/s) quantise + mask + "
+        f"  k_local        {model['k_local_s_per_byte'] * 1e9:.3f} ns/B   ({cpu_local:.2f} GB/s) quantise + "
         "dequantise, per byte of the vector",
+        f"  k_mask         {model.get('k_mask_s_per_byte', 0) * 1e9:.3f} ns/B   ({cpu_mask:.2f} GB/s) one peer's mask "
+        "keystream, per byte of the vector (n-1 of them)",
         f"  k_wire         {model['k_wire_s_per_byte'] * 1e9:.3f} ns/B   ({cpu_wire:.2f} GB/s) seal + open + egress "
         "log, per byte each leader sends",
     ])
