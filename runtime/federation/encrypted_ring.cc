@@ -42,12 +42,12 @@ class RingPlan {
   }
   const std::vector<Piece>& sends() const { return sends_; }
   const std::vector<Piece>& recvs() const { return recvs_; }
-  int steps() const { return 2 * (n_ - 1); }
-  size_t largest() const {
+  // Bytes of the longest chunk sent or received (a ring of small segments needs no full-size slots).
+  size_t largest_bytes() const {
     size_t m = 0;
     for (const auto* list : {&sends_, &recvs_})
       for (const Piece& p : *list) m = std::max(m, p.count);
-    return m;
+    return m * sizeof(uint32_t);
   }
   int step_of(const Piece& p) const { return p.id.phase == Phase::kReduceScatter ? int(p.id.step) : int(p.id.step) + n_ - 1; }
   // The receive whose chunk send `p` forwards (its step's predecessor), or -1 for the first step's sends.
@@ -97,14 +97,13 @@ class Pipeline {
         prepare_(prepare),
         final_(final),
         workers_(workers),
-        slot_(SecureLink::chunk_slot_bytes(std::min(chunk_bytes, plan_.largest() * sizeof(uint32_t)))),
+        slot_(SecureLink::chunk_slot_bytes(plan_.largest_bytes())),
         sends_(plan_.sends().size()),
         recvs_(plan_.recvs().size()),
         send_h_(kWindow, -1),
         next_(((link.self() + 1) % link.size())),
         prev_((link.self() + link.size() - 1) % link.size()) {
-    std::tie(send_wire_, recv_wire_) =
-        link.chunk_buffers(kWindow, std::min(chunk_bytes, plan_.largest() * sizeof(uint32_t)));
+    std::tie(send_wire_, recv_wire_) = link.chunk_buffers(kWindow, plan_.largest_bytes());
   }
 
   std::string run() {
