@@ -111,7 +111,7 @@ Row measure(const AllreduceFn& ours, MPI_Comm comm, std::vector<float>& buf, siz
 
 // The table of one communicator, as text (complete on the communicator's rank 0).
 std::string run_table(const std::string& title, const Comm& comm, const std::string& ours_name, const AllreduceFn& ours,
-                      size_t min_bytes, size_t max_bytes, int warmup) {
+                      size_t min_bytes, size_t max_bytes, int warmup, int fixed_iters) {
   const int n = comm.size();
   const double bus_factor = 2.0 * (n - 1) / n;
   std::vector<float> buf(max_bytes / sizeof(float));
@@ -133,7 +133,8 @@ std::string run_table(const std::string& title, const Comm& comm, const std::str
   int rows = 0;
   for (size_t bytes = min_bytes; bytes <= max_bytes; bytes *= 2) {
     const size_t count = bytes / sizeof(float);
-    const int iters = static_cast<int>(std::clamp<size_t>((size_t{4} << 30) / bytes, 30, 200));
+    const int iters =
+        fixed_iters > 0 ? fixed_iters : static_cast<int>(std::clamp<size_t>((size_t{4} << 30) / bytes, 30, 200));
     Row r = measure(ours, comm.get(), buf, count, iters, warmup);
     double algbw[2], busbw[2];
     for (int i = 0; i < 2; ++i) {
@@ -194,13 +195,14 @@ void measured_alone(bool member, int reporter, const std::function<std::string()
 
 int bench_allreduce(const std::vector<std::string>& args) {
   std::string min_s = "4K", max_s = "256M", transport = "mpi";
-  int ranks_per_site = 0, warmup = 3;
+  int ranks_per_site = 0, warmup = 3, iters = 0;
   std::vector<std::string> config_args;
   po::options_description desc("fedtrain bench allreduce options");
   desc.add_options()("help,h", "this help")
       ("min-bytes", po::value(&min_s)->default_value(min_s), "smallest message (4K, 1M, ...)")
       ("max-bytes", po::value(&max_s)->default_value(max_s), "largest message")
       ("warmup", po::value(&warmup)->default_value(warmup), "untimed calls per size and path")
+      ("iters", po::value(&iters)->default_value(iters), "timed calls per size and path; 0: 4 GiB / size, within 30..200")
       ("transport", po::value(&transport)->default_value(transport),
        "leaders' path: mpi (Collectives over leaders_comm) or tcp (the TCP leader transport on 127.0.0.1)")
       ("ranks-per-site", po::value(&ranks_per_site)->default_value(0),
@@ -226,6 +228,7 @@ int bench_allreduce(const std::vector<std::string>& args) {
   }
   if (transport != "mpi" && transport != "tcp")
     throw ConfigError("bench allreduce: --transport is mpi or tcp, not '" + transport + "'", true);
+  if (warmup < 0 || iters < 0) throw ConfigError("bench allreduce: --warmup and --iters are counts, 0 or more", true);
   const size_t min_bytes = parse_size(min_s), max_bytes = parse_size(max_s);
   if (min_bytes < sizeof(float) || min_bytes > max_bytes || max_bytes / sizeof(float) > (size_t{1} << 31) - 1)
     throw ConfigError("bench allreduce: need 4 B <= --min-bytes <= --max-bytes < 8 GiB", true);
@@ -258,7 +261,7 @@ int bench_allreduce(const std::vector<std::string>& args) {
     measured_alone(topo.site_index() == s, site.leader_world_rank, [&] {
       auto coll = make_mpi_collectives(topo.site_comm());
       return run_table("site_comm of site " + site.name, topo.site_comm(), "fedtrain Collectives::allreduce_sum",
-                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup);
+                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup, iters);
     });
   }
   if (topo.n_sites() > 1) {
@@ -268,11 +271,11 @@ int bench_allreduce(const std::vector<std::string>& args) {
         return run_table("leaders (one per site): fedtrain ring over the TCP leader transport, 127.0.0.1",
                          topo.leaders_comm(), "fedtrain ring over TCP transport",
                          [&](std::span<float> d) { transport_allreduce_sum(*leaders.transport, d); }, min_bytes, max_bytes,
-                         warmup);
+                         warmup, iters);
       }
       auto coll = make_mpi_collectives(topo.leaders_comm());
       return run_table("leaders_comm (one leader per site)", topo.leaders_comm(), "fedtrain Collectives::allreduce_sum",
-                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup);
+                       [&](std::span<float> d) { coll->allreduce_sum(d); }, min_bytes, max_bytes, warmup, iters);
     });
   }
   return kExitOk;

@@ -318,7 +318,7 @@ void TcpTransport::Impl::start_write_locked(int peer) {
   if (out.op < 0) out.body = std::span<const uint8_t>(out.control.data(), out.control.size());
   const size_t first = std::min(out.body.size(), kChunkBytes);
   std::array<asio::const_buffer, 2> bufs = {asio::buffer(out.header), asio::buffer(out.body.data(), first)};
-  asio::async_write(c->socket, bufs, [this, peer, c, first](boost::system::error_code ec, size_t bytes) {
+  asio::async_write(c->socket, bufs, net::all_at_once, [this, peer, c, first](boost::system::error_code ec, size_t bytes) {
     std::lock_guard<std::mutex> l(mu);
     if (peers[peer].conn != c) return;
     if (ec) return fail_peer_locked(peer, peers[peer].label + ": the connection broke while sending (" + ec.message() + ")");
@@ -346,7 +346,7 @@ void TcpTransport::Impl::write_next(int peer, std::shared_ptr<Conn> c) {
     return;
   }
   const size_t chunk = std::min(out.body.size() - out.written, kChunkBytes);
-  asio::async_write(c->socket, asio::buffer(out.body.data() + out.written, chunk),
+  asio::async_write(c->socket, asio::buffer(out.body.data() + out.written, chunk), net::all_at_once,
                     [this, peer, c, chunk](boost::system::error_code ec, size_t bytes) {
                       std::lock_guard<std::mutex> l(mu);
                       if (peers[peer].conn != c) return;
@@ -456,7 +456,7 @@ void TcpTransport::Impl::read_body(int peer, std::shared_ptr<Conn> c) {
     chunk = std::min(chunk, c->scratch.size());
     dst = c->scratch.data();
   }
-  asio::async_read(c->socket, asio::buffer(dst, chunk), [this, peer, c](boost::system::error_code ec, size_t bytes) {
+  asio::async_read(c->socket, asio::buffer(dst, chunk), net::all_at_once, [this, peer, c](boost::system::error_code ec, size_t bytes) {
     std::lock_guard<std::mutex> l(mu);
     if (peers[peer].conn != c) return;
     if (ec)
