@@ -3,8 +3,8 @@
 //
 // A tiny model (2 layers, dim 32, 2 heads, context 16) with GPT-2 initial weights and random biases and
 // LayerNorm parameters, so that every tensor's gradient is non-trivial. The two devices differ only in
-// summation order, so each tensor's gradient must agree to about 1e-6 of its scale; a wrong kernel or a
-// wrong wiring of one moves it by its whole size. Inputs are drawn from a fresh seed per run (printed).
+// summation order (about 1e-6 of a tensor's scale); each tensor's gradient must agree to 1e-3 of its norm
+// and every element to 1e-3 of the tensor's largest, which a wrong kernel or wiring misses by its whole size. Inputs are drawn from a fresh seed per run (printed).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -33,7 +33,8 @@ double norm(std::span<const float> v) {
   return std::sqrt(s);
 }
 
-// Per tensor: ||gpu - cpu|| <= 1e-4 ||cpu||, and every element within 1e-4 of the tensor's largest entry.
+// Per tensor: ||gpu - cpu|| <= 1e-3 ||cpu||, and every element within 1e-3 of the tensor's largest entry
+// (+ 1e-2 of its own size).
 ::testing::AssertionResult same_gradient(const ParamLayout& layout, const std::vector<float>& gpu,
                                          const std::vector<float>& cpu) {
   for (size_t t = 0; t < layout.tensors().size(); ++t) {
@@ -42,10 +43,10 @@ double norm(std::span<const float> v) {
     float scale = 0;
     for (size_t i = 0; i < c.size(); ++i) diff[i] = g[i] - c[i], scale = std::max(scale, std::abs(c[i]));
     if (!(scale > 0)) return ::testing::AssertionFailure() << layout.tensor(t).name << ": the CPU gradient is zero";
-    if (!(norm(diff) <= 1e-4 * norm(c)))
+    if (!(norm(diff) <= 1e-3 * norm(c)))
       return ::testing::AssertionFailure() << layout.tensor(t).name << ": relative error " << norm(diff) / norm(c);
     auto close = all_close(std::vector<float>(g.begin(), g.end()), std::vector<float>(c.begin(), c.end()),
-                           1e-4 * scale, 1e-3);
+                           1e-3 * scale, 1e-2);
     if (!close) return close << " in " << layout.tensor(t).name;
   }
   return ::testing::AssertionSuccess();
