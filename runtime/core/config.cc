@@ -47,7 +47,7 @@ const Key kKeys[] = {
   {"run.log_level", "info", "error, warn, info or debug",
    [](Config& c, const std::string& k, const std::string& v) {
      c.log_level = parse_choice(k, v, {"error", "warn", "info", "debug"}); }},
-  {"run.device", "auto", "where each rank trains: cpu, cuda (GPU local_rank % GPUs of its node), or auto (cuda where built with CUDA and every rank of the site sees a GPU)",
+  {"run.device", "auto", "where each rank trains: cpu, cuda (GPU local_rank % GPUs of its node), or auto (cuda where built with CUDA and every rank of the site sees a GPU; model.kind = gpt: cpu)",
    [](Config& c, const std::string& k, const std::string& v) {
      const std::string d = parse_choice(k, v, {"auto", "cpu", "cuda"});
      c.device = d == "cpu" ? DeviceKind::kCpu : d == "cuda" ? DeviceKind::kCuda : DeviceKind::kAuto; }},
