@@ -45,7 +45,7 @@ teardown() {
     printf 'FAIL: left after teardown: %s\n' "${left[@]}" >&2
     return 1
   fi
-  echo "ok: cluster $(basename "$cdir") stopped in $((SECONDS - t0)) s; none of its processes ($pids) is left"
+  echo "ok: the cluster in $cdir stopped in $((SECONDS - t0)) s; none of its processes ($pids) is left"
 }
 
 # need_slurm [PKG...]: installs Slurm, munge and PKG... (or skips the test).
