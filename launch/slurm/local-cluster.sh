@@ -141,6 +141,10 @@ SelectTypeParameters=CR_Core
 # Backfill every second, heterogeneous jobs as soon as they fit (by default they wait up to 30 s).
 SchedulerParameters=bf_interval=1,bf_hetjob_immediate
 MpiDefault=pmix
+# RPCs and batch launches may take up to 60 s (default 10 s): on a loaded machine (load 20 on 2
+# cores) a daemon or srun can take longer than 10 s to answer, and the job would fail on a timeout.
+MessageTimeout=60
+BatchStartTimeout=60
 SlurmdParameters=config_overrides
 ReturnToService=2
 MailProg=/bin/true
@@ -168,13 +172,15 @@ CONF
 
   export SLURM_CONF=$conf
   local state=""
-  for _ in $(seq 200); do
+  # About 1 s here; a loaded machine may take far longer, hence the generous bound.
+  local t0=$SECONDS
+  while ((SECONDS - t0 < 120)); do
     state=$(sinfo -h -o %T 2>/dev/null | sort -u | tr '\n' ' ')
     [[ $state == "idle " ]] && break
     sleep 0.1
   done
   if [[ $state != "idle " ]]; then
-    echo "local-cluster: the nodes did not become idle within 20 s (state '$state'); logs in $dir/log" >&2
+    echo "local-cluster: the nodes did not become idle within 120 s (state '$state'); logs in $dir/log" >&2
     tail -n 5 "$dir"/log/*.log >&2 || true
     stop
     exit 1

@@ -8,7 +8,8 @@
 # 'fedtrain config --site NAME --world-size'. The leaders meet over TCP at the namespaces'
 # addresses. Both jobs complete, the sites train a small Fashion-MNIST split (the sizes of
 # e2e_site_namespaces) to at least 85 % test accuracy and end with the same model, and each cluster
-# ran one job, of its own site's ranks only, on its own node.
+# ran one job, of its own site's ranks only, on its own node. The template refuses a job of the wrong
+# size, an unknown site and a missing one with exit 2.
 # Skipped (exit 77) without root, network namespaces or Slurm. Every daemon, namespace and file it
 # made is removed by name or PID, pass or fail, and the test fails if any is left.
 source "$(dirname "$0")/lib.sh"
@@ -69,7 +70,7 @@ declare -A job_of
 for site in de es; do
   ranks=$("$FEDTRAIN_BIN" config --config "$cfg" --site "$site" --world-size) || { fail "world size of $site"; finish; }
   job_of[$site]=$("$sites_tool" exec "$dir" "${host_of[$site]}" "SLURM_CONF='${conf_of[$site]}' exec sbatch --parsable \
-      -D '$WORK' -o '$WORK/job-$site-%j.out' -n $ranks --time=15 '$template' --site $site '$cfg'") \
+      -D '$WORK' -o '$WORK/job-$site-%j.out' -n $ranks --time=30 '$template' --site $site '$cfg'") \
     || { fail "site $site: sbatch refused the template"; finish; }
   pass "site $site submitted job ${job_of[$site]} (-n $ranks) to its own cluster"
 done
@@ -119,5 +120,20 @@ hashes=$(printf '%s\n' "${out_of[@]}" | grep -oE 'global model after round 16 ha
 for site in es de; do
   expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
 done
+
+# The template refuses what it cannot run, with exit 2: a job of another size than the site's ranks
+# (a real job on de's cluster), an unknown site, no site.
+export SLURM_CONF=${conf_of[de]}
+id=$(sbatch --parsable -D "$WORK" -o "$WORK/job-wrong-%j.out" -n 2 --time=30 "$template" --site de "$cfg")
+state=$(wait_state "$id" 300 COMPLETED FAILED CANCELLED TIMEOUT)
+[[ $state == FAILED && $(job_field "$id" ExitCode) == 2:0 ]] \
+  && grep -q "site 'de' of '$cfg' has 1 ranks but the job has 2 tasks; submit with: sbatch -n 1 launch/slurm/fedtrain-site.sbatch --site de" "$WORK/job-wrong-$id.out" \
+  && pass "a 2-task job for de's 1 rank fails with exit code 2 and says 'sbatch -n 1'" \
+  || { fail "2-task job for de: state '$state', exit code '$(job_field "$id" ExitCode)'"; cat "$WORK/job-wrong-$id.out" >&2; }
+unset SLURM_CONF
+expect_exit 2 "names site 'it', which is not configured; sites: es, de" "the template with --site it" -- \
+  env SLURM_NTASKS=1 bash "$template" --site it "$cfg"
+expect_exit 2 "usage: sbatch -n N launch/slurm/fedtrain-site.sbatch --site NAME CONFIG" "the template without a site" -- \
+  env SLURM_NTASKS=1 bash "$template" "$cfg"
 report_times
 finish
