@@ -12,10 +12,15 @@
 namespace fedtrain {
 namespace {
 
-// The ranks of one MPI world: the site's own job with --site NAME, else every site's.
+// The ranks of one MPI world: the site's own job with --site NAME (one job per site: every site
+// has a leader address), else every site's.
 int world_size_of(const Config& c) {
   if (!c.process_site.empty()) {
     const SiteConfig& s = c.sites[c.site_index(c.process_site)];
+    if (c.sites.size() > 1 && !c.leaders_addressed())
+      throw ConfigError("--site " + s.name + " --world-size gives the size of site " + s.name +
+                        "'s own job, but this config runs the sites as one MPI world: one job per site needs "
+                        "[site.NAME] leader = HOST:PORT for every site (without --site: the whole world's size)");
     if (s.ranks <= 0)
       throw ConfigError("site '" + s.name + "' has no 'ranks', so the size of its job is not known: set [site." + s.name +
                         "] ranks = N (or --site." + s.name + ".ranks=N)");
@@ -41,7 +46,8 @@ int cmd_config(const std::vector<std::string>& args) {
           "FEDTRAIN_SITE) only that site's own files are checked. Exit 2 names the key and path at fault.\n"
           "With --world-size it prints only the number of MPI ranks the config needs, checking no files:\n"
           "all sites together (one MPI world), or with --site NAME (or FEDTRAIN_SITE) that site's ranks,\n"
-          "the size of its own job when every site runs its own (one job per site).\n");
+          "the size of its own job when every site runs its own (one job per site: every site has a\n"
+          "leader address).\n");
       return kExitOk;
     }
     if (a == "--world-size") world_size = true;

@@ -61,8 +61,8 @@ pid_of() { [[ -s $1 ]] && cat "$1" || true; }
 hosts_tool=$(cd "$(dirname "$0")/.." && pwd)/local-hosts.sh
 free_ports_tool=$(cd "$(dirname "$0")/.." && pwd)/free-ports.sh
 
-# on_host CMD: the shell command CMD on the cluster's own host (--on), else here.
-on_host() {
+# run_on_host CMD: the shell command CMD on the cluster's own host (--on), else here.
+run_on_host() {
   if [[ -n $on_host ]]; then "$hosts_tool" exec "$on_dir" "$on_host" "$1"
   else sh -c "$1"
   fi
@@ -107,7 +107,7 @@ start() {
   # munge: a random 1 KiB key only root can read, a private socket.
   dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$dir/munge/munge.key"
-  on_host "exec munged --force -S '$dir/munge/munge.socket' --key-file='$dir/munge/munge.key' \
+  run_on_host "exec munged --force -S '$dir/munge/munge.socket' --key-file='$dir/munge/munge.key' \
     --pid-file='$dir/munge/munged.pid' --log-file='$dir/log/munged.log' --seed-file='$dir/munge/munged.seed'" \
     </dev/null >/dev/null 2>&1
 
@@ -152,7 +152,7 @@ $node_lines
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
-  on_host "exec slurmctld -f '$conf' -i" </dev/null >/dev/null 2>&1
+  run_on_host "exec slurmctld -f '$conf' -i" </dev/null >/dev/null 2>&1
   # Each slurmd in the foreground as PID 1 of a new PID namespace (with NODES > 1 also inside its
   # node's network namespace, with the node's host name and a /dev/shm of its own, as real nodes
   # have: Open MPI keeps its shared-memory segments there); setsid detaches it from this shell.
