@@ -36,6 +36,7 @@ void TwoLevelAgreement::reduce(int64_t* values, const Op* ops, int count) {
     const std::string mine(reinterpret_cast<const char*>(site), sizeof(int64_t) * count);
     const std::vector<std::string> all = leaders_->allgather(mine);
     for (int p = 0; p < leaders_->size(); ++p) {
+      if (!leaders_->answered(p)) continue;  // a leader lost in the call (one job per site, while training)
       if (all[p].size() != mine.size())
         throw Error("the leader of site '" + leaders_->site(p) + "' sent a " + std::to_string(all[p].size()) +
                     "-byte agreement value where " + std::to_string(mine.size()) +

@@ -187,6 +187,12 @@ JobResult run_job(const Config& config, const Topology& topo) {
   if (exporter) parts.observers.push_back(exporter.get());
   parts.site_weight = site_weight;
   parts.setup_bytes = exchange ? exchange->setup_bytes() : 0;
+  if (exchange && exchange->membership() != nullptr) {
+    parts.members.membership = exchange->membership();
+    parts.members.regroup = [&ex = *exchange](int64_t round) { return &ex.regroup(round); };
+    parts.members.losses = [&ex = *exchange] { return ex.losses(); };
+    exchange->begin_rounds();  // from here on a lost site leaves the rounds instead of ending this job
+  }
   RoundDriver driver(config, topo, parts);
   JobResult result;
   result.resumed_after = resumed;
