@@ -106,7 +106,10 @@ void LeaderExchange::connect() {
                "from the network and from third parties");
   }
   if (topo_.one_job_per_site()) {
-    membership_ = std::make_unique<Membership>(*transport_, sites);  // its reports: never fault-injected
+    // Its reports are never fault-injected; a site that left is disconnected (it reconnects to rejoin).
+    membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
+      if (tcp_ != nullptr) tcp_->drop(site, why);
+    });
     regroup(0);
     return;
   }

@@ -43,8 +43,8 @@ std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::
   return "";
 }
 
-Membership::Membership(Transport& all, std::vector<std::string> sites)
-    : all_(all), sites_(std::move(sites)), present_(sites_.size(), true), why_(sites_.size()) {
+Membership::Membership(Transport& all, std::vector<std::string> sites, LeftHook on_left)
+    : all_(all), sites_(std::move(sites)), present_(sites_.size(), true), why_(sites_.size()), on_left_(std::move(on_left)) {
   FT_CHECK(static_cast<int>(sites_.size()) == all.size());
 }
 
@@ -123,6 +123,7 @@ std::vector<SiteLeft> Membership::agree() {
     if (gone[s]) {
       present_[s] = false;
       left.push_back({static_cast<int>(s), why_[s]});
+      if (on_left_) on_left_(static_cast<int>(s), why_[s]);
     }
   }
   return left;

@@ -14,12 +14,13 @@
 //               leader only), so that every leader leaves with the same set;
 //               at most one repetition per site
 // A site that the others report lost but that still runs (its network broke
-// one way) learns it from their reports and stops with an Error: started
-// again it rejoins (docs/operations.md). Members then are present minus gone;
+// one way) learns it from their reports and stops with an Error, or, when
+// their connections close first, goes on alone (its rounds are abandoned). Members then are present minus gone;
 // fewer than federation.min_sites participants abandon rounds as ever.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,7 +48,10 @@ struct SiteLeft {
 class Membership {
  public:
   // `all`: the leader transport of every site (full ranks = site indices); it must outlive this.
-  Membership(Transport& all, std::vector<std::string> sites);
+  // `on_left` is called for every site that left (to close its connection: a
+  // leader that others dropped but that still runs then sees it at once).
+  using LeftHook = std::function<void(int site, const std::string& why)>;
+  Membership(Transport& all, std::vector<std::string> sites, LeftHook on_left = {});
 
   // What this leader saw (MemberTransport, the leaders' group): `site` is lost, because `why`.
   void lost(int site, const std::string& why);
@@ -64,6 +68,7 @@ class Membership {
   std::vector<std::string> sites_;
   std::vector<bool> present_;
   std::vector<std::string> why_;  // per site: why it was lost, "" while it is not
+  LeftHook on_left_;
 };
 
 }  // namespace fedtrain
