@@ -75,6 +75,12 @@ int64_t TwoLevelAgreement::max_over(int64_t value) {
   return value;
 }
 
+int64_t TwoLevelAgreement::max_over_site(int64_t value) {
+  int64_t site = 0;
+  MPI_CHECK(MPI_Allreduce(&value, &site, 1, MPI_INT64_T, MPI_MAX, topo_.site_comm().get()));
+  return site;
+}
+
 bool TwoLevelAgreement::all_of(bool value) { return max_over(value ? 0 : 1) == 0; }
 
 std::pair<int64_t, int64_t> TwoLevelAgreement::min_max(int64_t value) {

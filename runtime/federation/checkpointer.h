@@ -10,6 +10,10 @@
 //      holds is never removed before a newer one exists on every site
 //   4. before a stop: a federation-wide all_of (two levels), so that no rank
 //      exits (and makes the launcher kill the job) while a leader still writes
+// With one job per site a stop is the site's own: its ranks agree on it over
+// site_comm, the site writes its checkpoint (step 3 only when the round is
+// due on every site anyway), waits for its own ranks and leaves; the other
+// sites go on without it (membership.h) and it rejoins when started again.
 // Resuming is described in checkpoint/resume_agreement.h.
 //
 // Nothing here is used when no site has a checkpoint_dir (enabled() false).
@@ -55,8 +59,8 @@ class Checkpointer {
   // common round exists.
   int64_t resume();
 
-  // Collective over the federation at the end of round `round`: the signal that
-  // asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
+  // Collective over the federation (one job per site: over the site) at the end
+  // of round `round`: the signal that asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
   int agree_stop(int64_t round);
 
   // Collective over every site and over the leaders (and the federation when
@@ -70,7 +74,8 @@ class Checkpointer {
  private:
   CheckpointExpectation expectation();
   // Steps 2-3 on a leader; `positions` holds every site rank's LoaderPosition bytes.
-  void write_round(const RoundId& id, const std::vector<std::string>& positions);
+  // `with_leaders`: step 3 (the others write this round too).
+  void write_round(const RoundId& id, const std::vector<std::string>& positions, bool with_leaders);
   void maybe_crash(int64_t round, const std::string& at) const;
 
   const Config& config_;

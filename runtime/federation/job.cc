@@ -219,6 +219,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   // A stop asked for during the last round changes nothing: the job is complete.
   result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {
+    if (exchange && exchange->membership() != nullptr) exchange->membership()->leave();  // the others go on
     if (topo.is_leader())
       log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
                " is checkpointed in '" + checkpoints.path_of(last.round) + "'; exiting with code " +

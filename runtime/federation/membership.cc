@@ -23,18 +23,20 @@ std::vector<bool> merge_lost(const std::vector<bool>& present, const std::vector
   return gone;
 }
 
-std::vector<uint8_t> encode_report(const std::vector<bool>& lost) {
+std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving) {
   std::vector<uint8_t> out(1 + lost.size());
-  out[0] = 1;
-  for (size_t s = 0; s < lost.size(); ++s) out[1 + s] = lost[s] ? 1 : 0;
+  out[0] = leaving ? 2 : 1;
+  for (size_t s = 0; s < lost.size(); ++s) out[1 + s] = lost[s] && !leaving ? 1 : 0;
   return out;
 }
 
-std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out) {
+std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out, bool* leaving) {
   if (size == Transport::kTooLong || size != 1 + sites)
     return "a membership report of " + (size == Transport::kTooLong ? std::string("too many") : std::to_string(size)) +
            " bytes, " + std::to_string(1 + sites) + " expected";
-  if (bytes[0] != 1) return "a membership report of version " + std::to_string(bytes[0]) + ", 1 expected";
+  if (bytes[0] != 1 && bytes[0] != 2)
+    return "a membership report of kind " + std::to_string(bytes[0]) + " (1 or 2 expected)";
+  if (leaving != nullptr) *leaving = bytes[0] == 2;
   out->assign(sites, false);
   for (size_t s = 0; s < sites; ++s) {
     if (bytes[1 + s] > 1) return "a membership report with a byte " + std::to_string(bytes[1 + s]) + " (0 or 1 expected)";
@@ -58,6 +60,19 @@ std::vector<int> Membership::members() const {
   for (size_t s = 0; s < present_.size(); ++s)
     if (present_[s]) out.push_back(static_cast<int>(s));
   return out;
+}
+
+void Membership::leave() {
+  const std::vector<uint8_t> wire = encode_report(std::vector<bool>(sites_.size(), false), true);
+  std::vector<Transport::Handle> sends;
+  for (int p : members())
+    if (p != all_.rank() && why_[p].empty()) sends.push_back(all_.isend(p, kMembershipTag, wire));
+  for (Transport::Handle h : sends) {
+    try {
+      all_.wait(h);  // bounded by federation.peer_timeout_s
+    } catch (const PeerError&) {
+    }
+  }
 }
 
 std::vector<SiteLeft> Membership::agree() {
@@ -84,8 +99,12 @@ std::vector<SiteLeft> Membership::agree() {
       try {
         const size_t got = all_.wait(recvs[p]);
         std::vector<bool> report;
-        const std::string bad = decode_report(in[p].data(), got, n, &report);
+        bool leaving = false;
+        const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving);
         if (!bad.empty()) throw PeerError(p, "site '" + sites_[p] + "' sent " + bad + ": it runs another protocol version");
+        if (leaving)
+          throw PeerError(p, "its job stopped in order after its checkpoint (SIGTERM or SIGUSR1 to that site's job); "
+                             "started again it rejoins");
         reports[p] = report;
       } catch (const PeerError& e) {
         lost(p, e.what());

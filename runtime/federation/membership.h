@@ -35,10 +35,12 @@ inline constexpr int kMembershipTag = 50;
 // arrive, so p is lost); only present leaders' reports count.
 std::vector<bool> merge_lost(const std::vector<bool>& present, const std::vector<std::optional<std::vector<bool>>>& reports);
 
-// The wire form of a report: version byte 1, then one byte per site (1: lost).
-std::vector<uint8_t> encode_report(const std::vector<bool>& lost);
-// "" and `out`, or what is wrong with the bytes (a peer running another protocol, or a hostile one).
-std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out);
+// The wire form of a report: a kind byte (1: a report, 2: the sender leaves),
+// then one byte per site (1: lost; all 0 in a leave).
+std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving = false);
+// "" and `out` (and `leaving`), or what is wrong with the bytes (a peer running another protocol, or a hostile one).
+std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out,
+                          bool* leaving = nullptr);
 
 struct SiteLeft {
   int site = 0;
@@ -57,6 +59,10 @@ class Membership {
   void lost(int site, const std::string& why);
   // Steps 1-3, collective over the present leaders. Returns the sites that left since the last call.
   std::vector<SiteLeft> agree();
+  // An orderly leave (this site's job stops after its checkpoint): a leave
+  // message to every present leader, which their next agree() reads as the
+  // reason, instead of a closed connection. Returns when it was sent.
+  void leave();
 
   bool present(int site) const { return present_[site]; }
   // Present sites' indices, ascending (self included).

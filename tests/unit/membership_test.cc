@@ -36,8 +36,13 @@ TEST(MembershipReport, RoundTripAndHostileBytes) {
   EXPECT_NE(decode_report(wire.data(), wire.size() - 1, 3, &back).find("3 bytes, 4 expected"), std::string::npos);
   EXPECT_NE(decode_report(wire.data(), Transport::kTooLong, 3, &back).find("too many"), std::string::npos);
   std::vector<uint8_t> bad = wire;
-  bad[0] = 2;
-  EXPECT_NE(decode_report(bad.data(), bad.size(), 3, &back).find("version 2"), std::string::npos);
+  bad[0] = 3;
+  EXPECT_NE(decode_report(bad.data(), bad.size(), 3, &back).find("kind 3"), std::string::npos);
+  bool leaving = false;
+  const std::vector<uint8_t> leave = encode_report(lost, true);
+  EXPECT_EQ(decode_report(leave.data(), leave.size(), 3, &back, &leaving), "");
+  EXPECT_TRUE(leaving);
+  EXPECT_EQ(back, std::vector<bool>(3, false));
   bad = wire;
   bad[2] = 7;
   EXPECT_NE(decode_report(bad.data(), bad.size(), 3, &back).find("byte 7"), std::string::npos);
