@@ -192,8 +192,12 @@ int Checkpointer::agree_stop(int64_t round) {
         i.get_int("round", 0) == round)
       std::raise(i.get("sig", "USR1") == "TERM" ? SIGTERM : SIGUSR1);  // to this process only
   }
-  if (topo_.one_job_per_site()) return static_cast<int>(agreement_.max_over_site(signals_->requested()));
-  return static_cast<int>(agreement_.max_over(signals_->requested()));
+  if (!topo_.one_job_per_site()) return static_cast<int>(agreement_.max_over(signals_->requested()));
+  // One job per site: SIGTERM stops this site alone (it leaves); SIGUSR1 (a time limit) stops every site.
+  const int64_t site = agreement_.max_over_site(signals_->requested());
+  leaving_ = site == SIGTERM;
+  const int64_t all = agreement_.max_over(leaving_ ? 0 : site);
+  return static_cast<int>(leaving_ ? site : all);
 }
 
 bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping) {
@@ -201,7 +205,7 @@ bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping
   const int every = config_.checkpoint_every;
   const bool due = every > 0 && (id.round % every == 0 || last_round);
   if (!stopping && !due) return false;
-  const bool leaving = stopping && topo_.one_job_per_site();  // this site alone stops
+  const bool leaving = stopping && leaving_;  // this site alone stops
 
   // 1. Every rank's loader position, to the leader.
   const BatchSource::Position p = trainer_.loader().position();
