@@ -18,7 +18,7 @@ include(GNUInstallDirs)
 set_target_properties(fedtrain PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
 install(TARGETS fedtrain RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS launch/fedtrain-mpirun DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES launch/slurm/fedtrain.sbatch launch/slurm/fedtrain-hetjob.sbatch
+install(FILES launch/slurm/fedtrain.sbatch launch/slurm/fedtrain-hetjob.sbatch launch/slurm/fedtrain-site.sbatch
         DESTINATION ${CMAKE_INSTALL_DATADIR}/fedtrain/slurm)
 install(FILES launch/monitoring/fedtrain-alerts.yml launch/monitoring/grafana-dashboard.json
         DESTINATION ${CMAKE_INSTALL_DATADIR}/fedtrain/monitoring)

@@ -11,7 +11,7 @@
 #
 # DIR/hosts lists "NAME ADDRESS NAMESPACE" per host, DIR/subnet the bridge's subnet (10.X.Y.0/24),
 # DIR/bridge its name. Names and subnet are picked at random, so several sets can exist side by side.
-# LOCAL_HOSTS_PREFIX (default ft, 2 lower-case letters) starts every name made (bridge PREFIXbTAG,
+# LOCAL_HOSTS_PREFIX (default ft, 2 to 4 lower-case letters) starts every name made (bridge PREFIXbTAG,
 # namespaces PREFIXTAGnI), so that each tool built on this one can tell its own namespaces and links.
 # Host names are not in DNS: use the addresses where a tool resolves names, or let the tool take
 # the name as given (an rsh agent, Slurm's NodeAddr).
@@ -30,7 +30,8 @@ up() {
   mkdir -p "$dir"
   [[ ! -f $dir/hosts ]] || { echo "local-hosts: $dir already holds hosts; '$0 down $dir' first" >&2; exit 1; }
   local prefix=${LOCAL_HOSTS_PREFIX:-ft}
-  [[ $prefix =~ ^[a-z]{2}$ ]] || { echo "local-hosts: LOCAL_HOSTS_PREFIX must be 2 lower-case letters, not '$prefix'" >&2; exit 2; }
+  # (4 letters at most: interface names hold 15 characters, and the longest is vPREFIXTAGnNN)
+  [[ $prefix =~ ^[a-z]{2,4}$ ]] || { echo "local-hosts: LOCAL_HOSTS_PREFIX must be 2 to 4 lower-case letters, not '$prefix'" >&2; exit 2; }
   local tag net i ns
   tag=$(printf '%04x' $((RANDOM % 65536)))
   net=10.$((100 + RANDOM % 100)).$((RANDOM % 250))

@@ -32,7 +32,8 @@
 # DIR holds local-hosts.sh's files (hosts: "NAME ADDRESS NAMESPACE"), sites.conf (rate, rate_bps,
 # delay_ms, mtu), the delay helpers' nfq-nI.pid and .log, and after probe link.json:
 #   {"set_rate_bps":..,"measured_bps":.. (the lower direction),"rtt_ms":..,"set_delay_ms":..,...}
-# Names start with "fw" (namespaces fwTAGnI, bridge fwbTAG, veth vfwTAGnI).
+# Names start with "fw" (namespaces fwTAGnI, bridge fwbTAG, veth vfwTAGnI), or with SITES_PREFIX
+# (2 to 4 lower-case letters), which a test sets to tell its own namespaces from other tests'.
 #
 # Open MPI across the sites, from the repository root (docs/benchmarks.md, "Emulated WAN links"):
 # the hosts by their names n1.. (the rsh agent resolves them); the MPI traffic on eth0, which in a
@@ -122,7 +123,7 @@ up() {
   check_tools
   [[ ! -f $dir/hosts ]] || die "$dir already holds sites; '$0 down $dir' first"
   made=1  # from here on, a failure removes whatever was made (on_exit)
-  LOCAL_HOSTS_PREFIX=fw "$hosts_tool" up "$dir" "$n" >/dev/null
+  LOCAL_HOSTS_PREFIX=${SITES_PREFIX:-fw} "$hosts_tool" up "$dir" "$n" >/dev/null
   printf 'rate %s\nrate_bps %s\ndelay_ms %s\nmtu %s\n' "$rate" "$rate_bps" "$delay_ms" "$mtu" >"$dir/sites.conf"
   ip link set "$(cat "$dir/bridge")" mtu "$mtu"
   local name addr ns

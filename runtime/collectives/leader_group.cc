@@ -34,8 +34,18 @@ std::span<const uint8_t> as_bytes(const std::string& s) {
 }  // namespace
 
 LeaderGroup::LeaderGroup(Transport& transport, std::vector<std::string> sites, double timeout_s)
-    : transport_(transport), sites_(std::move(sites)), timeout_s_(timeout_s) {
+    : transport_(transport),
+      sites_(std::move(sites)),
+      timeout_s_(timeout_s),
+      present_(sites_.size(), true),
+      answered_(sites_.size(), true) {
   FT_CHECK(static_cast<int>(sites_.size()) == transport_.size() && timeout_s_ > 0);
+}
+
+void LeaderGroup::set_members(std::vector<bool> present, LostHook on_lost) {
+  FT_CHECK(present.size() == sites_.size() && present[rank()] && on_lost);
+  present_ = std::move(present);
+  on_lost_ = std::move(on_lost);
 }
 
 size_t LeaderGroup::bounded_wait(Transport::Handle h, int peer, const char* what) {
@@ -76,8 +86,18 @@ std::vector<std::string> LeaderGroup::exchange(const std::string& bytes, const s
     if (!rest.empty()) sends.push_back(transport_.isend(p, kRestTag, rest));
     sent_bytes_ += head.size() + rest.size();
   }
+  answered_.assign(n, false);
+  answered_[rank()] = true;
   for (int p : from) {
-    const size_t got = bounded_wait(recvs[p], p, "value");
+    size_t got = 0;
+    try {
+      got = bounded_wait(recvs[p], p, "value");
+    } catch (const Error& e) {
+      if (!on_lost_) throw;
+      on_lost_(p, e.what());  // a PeerError, or nothing within timeout_s
+      continue;
+    }
+    answered_[p] = true;
     if (got == Transport::kTooLong || got < 8)
       throw Error("the leader of site '" + sites_[p] + "' sent a malformed value (" +
                   (got == Transport::kTooLong ? std::string("too long") : std::to_string(got) + " bytes") +
@@ -98,8 +118,17 @@ std::vector<std::string> LeaderGroup::exchange(const std::string& bytes, const s
     }
   }
   for (int p : from) {
-    if (values[p].size() <= kInlineBytes) continue;
-    const size_t got = bounded_wait(recvs[p], p, "value");
+    if (!answered_[p] || values[p].size() <= kInlineBytes) continue;
+    size_t got = 0;
+    try {
+      got = bounded_wait(recvs[p], p, "value");
+    } catch (const Error& e) {
+      if (!on_lost_) throw;
+      on_lost_(p, e.what());
+      answered_[p] = false;
+      values[p].clear();
+      continue;
+    }
     if (got != values[p].size() - kInlineBytes)
       throw Error("the leader of site '" + sites_[p] + "' sent " +
                   (got == Transport::kTooLong ? std::string("more") : std::to_string(got + kInlineBytes)) +
@@ -120,7 +149,7 @@ std::vector<std::string> LeaderGroup::exchange(const std::string& bytes, const s
 std::vector<std::string> LeaderGroup::allgather(const std::string& mine) {
   std::vector<int> others;
   for (int p = 0; p < size(); ++p)
-    if (p != rank()) others.push_back(p);
+    if (p != rank() && present_[p]) others.push_back(p);
   std::vector<std::string> all = exchange(mine, others, others);
   all[rank()] = mine;
   return all;
@@ -129,7 +158,8 @@ std::vector<std::string> LeaderGroup::allgather(const std::string& mine) {
 int64_t LeaderGroup::max_over(int64_t value) {
   int64_t best = value;
   const std::vector<std::string> all = allgather(encode_i64(value));
-  for (int p = 0; p < size(); ++p) best = std::max(best, decode_i64(all[p], sites_[p]));
+  for (int p = 0; p < size(); ++p)
+    if (answered_[p]) best = std::max(best, decode_i64(all[p], sites_[p]));
   return best;
 }
 
@@ -141,7 +171,7 @@ void LeaderGroup::broadcast(std::string& bytes, int root) {
   std::vector<int> to, from;
   if (rank() == root) {
     for (int p = 0; p < size(); ++p)
-      if (p != root) to.push_back(p);
+      if (p != root && present_[p]) to.push_back(p);
   } else {
     from.push_back(root);
   }

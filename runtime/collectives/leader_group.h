@@ -20,9 +20,15 @@
 // is ignored: that peer had our value, or it could not have left the call.
 // The messages are not sealed: they carry flags, exit codes, checkpoint
 // scans and digests, never an update.
+// Once training runs with one job per site (set_members), the calls span the
+// present leaders only, and a peer lost in a call (its connection failed, or
+// no value within `timeout_s`) does not fail it: it is reported to the hook,
+// its value is missing (answered() false) and the round driver's next
+// membership agreement removes it (federation/membership.h).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +61,13 @@ class LeaderGroup {
   // Bytes this leader has sent to the others.
   uint64_t sent_bytes() const { return sent_bytes_; }
 
+  // From now on only the leaders with present[i] take part, and a lost peer
+  // is reported to `on_lost` instead of failing the call.
+  using LostHook = std::function<void(int rank, const std::string& why)>;
+  void set_members(std::vector<bool> present, LostHook on_lost);
+  // Whether leader `rank`'s value is in the last call's result (itself: always).
+  bool answered(int rank) const { return answered_[rank]; }
+
  private:
   // Sends `bytes` to each of `to` and receives one value from each of `from`.
   std::vector<std::string> exchange(const std::string& bytes, const std::vector<int>& to, const std::vector<int>& from);
@@ -64,6 +77,8 @@ class LeaderGroup {
   std::vector<std::string> sites_;
   double timeout_s_;
   uint64_t sent_bytes_ = 0;
+  std::vector<bool> present_, answered_;
+  LostHook on_lost_;  // set: lost peers are tolerated
 };
 
 }  // namespace fedtrain

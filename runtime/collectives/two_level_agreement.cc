@@ -36,6 +36,7 @@ void TwoLevelAgreement::reduce(int64_t* values, const Op* ops, int count) {
     const std::string mine(reinterpret_cast<const char*>(site), sizeof(int64_t) * count);
     const std::vector<std::string> all = leaders_->allgather(mine);
     for (int p = 0; p < leaders_->size(); ++p) {
+      if (!leaders_->answered(p)) continue;  // a leader lost in the call (one job per site, while training)
       if (all[p].size() != mine.size())
         throw Error("the leader of site '" + leaders_->site(p) + "' sent a " + std::to_string(all[p].size()) +
                     "-byte agreement value where " + std::to_string(mine.size()) +
@@ -72,6 +73,12 @@ int64_t TwoLevelAgreement::max_over(int64_t value) {
   const Op op = Op::kMax;
   reduce(&value, &op, 1);
   return value;
+}
+
+int64_t TwoLevelAgreement::max_over_site(int64_t value) {
+  int64_t site = 0;
+  MPI_CHECK(MPI_Allreduce(&value, &site, 1, MPI_INT64_T, MPI_MAX, topo_.site_comm().get()));
+  return site;
 }
 
 bool TwoLevelAgreement::all_of(bool value) { return max_over(value ? 0 : 1) == 0; }

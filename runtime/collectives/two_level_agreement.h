@@ -34,6 +34,8 @@ class TwoLevelAgreement {
   int64_t max_over(int64_t value);
   // Whether `value` holds on every rank.
   bool all_of(bool value);
+  // The largest value over this site's ranks only (step 1 alone).
+  int64_t max_over_site(int64_t value);
   // Minimum and maximum of `value` over every rank.
   std::pair<int64_t, int64_t> min_max(int64_t value);
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -83,8 +84,10 @@ class Aggregator {
 };
 
 // Plaintext weighted average over the leader transport `leaders` (which must
-// outlive the result); sites[i] names the site of leader i.
+// outlive the result); sites[i] names the site of leader i. `losses`, where
+// given, counts the leaders lost so far (MemberTransport::losses): a change
+// within a call fails the attempt.
 std::unique_ptr<Aggregator> make_plain_aggregator(Transport& leaders, std::vector<std::string> sites, int min_sites,
-                                                  double max_update_norm);
+                                                  double max_update_norm, std::function<uint64_t()> losses = {});
 
 }  // namespace fedtrain

@@ -192,27 +192,35 @@ int Checkpointer::agree_stop(int64_t round) {
         i.get_int("round", 0) == round)
       std::raise(i.get("sig", "USR1") == "TERM" ? SIGTERM : SIGUSR1);  // to this process only
   }
-  return static_cast<int>(agreement_.max_over(signals_->requested()));
+  if (!topo_.one_job_per_site()) return static_cast<int>(agreement_.max_over(signals_->requested()));
+  // One job per site: SIGTERM stops this site alone (it leaves); SIGUSR1 (a time limit) stops every site.
+  const int64_t site = agreement_.max_over_site(signals_->requested());
+  leaving_ = site == SIGTERM;
+  const int64_t all = agreement_.max_over(leaving_ ? 0 : site);
+  return static_cast<int>(leaving_ ? site : all);
 }
 
 bool Checkpointer::after_round(const RoundId& id, bool last_round, bool stopping) {
   if (!enabled_) return false;
   const int every = config_.checkpoint_every;
-  if (!stopping && !(every > 0 && (id.round % every == 0 || last_round))) return false;
+  const bool due = every > 0 && (id.round % every == 0 || last_round);
+  if (!stopping && !due) return false;
+  const bool leaving = stopping && leaving_;  // this site alone stops
 
   // 1. Every rank's loader position, to the leader.
   const BatchSource::Position p = trainer_.loader().position();
   const LoaderPosition mine{p.epoch, p.cursor};
   const std::vector<std::string> positions =
       allgather_strings(topo_.site_comm(), std::string(reinterpret_cast<const char*>(&mine), sizeof mine));
-  if (topo_.is_leader()) write_round(id, positions);
+  if (topo_.is_leader()) write_round(id, positions, !leaving || due);
   // Before a stop no rank may exit while a leader still writes: launchers
   // (mpirun, srun) kill the whole job when the first rank exits.
-  if (stopping) agreement_.all_of(true);
+  if (leaving) agreement_.max_over_site(0);
+  else if (stopping) agreement_.all_of(true);
   return true;
 }
 
-void Checkpointer::write_round(const RoundId& id, const std::vector<std::string>& positions) {
+void Checkpointer::write_round(const RoundId& id, const std::vector<std::string>& positions, bool with_leaders) {
 
   // 2. The leader writes the site's checkpoint.
   Checkpoint c;
@@ -246,6 +254,7 @@ void Checkpointer::write_round(const RoundId& id, const std::vector<std::string>
   maybe_crash(id.round, "checkpoint_commit");
 
   // 3. Old files go only once every site holds this round.
+  if (!with_leaders) return;  // a site that leaves alone keeps its older files
   agreement_.leaders().all_of(true);
   for (const std::string& old : store_.prune(id.round, config_.checkpoint_keep_last)) log_debug("removed '" + old + "'");
   log_debug("checkpoint of round " + std::to_string(id.round) + " written to '" + path + "'");

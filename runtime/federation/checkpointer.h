@@ -10,6 +10,11 @@
 //      holds is never removed before a newer one exists on every site
 //   4. before a stop: a federation-wide all_of (two levels), so that no rank
 //      exits (and makes the launcher kill the job) while a leader still writes
+// With one job per site SIGTERM stops one site alone: its ranks agree on it
+// over site_comm, the site writes its checkpoint (step 3 only when the round
+// is due on every site anyway), waits for its own ranks and leaves; the other
+// sites go on without it (membership.h). SIGUSR1 (a time limit before a
+// requeue) still stops every site at the same round boundary.
 // Resuming is described in checkpoint/resume_agreement.h.
 //
 // Nothing here is used when no site has a checkpoint_dir (enabled() false).
@@ -55,8 +60,9 @@ class Checkpointer {
   // common round exists.
   int64_t resume();
 
-  // Collective over the federation at the end of round `round`: the signal that
-  // asked any rank to stop (SIGTERM, SIGUSR1), 0 if none.
+  // Collective over the federation at the end of round `round`: the signal
+  // that asked any rank to stop (SIGTERM, SIGUSR1), 0 if none. One job per
+  // site: a SIGTERM counts on its own site only.
   int agree_stop(int64_t round);
 
   // Collective over every site and over the leaders (and the federation when
@@ -70,7 +76,8 @@ class Checkpointer {
  private:
   CheckpointExpectation expectation();
   // Steps 2-3 on a leader; `positions` holds every site rank's LoaderPosition bytes.
-  void write_round(const RoundId& id, const std::vector<std::string>& positions);
+  // `with_leaders`: step 3 (the others write this round too).
+  void write_round(const RoundId& id, const std::vector<std::string>& positions, bool with_leaders);
   void maybe_crash(int64_t round, const std::string& at) const;
 
   const Config& config_;
@@ -83,6 +90,7 @@ class Checkpointer {
   CheckpointStore store_;
   std::optional<StopSignals> signals_;
   std::string manifest_sha256_;
+  bool leaving_ = false;  // one job per site: the stop agreed last is this site's SIGTERM (it leaves alone)
   std::vector<Injection> crashes_;  // --inject crash:site=NAME,round=N,at=checkpoint_write|checkpoint_commit
   std::vector<Injection> signals_in_;  // --inject signal:site=NAME,rank=R,round=N,sig=USR1|TERM
 };

@@ -187,6 +187,12 @@ JobResult run_job(const Config& config, const Topology& topo) {
   if (exporter) parts.observers.push_back(exporter.get());
   parts.site_weight = site_weight;
   parts.setup_bytes = exchange ? exchange->setup_bytes() : 0;
+  if (exchange && exchange->membership() != nullptr) {
+    parts.members.membership = exchange->membership();
+    parts.members.regroup = [&ex = *exchange](int64_t round) { return &ex.regroup(round); };
+    parts.members.losses = [&ex = *exchange] { return ex.losses(); };
+    exchange->begin_rounds();  // from here on a lost site leaves the rounds instead of ending this job
+  }
   RoundDriver driver(config, topo, parts);
   JobResult result;
   result.resumed_after = resumed;
@@ -213,6 +219,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   // A stop asked for during the last round changes nothing: the job is complete.
   result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {
+    if (exchange && exchange->membership() != nullptr) exchange->membership()->leave();  // the others go on
     if (topo.is_leader())
       log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
                " is checkpointed in '" + checkpoints.path_of(last.round) + "'; exiting with code " +

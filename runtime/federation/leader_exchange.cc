@@ -13,6 +13,14 @@
 #include "runtime/net/tcp_transport.h"
 
 namespace fedtrain {
+namespace {
+
+int crypto_threads(const Config& config, const Topology& topo) {
+  return config.exchange.crypto_threads >= 0 ? config.exchange.crypto_threads
+                                             : auto_crypto_threads(topo.site_ranks_on_node());
+}
+
+}  // namespace
 
 LeaderExchange::LeaderExchange(const Config& config, const Topology& topology) : config_(config), topo_(topology) {}
 LeaderExchange::~LeaderExchange() = default;
@@ -68,42 +76,97 @@ void LeaderExchange::connect() {
   FT_CHECK(transport_ != nullptr, "connect() before open_leaders()");
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
-  const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
-  const Sha256Digest settings = agree_settings(*transport_, log_.get(), sites,
-                                               federation_settings(config_, manifest_sha256(), signing_keys_sha256_),
-                                               &setup_bytes_);
-  if (!config_.exchange.secure) {
-    aggregator_ = make_plain_aggregator(*transport_, sites, min_sites, config_.exchange.max_update_norm);
+  settings_ = agree_settings(*transport_, log_.get(), sites,
+                             federation_settings(config_, manifest_sha256(), signing_keys_sha256_), &setup_bytes_);
+  if (!config_.exchange.secure)
     log_warn("federation.secure = false: this site's model updates cross site borders IN CLEAR, readable by every "
              "other leader and by anyone on the network between the sites; use it only for comparison");
-    return;
-  }
   Transport* t = transport_.get();
   // Empty outside test builds: --inject does not exist there (features.h).
   std::vector<Injection> injections = parse_injections(config_.inject);
   bool mine = false;
   for (const auto& in : injections) mine = mine || in.site == topo_.site_name();
-  if (mine) {
+  if (mine && config_.exchange.secure) {
     faulty_ = std::make_unique<FaultyTransport>(*transport_, injections, topo_.site_name());
     t = faulty_.get();
     log_warn("test-only fault injection is active on this leader (--inject)");
   }
+  if (config_.exchange.secure) {
+    log_info("secure aggregation: " + std::to_string(crypto_threads(config_, topo_)) +
+             " crypto thread(s) beside the ring's own (" +
+             (config_.exchange.crypto_threads >= 0
+                  ? std::string("federation.crypto_threads")
+                  : "auto: " + std::to_string(affinity_cpus()) + " CPUs in this leader's affinity mask, " +
+                        std::to_string(topo_.site_ranks_on_node()) + " rank(s) of site " + topo_.site_name() +
+                        " on its node") +
+             ")");
+    if (config_.exchange.allow_two_participants)
+      log_warn("federation.allow_two_participants = true: in a round with exactly two participants each leader "
+               "learns the other's update exactly (the aggregate minus its own); the masks then protect it only "
+               "from the network and from third parties");
+  }
+  if (topo_.one_job_per_site()) {
+    // Its reports are never fault-injected; a site that left is disconnected (it reconnects to rejoin).
+    membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
+      if (tcp_ != nullptr) tcp_->drop(site, why);
+    });
+    regroup(0);
+    return;
+  }
+  aggregator_ = make_aggregator(*t, sites, manifest_.get(), topo_.site_index(), 0);
+}
+
+std::unique_ptr<Aggregator> LeaderExchange::make_aggregator(Transport& t, const std::vector<std::string>& sites,
+                                                            const Manifest* manifest, int self, int64_t round) {
+  // The quorum counts the federation's sites, whoever is present.
+  const int min_sites = std::min<int>(config_.exchange.min_sites, topo_.n_sites());
+  if (!config_.exchange.secure) {
+    std::function<uint64_t()> losses;
+    if (members_) losses = [m = members_.get()] { return m->losses(); };
+    return make_plain_aggregator(t, sites, min_sites, config_.exchange.max_update_norm, losses);
+  }
+  schedule_ = std::make_unique<KeySchedule>(*manifest, self, *key_, config_.job_id);
   SecureOptions options = secure_options(config_);
-  options.settings = settings;
-  options.crypto_threads = config_.exchange.crypto_threads >= 0 ? config_.exchange.crypto_threads
-                                                                : auto_crypto_threads(topo_.site_ranks_on_node());
-  log_info("secure aggregation: " + std::to_string(options.crypto_threads) + " crypto thread(s) beside the ring's own (" +
-           (config_.exchange.crypto_threads >= 0
-                ? std::string("federation.crypto_threads")
-                : "auto: " + std::to_string(affinity_cpus()) + " CPUs in this leader's affinity mask, " +
-                      std::to_string(topo_.site_ranks_on_node()) + " rank(s) of site " + topo_.site_name() +
-                      " on its node") +
-           ")");
-  aggregator_ = std::make_unique<SecureAggregator>(*t, log_.get(), *schedule_, sites, config_.job_id, options);
-  if (config_.exchange.allow_two_participants)
-    log_warn("federation.allow_two_participants = true: in a round with exactly two participants each leader "
-             "learns the other's update exactly (the aggregate minus its own); the masks then protect it only "
-             "from the network and from third parties");
+  options.settings = settings_;
+  options.crypto_threads = crypto_threads(config_, topo_);
+  options.session_round = round;
+  return std::make_unique<SecureAggregator>(t, log_.get(), *schedule_, sites, config_.job_id, options);
+}
+
+void LeaderExchange::peer_lost(int site, const std::string& why) {
+  membership_->lost(site, why);
+  if (tcp_ != nullptr) tcp_->drop(site, why);  // nothing more of it is read; it reconnects to rejoin
+}
+
+void LeaderExchange::begin_rounds() {
+  if (!membership_) return;
+  std::vector<bool> present(topo_.n_sites());
+  for (int s = 0; s < topo_.n_sites(); ++s) present[s] = membership_->present(s);
+  group_->set_members(present, [this](int site, const std::string& why) { peer_lost(site, why); });
+}
+
+uint64_t LeaderExchange::losses() const { return retired_losses_ + (members_ ? members_->losses() : 0); }
+
+Aggregator& LeaderExchange::regroup(int64_t round) {
+  FT_CHECK(membership_ != nullptr, "regroup() with one MPI world");
+  const std::vector<int> members = membership_->members();
+  // The old aggregator uses the old transport and key schedule: it goes first.
+  aggregator_.reset();
+  if (members_) retired_losses_ += members_->losses();
+  Transport& all = faulty_ ? static_cast<Transport&>(*faulty_) : *transport_;
+  members_ = std::make_unique<MemberTransport>(all, members, [this](int site, const std::string& why) { peer_lost(site, why); });
+  std::vector<std::string> sites;
+  std::vector<ManifestEntry> entries;
+  std::vector<bool> present(topo_.n_sites(), false);
+  for (int s : members) {
+    sites.push_back(topo_.sites()[s].name);
+    if (manifest_) entries.push_back(manifest_->entry(s));
+    present[s] = true;
+  }
+  if (manifest_) member_manifest_ = std::make_unique<Manifest>(entries);
+  if (round > 0) group_->set_members(present, [this](int site, const std::string& why) { peer_lost(site, why); });
+  aggregator_ = make_aggregator(*members_, sites, member_manifest_.get(), members_->rank(), round);
+  return *aggregator_;
 }
 
 }  // namespace fedtrain

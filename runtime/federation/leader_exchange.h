@@ -13,6 +13,11 @@
 //   connect()      collective over the leaders: the settings every site
 //                  must share (settings_agreement.h; a difference throws a
 //                  collective ConfigError), session id, aggregator.
+// One job per site, while training: begin_rounds() makes the leaders' group
+// tolerate lost peers, and regroup() rebuilds the aggregator (a new session,
+// new keys) over the leaders still present (membership.h) whenever that set
+// changes: a MemberTransport over the TCP transport, the present sites'
+// entries of the manifest for the key schedule.
 #pragma once
 
 #include <memory>
@@ -24,6 +29,8 @@
 #include "runtime/crypto/key_schedule.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/egress_log.h"
+#include "runtime/federation/member_transport.h"
+#include "runtime/federation/membership.h"
 #include "runtime/net/tcp_transport.h"
 #include "runtime/topology/topology.h"
 
@@ -46,7 +53,22 @@ class LeaderExchange {
   // Bytes this leader sent before the aggregator existed (the settings agreement).
   uint64_t setup_bytes() const { return setup_bytes_; }
 
+  // One job per site: who is present (nullptr in one MPI world).
+  Membership* membership() { return membership_.get(); }
+  // One job per site, before the first round: lost peers no longer fail the leaders' group.
+  void begin_rounds();
+  // One job per site, collective over membership()->members(): the aggregator
+  // over them, from round `round` on. The previous aggregator is gone.
+  Aggregator& regroup(int64_t round);
+  // Peers lost so far through the current aggregator's transport.
+  uint64_t losses() const;
+
  private:
+  // The aggregator over `t` for the sites `sites` (secure: keys from `manifest`, in which this site is `self`).
+  std::unique_ptr<Aggregator> make_aggregator(Transport& t, const std::vector<std::string>& sites,
+                                              const Manifest* manifest, int self, int64_t round);
+  void peer_lost(int site, const std::string& why);
+
   const Config& config_;
   const Topology& topo_;
   std::unique_ptr<Manifest> manifest_;
@@ -57,6 +79,11 @@ class LeaderExchange {
   TcpTransport* tcp_ = nullptr;  // transport_, when the leaders meet over TCP
   std::unique_ptr<LeaderGroup> group_;
   std::unique_ptr<Aggregator> aggregator_;
+  Sha256Digest settings_{};               // agreed in connect()
+  std::unique_ptr<Membership> membership_;  // one job per site
+  std::unique_ptr<MemberTransport> members_;
+  std::unique_ptr<Manifest> member_manifest_;
+  uint64_t retired_losses_ = 0;
   uint64_t setup_bytes_ = 0;
   std::string signing_keys_sha256_;  // hex; "" without signing keys (no ledger)
 };

@@ -9,7 +9,12 @@
 // Everyone on the path sees every site's update: use it to compare against
 // secure aggregation, never across organisations. sent_bytes() counts the
 // bytes actually handed to the transport.
+// With one job per site the transport is a MemberTransport: a leader lost
+// during a call changes its loss count, and the attempt fails on every leader
+// (each still sends and receives every message of it, zeros where the lost
+// leader's should be, so that nobody waits for a message that never comes).
 #include <cstring>
+#include <functional>
 
 #include "kernels/cpu/kernels.h"
 #include "runtime/collectives/transport_allreduce.h"
@@ -39,15 +44,26 @@ class CountingTransport final : public TransportDecorator {
 
 class PlainAggregator final : public Aggregator {
  public:
-  PlainAggregator(Transport& leaders, std::vector<std::string> sites, int min_sites, double max_update_norm)
-      : leaders_(leaders), sites_(std::move(sites)), min_sites_(min_sites), max_update_norm_(max_update_norm) {}
+  PlainAggregator(Transport& leaders, std::vector<std::string> sites, int min_sites, double max_update_norm,
+                  std::function<uint64_t()> losses)
+      : leaders_(leaders),
+        sites_(std::move(sites)),
+        min_sites_(min_sites),
+        max_update_norm_(max_update_norm),
+        losses_(std::move(losses)) {}
   const char* name() const override { return "plaintext"; }
 
   AggregateResult average(std::span<float> update, const UpdateStatus& status, const RoundId& id) override {
     const int n = leaders_.size();
+    const uint64_t lost_before = losses();
     std::vector<uint8_t> mine(UpdateStatus::kWireBytes);
     status.encode(mine.data());
     const std::vector<uint8_t> all = allgather(mine, kStatusTag);
+    if (losses() != lost_before) {  // the ring still runs, on zeros, as it does on the other leaders
+      std::memset(update.data(), 0, update.size_bytes());
+      transport_allreduce_sum(leaders_, update);
+      return lost_failure(id);
+    }
     std::vector<UpdateStatus> statuses(n);
     for (int s = 0; s < n; ++s) {
       statuses[s] = UpdateStatus::decode(all.data() + s * UpdateStatus::kWireBytes);
@@ -68,6 +84,7 @@ class PlainAggregator final : public Aggregator {
     if (w == 0.0) std::memset(update.data(), 0, update.size_bytes());  // also clears non-finite values
     else kernels::cpu::scale(update.data(), update.size(), static_cast<float>(w));
     transport_allreduce_sum(leaders_, update);
+    if (losses() != lost_before) return lost_failure(id);
     for (int s = 0; s < n; ++s)
       if (p.takes_part[s]) r.taking_part.push_back({s, statuses[s].samples});
     r.outcome = Outcome::kApplied;
@@ -81,8 +98,13 @@ class PlainAggregator final : public Aggregator {
     mine[0] = static_cast<uint8_t>(outcome);
     std::memcpy(mine.data() + 1, digest.data(), digest.size());
     if (!attachment.empty()) std::memcpy(mine.data() + kVerdict, attachment.data(), attachment.size());
+    const uint64_t lost_before = losses();
     const std::vector<uint8_t> all = allgather(mine, kOutcomeTag);
     Agreement a;
+    if (losses() != lost_before) {
+      a.failure = "a site leader was lost in the outcome exchange";
+      return a;
+    }
     for (int s = 0; s < leaders_.size(); ++s) {
       const uint8_t* theirs = all.data() + s * mine.size();
       a.attachments.emplace_back(theirs + kVerdict, theirs + mine.size());
@@ -97,7 +119,11 @@ class PlainAggregator final : public Aggregator {
     return a;
   }
 
-  void sum(std::span<double> values, const RoundId&) override { transport_allreduce_sum(leaders_, values); }
+  void sum(std::span<double> values, const RoundId&) override {
+    const uint64_t lost_before = losses();
+    transport_allreduce_sum(leaders_, values);
+    if (losses() != lost_before) throw Error("round totals: a site leader was lost in the exchange");
+  }
   uint64_t sent_bytes() const override { return leaders_.sent(); }
   // What this leader sends in the ring for `count` doubles: its segments (transport_allreduce.h).
   uint64_t sum_bytes(size_t count) const override {
@@ -112,6 +138,14 @@ class PlainAggregator final : public Aggregator {
   }
 
  private:
+  uint64_t losses() const { return losses_ ? losses_() : 0; }
+  AggregateResult lost_failure(const RoundId& id) const {
+    AggregateResult r;
+    r.failure = "round " + std::to_string(id.round) + " attempt " + std::to_string(id.attempt) +
+                ": a site leader was lost during the exchange";
+    return r;  // kFailed
+  }
+
   // Every leader's `mine` (same size everywhere), in rank order.
   std::vector<uint8_t> allgather(const std::vector<uint8_t>& mine, int tag) {
     const int n = leaders_.size(), me = leaders_.rank();
@@ -138,13 +172,14 @@ class PlainAggregator final : public Aggregator {
   std::vector<std::string> sites_;
   int min_sites_;
   double max_update_norm_;
+  std::function<uint64_t()> losses_;  // MemberTransport::losses, or none
 };
 
 }  // namespace
 
 std::unique_ptr<Aggregator> make_plain_aggregator(Transport& leaders, std::vector<std::string> sites, int min_sites,
-                                                  double max_update_norm) {
-  return std::make_unique<PlainAggregator>(leaders, std::move(sites), min_sites, max_update_norm);
+                                                  double max_update_norm, std::function<uint64_t()> losses) {
+  return std::make_unique<PlainAggregator>(leaders, std::move(sites), min_sites, max_update_norm, std::move(losses));
 }
 
 }  // namespace fedtrain

@@ -55,8 +55,7 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     m.participating = exchange(round);
     // Everything this leader sent since the last round (the session set-up
     // before round 1 included) plus the totals exchange of step 9 below.
-    m.site_egress_bytes =
-        p_.setup_bytes + p_.aggregator->sent_bytes() + p_.aggregator->sum_bytes(totals_count()) - counted_bytes_;
+    m.site_egress_bytes = sent_bytes() + p_.aggregator->sum_bytes(totals_count()) - counted_bytes_;
     counted_bytes_ += m.site_egress_bytes;
     m.phases.aggregation = since(t_agg);
   }
@@ -84,8 +83,17 @@ RoundMetrics RoundDriver::run_round(int64_t round) {
     mine[0] = e.loss * n;
     mine[1] = e.accuracy * n;
     mine[2] = n;
-    p_.aggregator->sum(totals, RoundId{round, 0});
-    FT_CHECK(p_.setup_bytes + p_.aggregator->sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
+    const std::vector<double> own = totals;
+    const uint64_t lost_before = losses();
+    try {
+      p_.aggregator->sum(totals, RoundId{round, 0});
+    } catch (const Error& error) {
+      if (losses() == lost_before) throw;
+      totals = own;  // the round stands (every leader agreed on it); only its report lacks the others
+      log_warn("round " + std::to_string(round) + ": a site was lost in the round totals, this site reports its own (" +
+               error.what() + ")");
+    }
+    FT_CHECK(sent_bytes() == counted_bytes_, "egress bytes not attributed to a round");
     m.train_loss = totals[1] > 0 ? totals[0] / totals[1] : 0.0;
     m.egress_bytes = static_cast<uint64_t>(totals[2]);
     read_evaluations(totals, m);
@@ -126,10 +134,38 @@ void RoundDriver::read_evaluations(const std::vector<double>& totals, RoundMetri
   m.val_bpb = bytes > 0 ? loss / bytes / std::log(2.0) : 0.0;
 }
 
+void RoundDriver::update_members(int64_t round) {
+  Membership& members = *p_.members.membership;
+  const std::vector<SiteLeft> left = members.agree();
+  if (left.empty()) return;
+  const std::vector<int> present = members.members();
+  for (const SiteLeft& l : left)
+    log_warn("round " + std::to_string(round) + ": site '" + members.site(l.site) + "' left: " + l.why + "; " +
+             std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) +
+             " sites go on without it (federation.min_sites = " + std::to_string(config_.exchange.min_sites) + ")");
+  retired_bytes_ += p_.aggregator->sent_bytes();
+  p_.aggregator = p_.members.regroup(round);
+  if (p_.ledger != nullptr) {
+    std::vector<std::string> names;
+    for (int s : present) names.push_back(members.site(s));
+    p_.ledger->set_leaders(names);
+  }
+}
+
 int RoundDriver::exchange(int64_t round) {
   for (int64_t attempt = 0;; ++attempt) {
     const RoundId id{round, attempt};
     attempt_ = attempt;
+    if (p_.members.membership != nullptr) {
+      update_members(round);
+      if (p_.members.membership->members().size() < 2) {
+        log_warn("round " + std::to_string(round) + " abandoned: no other site is present; the global model is "
+                 "unchanged until a site comes back");
+        p_.trainer->set_params(global_);
+        return 0;
+      }
+    }
+    const uint64_t lost_before = losses();
     p_.trainer->pseudo_gradient(global_, delta_);
     if (find_injection(p_.injections, "nan", topo_.site_name(), round, attempt)) delta_[0] = NAN;
     UpdateStatus status;
@@ -172,6 +208,10 @@ int RoundDriver::exchange(int64_t round) {
       return 0;
     }
     if (r.failure.empty()) r.failure = a.failure;
+    if (losses() != lost_before) {
+      log_warn(r.failure + "; a site was lost in this attempt: it is retried without it");
+      continue;
+    }
     ++failed_attempts_;
     log_error(r.failure + "; the global model is unchanged (" + std::to_string(failed_attempts_) + " of " +
               std::to_string(config_.exchange.max_failed_rounds) + " consecutive failures allowed)");

@@ -90,6 +90,11 @@ void RoundLedger::append() {
   pending_ = LedgerRecord{};
 }
 
+void RoundLedger::set_leaders(std::vector<std::string> leaders) {
+  for (const auto& l : leaders) FT_CHECK(keys_.index(l) >= 0, "leader of site '" << l << "' not in the manifest");
+  leaders_ = std::move(leaders);
+}
+
 size_t RoundLedger::roll_back_to(int64_t round) { return file_->roll_back_to(static_cast<uint64_t>(round)); }
 
 }  // namespace fedtrain

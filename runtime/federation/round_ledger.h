@@ -50,6 +50,10 @@ class RoundLedger {
   std::string check(const std::vector<std::vector<uint8_t>>& attachments);
   // Step 4: appends the record of the last sign() with the signatures check() accepted.
   void append();
+  // The leaders of the exchanges from now on (one job per site: the present
+  // sites, membership.h); each must be in the manifest. A record then bears
+  // the signatures of the leaders present in its round.
+  void set_leaders(std::vector<std::string> leaders);
 
   // Start-up, after the leaders agreed to resume after `round` (0: a fresh
   // start): records of later rounds move to PATH.discarded. Returns how many.

@@ -60,7 +60,7 @@ SecureAggregator::SecureAggregator(Transport& transport, EgressLog* log, KeySche
   for (int p = 0; p < n; ++p) {
     if (p == me) continue;
     std::span<const uint8_t> mine(all.data() + 32 * me, 32);
-    if (log != nullptr) log->record(0, 0, phase_name(Phase::kSession), sites_[p], mine);
+    if (log != nullptr) log->record(options.session_round, 0, phase_name(Phase::kSession), sites_[p], mine);
     handles.push_back(transport.isend(p, static_cast<int>(Phase::kSession), mine));
     session_bytes_ += 32;
   }

@@ -46,6 +46,7 @@ struct SecureOptions {
   uint64_t seed = 1;  // of the stochastic rounding (not secret: reproducible runs)
   Sha256Digest settings{};  // agreed at start (settings_agreement.h); mixed into the session id
   int crypto_threads = 0;   // worker threads for the ring's CPU work (crypto_workers.h); 0: all on the calling thread
+  int64_t session_round = 0;  // the round the session starts before, for the egress log (0: at start-up)
 };
 
 // Where the time of the secure exchange goes (seconds, summed over rounds;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fedtrain config as a user meets it: relative paths taken beside the config file, every key printed
 # resolved, a check that passes only when a run could start (exit 2 naming key and path otherwise),
-# --site NAME checking one site's own files, and --KEY= unsetting a key. A short run from another
-# working directory uses the same relative paths.
+# --site NAME checking one site's own files, --KEY= unsetting a key, and --world-size of the whole
+# world or of one site's job (as fedtrain-mpirun --site uses it). A short run from another working
+# directory uses the same relative paths.
 source "$(dirname "$0")/lib.sh"
 
 fed=$WORK/fed
@@ -87,7 +88,32 @@ out=$(check --site.es.checkpoint_dir= --site.de.checkpoint_dir= --checkpoint.eve
   && ! grep -q checkpoint_dir <<<"$out" && grep -qx "every = 0" <<<"$out" \
   && pass "--site.NAME.checkpoint_dir= unsets it" || fail "unset: $out"
 
-# 5. A run from here: data, keys, metrics and checkpoints where the config file says.
+# 5. --world-size: the whole world's ranks, or with --site NAME (or FEDTRAIN_SITE) that site's own
+# job's (one job per site: every site has a leader address); an unknown site, a site without ranks or
+# a config without leader addresses is exit 2 naming it. fedtrain-mpirun --site sizes one site's job
+# the same way and refuses the same before starting mpirun.
+leaders=(--site.es.leader=127.0.0.1:29501 --site.de.leader=127.0.0.1:29502)
+expect_exit 0 "^4$" "--world-size: every site's ranks" -- check --world-size --site.es.ranks=3
+expect_exit 0 "^3$" "--site es --world-size: es's ranks" -- check --site es --world-size --site.es.ranks=3 "${leaders[@]}"
+expect_exit 0 "^1$" "FEDTRAIN_SITE=de --world-size: de's ranks" -- env FEDTRAIN_SITE=de "$FEDTRAIN_BIN" config \
+  --config ../fed/etc/fed.ini --world-size --site.es.ranks=3 "${leaders[@]}"
+expect_exit 2 "names site 'it', which is not configured; sites: es, de" "--site it --world-size" -- \
+  check --site it --world-size "${leaders[@]}"
+expect_exit 2 "site 'de' has no 'ranks', so the size of its job is not known: set \[site.de\] ranks = N" \
+  "--site de --world-size, de without ranks" -- check --site de --world-size --site.de.ranks= "${leaders[@]}"
+expect_exit 2 "gives the size of site es's own job, but this config runs the sites as one MPI world: one job per site needs \[site.NAME\] leader" \
+  "--site es --world-size without leader addresses" -- check --site es --world-size
+wrapper=$FEDTRAIN_SOURCE_DIR/launch/fedtrain-mpirun
+expect_exit 0 "--site NAME.*starts only that site's job" "fedtrain-mpirun --help tells of --site" -- "$wrapper" --help
+expect_exit 2 "names site 'it', which is not configured; sites: es, de" "fedtrain-mpirun --site it" -- \
+  "$wrapper" --site it ../fed/etc/fed.ini "${leaders[@]}"
+expect_exit 2 "names site 'it', which is not configured; sites: es, de" "FEDTRAIN_SITE=it fedtrain-mpirun" -- \
+  env FEDTRAIN_SITE=it "$wrapper" ../fed/etc/fed.ini "${leaders[@]}"
+expect_exit 2 "one job per site needs \[site.NAME\] leader" "fedtrain-mpirun --site es without leader addresses" -- \
+  "$wrapper" --site es ../fed/etc/fed.ini
+expect_exit 2 "--site needs a site name" "fedtrain-mpirun --site without a name" -- "$wrapper" --site
+
+# 6. A run from here: data, keys, metrics and checkpoints where the config file says.
 out=$("$MPIEXEC" -n 2 "$FEDTRAIN_BIN" run --config ../fed/etc/fed.ini 2>&1) || { echo "$out" | tail; fail "the run"; finish; }
 [[ -s $fed/runs/metrics.jsonl && -d $fed/runs/ckpt-es && -s $fed/runs/egress-de.jsonl ]] \
   && pass "the run wrote beside the config file" || fail "outputs not in $fed/runs: $(ls -R "$fed/runs" 2>&1)"

@@ -49,7 +49,8 @@ pass "dpkg -i $(basename "$deb")"
     && pass "module load fedtrain/0.1.0 with Debian's MODULEPATH" || fail "module load: FEDTRAIN_ROOT=${FEDTRAIN_ROOT:-}"
   exit "$failures"
 ) || failures=$((failures + $?))
-[[ -f /usr/share/doc/fedtrain/examples/quickstart.ini && -f /usr/share/fedtrain/slurm/fedtrain.sbatch ]] \
+[[ -f /usr/share/doc/fedtrain/examples/quickstart.ini && -f /usr/share/fedtrain/slurm/fedtrain.sbatch \
+   && -f /usr/share/fedtrain/slurm/fedtrain-site.sbatch ]] \
   && pass "docs, examples and templates in /usr/share" || fail "files missing under /usr/share"
 
 listed=$(dpkg -L fedtrain)

@@ -12,6 +12,7 @@ prefix=$WORK/prefix
 cmake --install "$FEDTRAIN_BUILD_DIR" --prefix "$prefix" >"$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log"; fail "cmake --install"; finish; }
 for f in bin/fedtrain bin/fedtrain-mpirun share/fedtrain/slurm/fedtrain.sbatch share/fedtrain/slurm/fedtrain-hetjob.sbatch \
+         share/fedtrain/slurm/fedtrain-site.sbatch \
          share/fedtrain/monitoring/fedtrain-alerts.yml share/fedtrain/monitoring/grafana-dashboard.json \
          share/doc/fedtrain/README.md share/doc/fedtrain/operations.md share/doc/fedtrain/examples/quickstart.ini \
          share/modules/modulefiles/fedtrain/0.1.0; do

@@ -36,19 +36,23 @@ rm -f "$WORK"/egress-*.jsonl
 
 # start_sites TAG [DE_ARGS...]: the three jobs, fr first, then es, then de (with DE_ARGS), each its own
 # mpirun, all with the options in all_args; waits for all, outputs in $WORK/TAG-SITE.out, exit codes
-# in codes[SITE].
+# in codes[SITE]. es and fr start through the wrapper (launch/fedtrain-mpirun --site es, and
+# FEDTRAIN_SITE=fr), which sizes each job from its site's ranks; de by hand with mpiexec -n 1.
 declare -A codes
 all_args=()
+wrapper=$FEDTRAIN_SOURCE_DIR/launch/fedtrain-mpirun
 start_sites() {
-  local tag=$1 site n pid
+  local tag=$1 site
   shift
   local -A pid_of
   for site in fr es de; do
-    n=1; [[ $site == es ]] && n=2
-    local extra=()
-    [[ $site == de ]] && extra=("$@")
-    "$MPIEXEC" -n "$n" "$FEDTRAIN_BIN" run --config "$cfg" --site "$site" --run.metrics_file="$WORK/$tag-$site.jsonl" \
-      "${all_args[@]}" "${extra[@]}" >"$WORK/$tag-$site.out" 2>&1 &
+    local cmd args=("$cfg" --run.metrics_file="$WORK/$tag-$site.jsonl" "${all_args[@]}")
+    case $site in
+      es) cmd=("$wrapper" --site es "${args[@]}") ;;
+      fr) cmd=(env FEDTRAIN_SITE=fr "$wrapper" "${args[@]}") ;;
+      de) cmd=("$MPIEXEC" -n 1 "$FEDTRAIN_BIN" run --config "${args[@]}" --site de "$@") ;;
+    esac
+    "${cmd[@]}" >"$WORK/$tag-$site.out" 2>&1 &
     pid_of[$site]=$!
     at_exit "stop_pid $! 'job of site $site'"
     sleep 1

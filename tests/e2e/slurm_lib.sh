@@ -1,12 +1,13 @@
-# Helpers of the Slurm tests (sourced after lib.sh): a private cluster that is torn down and checked
-# for leftovers pass or fail, and job state queries.
+# Helpers of the Slurm tests (sourced after lib.sh): private clusters that are torn down and checked
+# for leftovers pass or fail, and job state queries (of the cluster SLURM_CONF names).
 
 cluster=$FEDTRAIN_SOURCE_DIR/launch/slurm/local-cluster.sh
-cdir=$WORK/cluster
+cdir=$WORK/cluster  # the cluster of cluster_up; the functions taking [DIR] default to it
 
-# Every PID the cluster started (munged, slurmctld, per node the unshare process and its slurmd).
+# cluster_pids [DIR]: every PID the cluster started (munged, slurmctld, per node the unshare process
+# and its slurmd).
 cluster_pids() {
-  local f ns
+  local cdir=${1:-$cdir} f ns
   cat "$cdir/munge/munged.pid" "$cdir/slurmctld.pid" 2>/dev/null
   for f in "$cdir"/slurmd-*.namespace.pid; do
     [[ -e $f ]] || continue
@@ -16,11 +17,12 @@ cluster_pids() {
   done
 }
 
-# Stops the cluster with its own script (by PID), then fails if any of its processes, any process
-# in a slurmd's PID namespace (slurmstepd, job tasks), or any of its network namespaces is left.
+# teardown [DIR]: stops the cluster with its own script (by PID), then fails if any of its
+# processes, any process in a slurmd's PID namespace (slurmstepd, job tasks), or any of its network
+# namespaces is left.
 teardown() {
-  local pids p f ns links=() left=() t0=$SECONDS
-  pids=$(cluster_pids | tr '\n' ' ')
+  local cdir=${1:-$cdir} pids p f ns links=() left=() t0=$SECONDS
+  pids=$(cluster_pids "$cdir" | tr '\n' ' ')
   for f in "$cdir"/slurmd-*.namespace.pid; do
     [[ -e $f ]] || continue
     ns=$(cat "$f")
@@ -43,24 +45,35 @@ teardown() {
     printf 'FAIL: left after teardown: %s\n' "${left[@]}" >&2
     return 1
   fi
-  echo "ok: cluster stopped in $((SECONDS - t0)) s; none of its processes ($pids) is left"
+  echo "ok: the cluster in $cdir stopped in $((SECONDS - t0)) s; none of its processes ($pids) is left"
 }
 
-# cluster_up [NODES]: installs Slurm and munge (or skips), starts the private cluster, exports SLURM_CONF.
-cluster_up() {
-  local nodes=${1:-1} line
-  [[ $(id -u) -eq 0 ]] || skip "the private Slurm cluster needs root (slurmd starts jobs as their users)"
-  local pkgs=(slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-basic-plugins)
-  [[ $nodes -gt 1 ]] && pkgs+=(iproute2)
-  need_packages "${pkgs[@]}"
+# need_slurm [PKG...]: installs Slurm, munge and PKG... (or skips the test).
+need_slurm() {
+  [[ $(id -u) -eq 0 ]] || skip "a private Slurm cluster needs root (slurmd starts jobs as their users)"
+  need_packages slurm-wlm slurmctld slurmd slurm-client munge slurm-wlm-basic-plugins "$@"
   for cmd in munged slurmctld slurmd sbatch scontrol unshare; do
     command -v "$cmd" >/dev/null || skip "'$cmd' not found after installing"
   done
   t_installed=$SECONDS
-  mkdir -p "$cdir"
-  at_exit teardown
-  line=$("$cluster" start "$cdir" "$nodes") || { fail "the private cluster did not start"; finish; }
-  eval "$line"
+}
+
+# cluster_start DIR ARGS...: 'local-cluster.sh start DIR ARGS...', torn down (and checked) at exit;
+# fails the test if it does not start. Its clients need SLURM_CONF=DIR/slurm.conf.
+cluster_start() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  at_exit "teardown '$dir'"
+  "$cluster" start "$dir" "$@" >/dev/null || { fail "the private cluster in $dir did not start"; finish; }
+}
+
+# cluster_up [NODES]: installs Slurm and munge (or skips), starts the private cluster, exports SLURM_CONF.
+cluster_up() {
+  local nodes=${1:-1}
+  if [[ $nodes -gt 1 ]]; then need_slurm iproute2; else need_slurm; fi
+  cluster_start "$cdir" "$nodes"
+  export SLURM_CONF=$cdir/slurm.conf
   t_up=$SECONDS
   pass "private cluster up: $(sinfo -h -o '%P %T %D node(s) %c CPUs each: %N')"
 }

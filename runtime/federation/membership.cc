@@ -1,0 +1,151 @@
+// Which site leaders are present: lost peers agreed on at the start of every round attempt.
+#include "runtime/federation/membership.h"
+
+#include "runtime/core/check.h"
+#include "runtime/core/error.h"
+#include "runtime/net/tcp_transport.h"
+
+namespace fedtrain {
+
+std::vector<bool> merge_lost(const std::vector<bool>& present, const std::vector<std::optional<std::vector<bool>>>& reports) {
+  FT_CHECK(reports.size() == present.size());
+  std::vector<bool> gone(present.size(), false);
+  for (size_t p = 0; p < present.size(); ++p) {
+    if (!present[p]) continue;
+    if (!reports[p]) {
+      gone[p] = true;
+      continue;
+    }
+    FT_CHECK(reports[p]->size() == present.size());
+    for (size_t s = 0; s < present.size(); ++s)
+      if ((*reports[p])[s] && present[s]) gone[s] = true;
+  }
+  return gone;
+}
+
+std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving) {
+  std::vector<uint8_t> out(1 + lost.size());
+  out[0] = leaving ? 2 : 1;
+  for (size_t s = 0; s < lost.size(); ++s) out[1 + s] = lost[s] && !leaving ? 1 : 0;
+  return out;
+}
+
+std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out, bool* leaving) {
+  if (size == Transport::kTooLong || size != 1 + sites)
+    return "a membership report of " + (size == Transport::kTooLong ? std::string("too many") : std::to_string(size)) +
+           " bytes, " + std::to_string(1 + sites) + " expected";
+  if (bytes[0] != 1 && bytes[0] != 2)
+    return "a membership report of kind " + std::to_string(bytes[0]) + " (1 or 2 expected)";
+  if (leaving != nullptr) *leaving = bytes[0] == 2;
+  out->assign(sites, false);
+  for (size_t s = 0; s < sites; ++s) {
+    if (bytes[1 + s] > 1) return "a membership report with a byte " + std::to_string(bytes[1 + s]) + " (0 or 1 expected)";
+    (*out)[s] = bytes[1 + s] == 1;
+  }
+  return "";
+}
+
+Membership::Membership(Transport& all, std::vector<std::string> sites, LeftHook on_left)
+    : all_(all), sites_(std::move(sites)), present_(sites_.size(), true), why_(sites_.size()), on_left_(std::move(on_left)) {
+  FT_CHECK(static_cast<int>(sites_.size()) == all.size());
+}
+
+void Membership::lost(int site, const std::string& why) {
+  FT_CHECK(site >= 0 && site < static_cast<int>(sites_.size()) && site != all_.rank());
+  if (present_[site] && why_[site].empty()) why_[site] = why.empty() ? "its connection failed" : why;
+}
+
+std::vector<int> Membership::members() const {
+  std::vector<int> out;
+  for (size_t s = 0; s < present_.size(); ++s)
+    if (present_[s]) out.push_back(static_cast<int>(s));
+  return out;
+}
+
+void Membership::leave() {
+  const std::vector<uint8_t> wire = encode_report(std::vector<bool>(sites_.size(), false), true);
+  std::vector<Transport::Handle> sends;
+  for (int p : members())
+    if (p != all_.rank() && why_[p].empty()) sends.push_back(all_.isend(p, kMembershipTag, wire));
+  for (Transport::Handle h : sends) {
+    try {
+      all_.wait(h);  // bounded by federation.peer_timeout_s
+    } catch (const PeerError&) {
+    }
+  }
+}
+
+std::vector<SiteLeft> Membership::agree() {
+  const size_t n = sites_.size();
+  const int me = all_.rank();
+  std::vector<bool> gone(n, false);
+  for (size_t pass = 0; pass <= n; ++pass) {
+    std::vector<bool> mine(n, false);
+    for (size_t s = 0; s < n; ++s) mine[s] = present_[s] && !why_[s].empty();
+    const std::vector<uint8_t> wire = encode_report(mine);
+    const std::vector<int> peers = [&] {
+      std::vector<int> out;
+      for (int p : members())
+        if (p != me && why_[p].empty()) out.push_back(p);
+      return out;
+    }();
+    std::vector<std::vector<uint8_t>> in(n, std::vector<uint8_t>(wire.size() + 1));
+    std::vector<Transport::Handle> recvs(n, -1), sends;
+    for (int p : peers) recvs[p] = all_.irecv(p, kMembershipTag, in[p]);
+    for (int p : peers) sends.push_back(all_.isend(p, kMembershipTag, wire));
+    std::vector<std::optional<std::vector<bool>>> reports(n);
+    reports[me] = mine;
+    for (int p : peers) {
+      try {
+        const size_t got = all_.wait(recvs[p]);
+        std::vector<bool> report;
+        bool leaving = false;
+        const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving);
+        if (!bad.empty()) throw PeerError(p, "site '" + sites_[p] + "' sent " + bad + ": it runs another protocol version");
+        if (leaving)
+          throw PeerError(p, "its job stopped in order after its checkpoint (SIGTERM or SIGUSR1 to that site's job); "
+                             "started again it rejoins");
+        reports[p] = report;
+      } catch (const PeerError& e) {
+        lost(p, e.what());
+      }
+    }
+    for (Transport::Handle h : sends) {
+      try {
+        all_.wait(h);
+      } catch (const PeerError& e) {
+        lost(e.peer(), e.what());
+      }
+    }
+    // Leaders lost before this pass sent no report (nullopt): they stay lost.
+    gone = merge_lost(present_, reports);
+    if (gone[me])
+      throw Error("the leaders of the other sites lost this site's leader (its connection to them broke or was "
+                  "silent for federation.peer_timeout_s); this job stops: start it again to rejoin the federation");
+    bool stable = true;
+    for (size_t p = 0; p < n; ++p)
+      if (present_[p] && reports[p] && *reports[p] != gone) stable = false;
+    for (size_t s = 0; s < n; ++s)
+      if (gone[s] && why_[s].empty()) {
+        const std::string by = [&] {
+          for (size_t p = 0; p < n; ++p)
+            if (reports[p] && (*reports[p])[s]) return sites_[p];
+          return std::string("another leader");
+        }();
+        why_[s] = "site '" + by + "' lost its connection to it";
+      }
+    if (stable) break;
+  }
+  // A loss seen after this leader's report was sent waits for the next agreement.
+  std::vector<SiteLeft> left;
+  for (size_t s = 0; s < n; ++s) {
+    if (gone[s]) {
+      present_[s] = false;
+      left.push_back({static_cast<int>(s), why_[s]});
+      if (on_left_) on_left_(static_cast<int>(s), why_[s]);
+    }
+  }
+  return left;
+}
+
+}  // namespace fedtrain

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A site that leaves (issue 10, item 5): three sites as three mpirun jobs on loopback (es 1 rank,
+# de 1, fr 2). kill -9 of fr's whole job (its mpirun and both ranks) mid-training: es and de go on
+# without it, each naming the site that left, and finish every round with one model. SIGTERM to
+# fr's ranks: fr checkpoints and leaves with exit 3, es and de read its leave and finish.
+source "$(dirname "$0")/lib.sh"
+
+data=$WORK/data
+"$FEDTRAIN_BIN" data fashion-mnist --out "$data" --sites es,de,fr --train-limit 3000 --test-limit 500 \
+  --source "${FEDTRAIN_FMNIST_SOURCE:-/usr/share/datasets/fashion-mnist}" >/dev/null || { echo "cannot prepare data" >&2; exit 1; }
+for site in es de fr; do "$FEDTRAIN_BIN" keygen --site "$site" --out "$WORK/keys" >/dev/null || exit 1; done
+port=$(free_ports 3)
+rounds=12
+
+cfg=$WORK/fed.ini
+{
+  printf '[run]\njob_id = rejoin\n[data]\ntest = %s/test.h5\nbatch_size = 32\n[model]\nhidden = 32\n' "$data"
+  printf '[federation]\nrounds = %d\nlocal_steps = 50\nmin_sites = 2\nallow_two_participants = true\n' "$rounds"
+  printf 'connect_timeout_s = 60\npeer_timeout_s = 10\n[checkpoint]\nevery = 1\nkeep_last = 3\n'
+  i=0
+  for site in es de fr; do
+    ranks=1; [[ $site == fr ]] && ranks=2
+    printf '[site.%s]\nranks = %d\ndata = %s/train-%s.h5\npublic_key_file = %s/keys/%s.pub\nsecret_key = %s/keys/%s.key\n' \
+      "$site" "$ranks" "$data" "$site" "$WORK" "$site" "$WORK" "$site"
+    printf 'egress_log = %s/egress-%s.jsonl\ncheckpoint_dir = %s/ckpt-%s\n' "$WORK" "$site" "$WORK" "$site"
+    printf 'leader = 127.0.0.1:%d\nlisten = 127.0.0.1:%d\n' $((port + i)) $((port + i))
+    i=$((i + 1))
+  done
+} >"$cfg"
+
+# start_site SITE TAG [ARGS...]: SITE's own mpirun in the background, output in $WORK/TAG-SITE.out; pid in pid_of[SITE].
+declare -A pid_of
+start_site() {
+  local site=$1 tag=$2 n=1
+  shift 2
+  [[ $site == fr ]] && n=2
+  "$MPIEXEC" -n "$n" "$FEDTRAIN_BIN" run --config "$cfg" --site "$site" --run.metrics_file="$WORK/$tag-$site.jsonl" \
+    "$@" >"$WORK/$tag-$site.out" 2>&1 &
+  pid_of[$site]=$!
+  at_exit "stop_pid $! 'job of site $site'"
+}
+# descendants PID: PID and every process under it.
+descendants() {
+  local c
+  echo "$1"
+  for c in $(ps -o pid= --ppid "$1"); do descendants "$c"; done
+}
+# rounds_done FILE: rounds in a metrics file.
+rounds_done() { local n; n=$(grep -c '"round"' "$1" 2>/dev/null); echo "${n:-0}"; }
+hash_of() { grep -oE "global model after round $rounds has sha256 [0-9a-f]{64}" "$1" | awk '{print $NF}'; }
+
+for site in es de fr; do start_site "$site" run; done
+# Wait until round 2 is in es's metrics (bounded: 300 s), then kill fr's whole job at once.
+for _ in $(seq 3000); do [[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
+[[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] || { fail "es did not reach round 2"; tail -20 "$WORK"/run-*.out >&2; finish; }
+fr_pids=$(descendants "${pid_of[fr]}")
+kill -KILL $fr_pids
+wait "${pid_of[fr]}" 2>/dev/null
+killed_at=$(rounds_done "$WORK/run-es.jsonl")
+pass "fr's whole job killed (SIGKILL to $(wc -w <<<"$fr_pids") processes) after es's round $killed_at"
+
+declare -A code
+for site in es de; do
+  wait "${pid_of[$site]}"
+  code[$site]=$?
+  [[ ${code[$site]} -eq 0 ]] && pass "site $site's job ended with exit 0 without fr" \
+    || { fail "site $site's job: exit ${code[$site]}"; tail -20 "$WORK/run-$site.out" >&2; }
+  grep -qE "round [0-9]+: site 'fr' left: site fr \(127\.0\.0\.1:$((port + 2))\) closed the connection" "$WORK/run-$site.out" \
+    && pass "site $site names fr as the site that left, and why" \
+    || { fail "site $site does not say that fr left"; grep -E "WARN|ERROR" "$WORK/run-$site.out" | tail -5 >&2; }
+done
+[[ $(rounds_done "$WORK/run-es.jsonl") -eq $rounds ]] && pass "es ran all $rounds rounds" \
+  || fail "es's metrics hold $(rounds_done "$WORK/run-es.jsonl") rounds, $rounds expected"
+h_es=$(hash_of "$WORK/run-es.out") h_de=$(hash_of "$WORK/run-de.out")
+[[ -n $h_es && $h_es == "$h_de" ]] && pass "es and de end with one model $h_es" || fail "final models: es '$h_es', de '$h_de'"
+for site in es de; do
+  expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
+done
+# SIGTERM to every rank of fr (as a batch system does): fr writes its checkpoint and leaves in
+# order (exit 3); es and de read its leave message and finish every round with one model.
+rm -rf "$WORK"/ckpt-* "$WORK"/egress-*.jsonl
+for site in es de fr; do start_site "$site" term; done
+for _ in $(seq 3000); do [[ $(rounds_done "$WORK/term-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
+kill -TERM $(ps -o pid= --ppid "${pid_of[fr]}")
+wait "${pid_of[fr]}"
+rc=$?
+[[ $rc -eq 3 ]] && pass "SIGTERM: fr's job ended with exit 3" || { fail "SIGTERM: fr's job exit $rc, 3 expected"; tail -20 "$WORK/term-fr.out" >&2; }
+ls "$WORK"/ckpt-fr/round-*.h5 >/dev/null 2>&1 && pass "fr wrote its checkpoint before it left" || fail "no checkpoint of fr"
+for site in es de; do
+  wait "${pid_of[$site]}"
+  rc=$?
+  [[ $rc -eq 0 ]] && pass "SIGTERM of fr: site $site's job ended with exit 0" || { fail "SIGTERM of fr: $site exit $rc"; tail -20 "$WORK/term-$site.out" >&2; }
+  grep -qE "round [0-9]+: site 'fr' left: its job stopped in order after its checkpoint" "$WORK/term-$site.out" \
+    && pass "site $site read fr's orderly leave" \
+    || { fail "site $site does not name fr's orderly leave"; grep -E "WARN|warning|ERROR|error" "$WORK/term-$site.out" | tail -5 >&2; }
+done
+[[ $(rounds_done "$WORK/term-es.jsonl") -eq $rounds ]] && pass "SIGTERM of fr: es ran all $rounds rounds" \
+  || fail "SIGTERM of fr: es's metrics hold $(rounds_done "$WORK/term-es.jsonl") rounds"
+h_es=$(hash_of "$WORK/term-es.out") h_de=$(hash_of "$WORK/term-de.out")
+[[ -n $h_es && $h_es == "$h_de" ]] && pass "SIGTERM of fr: es and de end with one model" || fail "SIGTERM: es '$h_es', de '$h_de'"
+[[ -n ${KEEP_OUT:-} ]] && cp "$WORK"/*.out "$KEEP_OUT"/
+finish
