@@ -136,19 +136,28 @@ void RoundDriver::read_evaluations(const std::vector<double>& totals, RoundMetri
 
 void RoundDriver::update_members(int64_t round) {
   Membership& members = *p_.members.membership;
-  const std::vector<SiteLeft> left = members.agree();
-  if (left.empty()) return;
-  const std::vector<int> present = members.members();
-  for (const SiteLeft& l : left)
-    log_warn("round " + std::to_string(round) + ": site '" + members.site(l.site) + "' left: " + l.why + "; " +
-             std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) +
-             " sites go on without it (federation.min_sites = " + std::to_string(config_.exchange.min_sites) + ")");
-  retired_bytes_ += p_.aggregator->sent_bytes();
-  p_.aggregator = p_.members.regroup(round);
-  if (p_.ledger != nullptr) {
-    std::vector<std::string> names;
-    for (int s : present) names.push_back(members.site(s));
-    p_.ledger->set_leaders(names);
+  // Again after every change: a site admitted takes part from the next agreement on.
+  for (;;) {
+    const MembershipChange change = members.agree(p_.members.ready ? p_.members.ready(round) : std::vector<bool>{});
+    if (change.empty()) return;
+    const std::vector<int> present = members.members();
+    for (const SiteLeft& l : change.left)
+      log_warn("round " + std::to_string(round) + ": site '" + members.site(l.site) + "' left: " + l.why + "; " +
+               std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) +
+               " sites go on without it (federation.min_sites = " + std::to_string(config_.exchange.min_sites) + ")");
+    for (int s : change.joined) {
+      log_warn("round " + std::to_string(round) + ": site '" + members.site(s) + "' rejoins: it is sent the global "
+               "model after round " + std::to_string(round - 1) + " and takes part from this round; " +
+               std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) + " sites present");
+      p_.members.welcome(s, round, global_, p_.outer->momentum());
+    }
+    retired_bytes_ += p_.aggregator->sent_bytes();
+    p_.aggregator = p_.members.regroup(round);
+    if (p_.ledger != nullptr) {
+      std::vector<std::string> names;
+      for (int s : present) names.push_back(members.site(s));
+      p_.ledger->set_leaders(names);
+    }
   }
 }
 
