@@ -158,7 +158,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *data.train);
   Checkpointer checkpoints(config, agreement, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
-  const int64_t resumed = checkpoints.resume();
+  const int64_t resumed = checkpoints.resume(rejoining);
 
   std::unique_ptr<Evaluator> evaluator;
   std::unique_ptr<RoundReport> report;

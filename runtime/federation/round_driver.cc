@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "runtime/core/check.h"
 #include "kernels/cpu/kernels.h"
@@ -136,6 +137,7 @@ void RoundDriver::read_evaluations(const std::vector<double>& totals, RoundMetri
 
 void RoundDriver::update_members(int64_t round) {
   Membership& members = *p_.members.membership;
+  if (p_.members.ready && find_injection(p_.injections, "await_rejoin", topo_.site_name(), round, 0)) hold_for_rejoin(round);
   // Again after every change: a site admitted takes part from the next agreement on.
   for (;;) {
     const MembershipChange change = members.agree(p_.members.ready ? p_.members.ready(round) : std::vector<bool>{});
@@ -158,6 +160,23 @@ void RoundDriver::update_members(int64_t round) {
       for (int s : present) names.push_back(members.site(s));
       p_.ledger->set_leaders(names);
     }
+  }
+}
+
+// Test-only (--inject await_rejoin:site=NAME,round=N): holds until every absent
+// site is ready to rejoin, bounded by federation.connect_timeout_s, so that a
+// test restarts a site while the others still train, whatever the load.
+void RoundDriver::hold_for_rejoin(int64_t round) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                            std::chrono::duration<double>(config_.exchange.connect_timeout_s));
+  log_warn("round " + std::to_string(round) + ": test-only hold until every absent site is ready to rejoin (--inject)");
+  while (std::chrono::steady_clock::now() < until) {
+    const std::vector<bool> ready = p_.members.ready(round);
+    bool all = true;
+    for (int s = 0; s < topo_.n_sites(); ++s)
+      if (!p_.members.membership->present(s) && !ready[s]) all = false;
+    if (all) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

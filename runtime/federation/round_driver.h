@@ -95,6 +95,7 @@ class RoundDriver {
   size_t totals_count() const;
   // Leaders, one job per site: agrees on who is present before an attempt; regroups when a site left.
   void update_members(int64_t round);
+  void hold_for_rejoin(int64_t round);
   uint64_t losses() const { return p_.members.losses ? p_.members.losses() : 0; }
   // Bytes this leader sent to other sites so far, every aggregator it had included.
   uint64_t sent_bytes() const { return p_.setup_bytes + retired_bytes_ + p_.aggregator->sent_bytes(); }
