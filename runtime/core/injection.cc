@@ -20,6 +20,7 @@ const std::map<std::string, std::vector<std::string>> kKinds = {
     {"nan", {}},                     // a NaN in the site's pseudo-gradient
     {"crash", {"at"}},               // SIGKILL a rank at a point of the checkpoint path
     {"signal", {"rank", "sig"}},     // raise SIGUSR1/SIGTERM in one rank
+    {"await_rejoin", {}},            // a leader holds at the round's boundary until no site is absent or unready
     {"hang", {"rank", "step"}},      // a rank of the site stalls before a gradient all-reduce (watchdog)
 };
 

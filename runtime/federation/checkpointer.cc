@@ -71,7 +71,7 @@ void Checkpointer::maybe_crash(int64_t round, const std::string& at) const {
   }
 }
 
-int64_t Checkpointer::resume() {
+int64_t Checkpointer::resume(bool alone) {
   if (!enabled_) return 0;
   const bool leader = topo_.is_leader();
 
@@ -87,7 +87,10 @@ int64_t Checkpointer::resume() {
       scan.error = e.what();
     }
     std::vector<SiteScan> scans;
-    for (const std::string& text : agreement_.leaders().allgather(encode_scan(scan)))
+    // Alone (a rejoining site): the newest round this site holds, as if every site held it.
+    const std::vector<std::string> texts = alone ? std::vector<std::string>(config_.sites.size(), encode_scan(scan))
+                                                 : agreement_.leaders().allgather(encode_scan(scan));
+    for (const std::string& text : texts)
       scans.push_back(decode_scan(text));
     std::vector<std::string> names, dirs;
     for (const auto& s : config_.sites) names.push_back(s.name), dirs.push_back(s.checkpoint_dir);
@@ -134,8 +137,8 @@ int64_t Checkpointer::resume() {
   }
   agreement_.agree_startup(error, kExitRuntime);
 
-  // ... and the leaders check that they hold the same global model and outer state.
-  if (leader) {
+  // ... and the leaders check that they hold the same global model and outer state (alone: the welcome replaces both).
+  if (leader && !alone) {
     Sha256 h;
     h.update(c.model.data(), c.model.size() * sizeof(float));
     for (const NamedBuffer& b : c.outer) h.update(b.data.data(), b.data.size() * sizeof(float));

@@ -57,8 +57,10 @@ class Checkpointer {
   // optimizer). Returns that round, or 0 for a fresh start. Throws a
   // collective ConfigError when the checkpoints do not fit this run (another
   // model, site set, or federation manifest), a collective Error when no
-  // common round exists.
-  int64_t resume();
+  // common round exists. `alone` (a site that rejoins a running federation,
+  // rejoin.h): only this site's newest intact round, loaded on its ranks (its
+  // inner state; the global model and momentum then come from the welcome).
+  int64_t resume(bool alone = false);
 
   // Collective over the federation at the end of round `round`: the signal
   // that asked any rank to stop (SIGTERM, SIGUSR1), 0 if none. One job per

@@ -10,6 +10,7 @@
 #include "fedtrain/features.h"
 #include "kernels/cpu/blas_core.h"
 #include "runtime/core/injection.h"
+#include "runtime/core/check.h"
 #include "runtime/core/error.h"
 #include "runtime/core/log.h"
 #include "runtime/federation/leader_exchange.h"
@@ -61,6 +62,38 @@ std::string ledger_summary(const RoundLedger* ledger) {
          std::to_string(ledger->records()) + " records)";
 }
 
+// A restarted site (one job per site), once its trainer stands with its own
+// inner state (its newest checkpoint, or fresh): the leader waits to be
+// admitted (rejoin.h) and takes the global model and outer momentum of the
+// welcome; every rank of the site then starts from that model. Returns the
+// round it takes part from. Collective over site_comm only.
+int64_t rejoin_federation(TwoLevelAgreement& agreement, LeaderExchange* exchange, SiteTrainer& trainer,
+                          OuterOptimizer* outer) {
+  int64_t round = 0;
+  std::string error;
+  int code = kExitRuntime;
+  if (exchange != nullptr) {
+    try {
+      Welcome w = exchange->rejoin(trainer.params().size());
+      FT_CHECK(outer != nullptr && w.momentum.size() == outer->momentum().size(), "momentum of the welcome");
+      outer->momentum() = std::move(w.momentum);
+      trainer.set_params(w.global);
+      round = w.round;
+    } catch (const Error& e) {
+      error = e.what();
+      code = e.exit_code();
+    }
+  }
+  const int64_t failed = agreement.max_over_site(error.empty() ? 0 : code);
+  if (failed != 0) {
+    if (!error.empty()) throw Error(error, static_cast<int>(failed));
+    throw Error("this site's leader could not rejoin the federation (its log says why)", static_cast<int>(failed));
+  }
+  round = agreement.max_over_site(round);
+  trainer.broadcast_params();
+  return round;
+}
+
 }  // namespace
 
 JobResult run_job(const Config& config, const Topology& topo) {
@@ -98,6 +131,8 @@ JobResult run_job(const Config& config, const Topology& topo) {
     if (error.empty()) error = e.what(), error_code = e.exit_code();
   }
   TwoLevelAgreement agreement(topo, exchange ? exchange->leaders() : nullptr);
+  // One job per site: the federation may train already (this site restarted): it rejoins (rejoin.h).
+  const bool rejoining = agreement.max_over_site(exchange && exchange->rejoining() ? 1 : 0) > 0;
   agreement.agree_startup(error, error_code);
   agree_data_shape(config, agreement, data);
 
@@ -123,7 +158,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *data.train);
   Checkpointer checkpoints(config, agreement, *trainer, outer.get(), model->layout());
   if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
-  const int64_t resumed = checkpoints.resume();
+  const int64_t resumed = checkpoints.resume(rejoining);
 
   std::unique_ptr<Evaluator> evaluator;
   std::unique_ptr<RoundReport> report;
@@ -149,6 +184,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
     error = e.what();
   }
   agreement.agree_startup(error, kExitRuntime);
+  const int64_t join_round = rejoining ? rejoin_federation(agreement, exchange ? &*exchange : nullptr, *trainer, outer.get()) : 0;
 
   if (reporting) {
     std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),
@@ -191,12 +227,17 @@ JobResult run_job(const Config& config, const Topology& topo) {
     parts.members.membership = exchange->membership();
     parts.members.regroup = [&ex = *exchange](int64_t round) { return &ex.regroup(round); };
     parts.members.losses = [&ex = *exchange] { return ex.losses(); };
+    parts.members.ready = [&ex = *exchange](int64_t round) { return ex.ready_to_join(round); };
+    parts.members.welcome = [&ex = *exchange](int site, int64_t round, const std::vector<float>& global,
+                                              const std::vector<float>& momentum) {
+      ex.welcome(site, round, global, momentum);
+    };
     exchange->begin_rounds();  // from here on a lost site leaves the rounds instead of ending this job
   }
   RoundDriver driver(config, topo, parts);
   JobResult result;
   result.resumed_after = resumed;
-  if (resumed >= config.rounds) {
+  if (!rejoining && resumed >= config.rounds) {
     if (reporting)
       std::printf("fedtrain: job %s already holds round %lld (federation.rounds = %d): nothing to train; raise "
                   "federation.rounds to train on\n",
@@ -207,7 +248,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
     result.state_hash = training_state_hash(*trainer, outer.get());
     return result;
   }
-  RoundMetrics last = driver.run(resumed + 1, config.rounds);
+  RoundMetrics last = driver.run(rejoining ? join_round : resumed + 1, config.rounds);
 
   result.rounds = last.round;
   result.test_loss = last.test_loss;

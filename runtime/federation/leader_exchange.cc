@@ -1,6 +1,8 @@
 // Everything a site leader needs to exchange updates with the other leaders.
 #include "runtime/federation/leader_exchange.h"
 
+#include "runtime/crypto/sha256.h"
+
 #include "runtime/core/check.h"
 #include "runtime/core/injection.h"
 #include "runtime/core/log.h"
@@ -68,14 +70,33 @@ void LeaderExchange::open_leaders() {
     auto tcp = connect_tcp_transport(o);
     tcp_ = tcp.get();
     transport_ = std::move(tcp);
+    desk_ = std::make_unique<JoinDesk>(
+        *transport_, sites, [this](int site) { return tcp_->peer_stats()[site].connected; }, log_.get());
+    running_round_ = desk_->exchange_status(config_.exchange.connect_timeout_s);
   }
   group_ = std::make_unique<LeaderGroup>(*transport_, sites, config_.exchange.peer_timeout_s);
+  if (rejoining()) {
+    log_info("site " + topo_.site_name() + " rejoins the running federation (it is in round " +
+             std::to_string(running_round_) + "): this site starts on its own and is admitted at a round boundary");
+    std::vector<bool> alone(sites.size(), false);
+    alone[topo_.site_index()] = true;
+    group_->set_members(alone, [](int, const std::string&) {});
+  }
 }
 
 void LeaderExchange::connect() {
   FT_CHECK(transport_ != nullptr, "connect() before open_leaders()");
   std::vector<std::string> sites;
   for (const auto& s : topo_.sites()) sites.push_back(s.name);
+  if (rejoining()) {  // checked against the welcome (rejoin())
+    const std::string text =
+        settings_text(federation_settings(config_, manifest_sha256(), signing_keys_sha256_));
+    settings_ = sha256(text.data(), text.size());
+    membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
+      drop_and_redial(site, why);
+    });
+    return;
+  }
   settings_ = agree_settings(*transport_, log_.get(), sites,
                              federation_settings(config_, manifest_sha256(), signing_keys_sha256_), &setup_bytes_);
   if (!config_.exchange.secure)
@@ -108,7 +129,7 @@ void LeaderExchange::connect() {
   if (topo_.one_job_per_site()) {
     // Its reports are never fault-injected; a site that left is disconnected (it reconnects to rejoin).
     membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
-      if (tcp_ != nullptr) tcp_->drop(site, why);
+      drop_and_redial(site, why);
     });
     regroup(0);
     return;
@@ -135,7 +156,52 @@ std::unique_ptr<Aggregator> LeaderExchange::make_aggregator(Transport& t, const 
 
 void LeaderExchange::peer_lost(int site, const std::string& why) {
   membership_->lost(site, why);
-  if (tcp_ != nullptr) tcp_->drop(site, why);  // nothing more of it is read; it reconnects to rejoin
+  drop_and_redial(site, why);
+}
+
+// Nothing more of a lost site is read; it reconnects to rejoin (a lower-indexed
+// one dials this leader, a higher-indexed one is dialed until it answers).
+void LeaderExchange::drop_and_redial(int site, const std::string& why) {
+  if (tcp_ == nullptr) return;
+  tcp_->drop(site, why);
+  tcp_->redial(site);
+}
+
+Welcome LeaderExchange::rejoin(size_t params) {
+  Welcome w = desk_->await_welcome(params, config_.exchange.connect_timeout_s);
+  if (!(w.settings == settings_))
+    throw ConfigError("site " + topo_.site_name() + " cannot rejoin: its federation settings differ from those the "
+                      "running sites agreed on (the settings digests differ); start it with the same config as the others");
+  membership_->set_present(w.present);
+  std::string names;
+  for (int s : membership_->members()) names += (names.empty() ? "" : ", ") + topo_.sites()[s].name;
+  log_info("site " + topo_.site_name() + " is admitted at round " + std::to_string(w.round) + " with " + names +
+           "; the global model and the outer momentum received agree on every leader (sha256 " +
+           to_hex(w.state).substr(0, 16) + "...)");
+  for (int s = 0; s < topo_.n_sites(); ++s)
+    if (!w.present[s] && tcp_ != nullptr) tcp_->redial(s);
+  regroup(w.round);
+  return w;
+}
+
+std::vector<bool> LeaderExchange::ready_to_join(int64_t round) { return desk_->poll(*membership_, round); }
+
+void LeaderExchange::welcome(int site, int64_t round, const std::vector<float>& global,
+                             const std::vector<float>& momentum) {
+  Welcome w;
+  w.round = round;
+  w.present.assign(topo_.n_sites(), false);
+  for (int s : membership_->members()) w.present[s] = true;
+  w.settings = settings_;
+  w.state = state_hash(global, momentum);
+  int sponsor = -1;
+  for (int s : membership_->members())
+    if (s != site && sponsor < 0) sponsor = s;
+  if (sponsor == topo_.site_index()) {
+    w.global = global;
+    w.momentum = momentum;
+  }
+  desk_->welcome(site, w);
 }
 
 void LeaderExchange::begin_rounds() {

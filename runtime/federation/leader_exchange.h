@@ -31,6 +31,7 @@
 #include "runtime/federation/egress_log.h"
 #include "runtime/federation/member_transport.h"
 #include "runtime/federation/membership.h"
+#include "runtime/federation/rejoin.h"
 #include "runtime/net/tcp_transport.h"
 #include "runtime/topology/topology.h"
 
@@ -63,11 +64,26 @@ class LeaderExchange {
   // Peers lost so far through the current aggregator's transport.
   uint64_t losses() const;
 
+  // One job per site, after open_leaders(): the federation already trains (a
+  // running leader answered the status exchange, rejoin.h), so this site
+  // rejoins: its start-up agreements stay inside the site and connect() checks
+  // its settings against the welcome instead of agreeing on them.
+  bool rejoining() const { return running_round_ > 0; }
+  // Rejoiner, once its trainer stands: waits to be admitted (kReady, then the
+  // welcomes), checks the welcome's settings digest against this site's
+  // (ConfigError), takes its membership and regroups from its round. Returns it.
+  Welcome rejoin(size_t params);
+  // Running leader at a round boundary: which absent sites are ready to rejoin.
+  std::vector<bool> ready_to_join(int64_t round);
+  // Running leader: the welcome to `site`, admitted at `round`.
+  void welcome(int site, int64_t round, const std::vector<float>& global, const std::vector<float>& momentum);
+
  private:
   // The aggregator over `t` for the sites `sites` (secure: keys from `manifest`, in which this site is `self`).
   std::unique_ptr<Aggregator> make_aggregator(Transport& t, const std::vector<std::string>& sites,
                                               const Manifest* manifest, int self, int64_t round);
   void peer_lost(int site, const std::string& why);
+  void drop_and_redial(int site, const std::string& why);
 
   const Config& config_;
   const Topology& topo_;
@@ -75,6 +91,8 @@ class LeaderExchange {
   std::unique_ptr<SecretKey> key_;  // one job per site, or secure mode
   std::unique_ptr<KeySchedule> schedule_;
   std::unique_ptr<EgressLog> log_;
+  std::unique_ptr<JoinDesk> desk_;  // before transport_: its buffers outlive the transport's pending receives
+  int64_t running_round_ = 0;        // the round a running peer was in at start (0: an ordinary start)
   std::unique_ptr<Transport> transport_, faulty_;
   TcpTransport* tcp_ = nullptr;  // transport_, when the leaders meet over TCP
   std::unique_ptr<LeaderGroup> group_;

@@ -23,14 +23,15 @@ std::vector<bool> merge_lost(const std::vector<bool>& present, const std::vector
   return gone;
 }
 
-std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving) {
+std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving, const std::vector<bool>& ready) {
   std::vector<uint8_t> out(1 + lost.size());
   out[0] = leaving ? 2 : 1;
-  for (size_t s = 0; s < lost.size(); ++s) out[1 + s] = lost[s] && !leaving ? 1 : 0;
+  for (size_t s = 0; s < lost.size() && !leaving; ++s) out[1 + s] = lost[s] ? 1 : s < ready.size() && ready[s] ? 2 : 0;
   return out;
 }
 
-std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out, bool* leaving) {
+std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out, bool* leaving,
+                          std::vector<bool>* ready) {
   if (size == Transport::kTooLong || size != 1 + sites)
     return "a membership report of " + (size == Transport::kTooLong ? std::string("too many") : std::to_string(size)) +
            " bytes, " + std::to_string(1 + sites) + " expected";
@@ -38,9 +39,11 @@ std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::
     return "a membership report of kind " + std::to_string(bytes[0]) + " (1 or 2 expected)";
   if (leaving != nullptr) *leaving = bytes[0] == 2;
   out->assign(sites, false);
+  if (ready != nullptr) ready->assign(sites, false);
   for (size_t s = 0; s < sites; ++s) {
-    if (bytes[1 + s] > 1) return "a membership report with a byte " + std::to_string(bytes[1 + s]) + " (0 or 1 expected)";
+    if (bytes[1 + s] > 2) return "a membership report with a byte " + std::to_string(bytes[1 + s]) + " (0, 1 or 2 expected)";
     (*out)[s] = bytes[1 + s] == 1;
+    if (ready != nullptr) (*ready)[s] = bytes[1 + s] == 2;
   }
   return "";
 }
@@ -75,14 +78,23 @@ void Membership::leave() {
   }
 }
 
-std::vector<SiteLeft> Membership::agree() {
+void Membership::set_present(const std::vector<bool>& present) {
+  FT_CHECK(present.size() == sites_.size() && present[all_.rank()]);
+  present_ = present;
+  for (auto& w : why_) w.clear();
+}
+
+MembershipChange Membership::agree(const std::vector<bool>& ready_here) {
   const size_t n = sites_.size();
   const int me = all_.rank();
   std::vector<bool> gone(n, false);
+  std::vector<bool> mine_ready(n, false);
+  for (size_t s = 0; s < n && s < ready_here.size(); ++s) mine_ready[s] = ready_here[s] && !present_[s];
+  std::vector<std::vector<bool>> ready(n);  // per reporting leader, from the last pass
   for (size_t pass = 0; pass <= n; ++pass) {
     std::vector<bool> mine(n, false);
     for (size_t s = 0; s < n; ++s) mine[s] = present_[s] && !why_[s].empty();
-    const std::vector<uint8_t> wire = encode_report(mine);
+    const std::vector<uint8_t> wire = encode_report(mine, false, mine_ready);
     const std::vector<int> peers = [&] {
       std::vector<int> out;
       for (int p : members())
@@ -95,12 +107,14 @@ std::vector<SiteLeft> Membership::agree() {
     for (int p : peers) sends.push_back(all_.isend(p, kMembershipTag, wire));
     std::vector<std::optional<std::vector<bool>>> reports(n);
     reports[me] = mine;
+    ready.assign(n, {});
+    ready[me] = mine_ready;
     for (int p : peers) {
       try {
         const size_t got = all_.wait(recvs[p]);
         std::vector<bool> report;
         bool leaving = false;
-        const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving);
+        const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving, &ready[p]);
         if (!bad.empty()) throw PeerError(p, "site '" + sites_[p] + "' sent " + bad + ": it runs another protocol version");
         if (leaving)
           throw PeerError(p, "its job stopped in order after its checkpoint (SIGTERM or SIGUSR1 to that site's job); "
@@ -137,15 +151,27 @@ std::vector<SiteLeft> Membership::agree() {
     if (stable) break;
   }
   // A loss seen after this leader's report was sent waits for the next agreement.
-  std::vector<SiteLeft> left;
+  MembershipChange change;
+  // Admitted: ready on every leader that stays (the same reports on every one of them).
+  for (size_t s = 0; s < n; ++s) {
+    if (present_[s]) continue;
+    bool all = true;
+    for (size_t p = 0; p < n; ++p)
+      if (present_[p] && !gone[p] && (ready[p].size() != n || !ready[p][s])) all = false;
+    if (all) change.joined.push_back(static_cast<int>(s));
+  }
   for (size_t s = 0; s < n; ++s) {
     if (gone[s]) {
       present_[s] = false;
-      left.push_back({static_cast<int>(s), why_[s]});
+      change.left.push_back({static_cast<int>(s), why_[s]});
       if (on_left_) on_left_(static_cast<int>(s), why_[s]);
     }
   }
-  return left;
+  for (int s : change.joined) {
+    present_[s] = true;
+    why_[s].clear();
+  }
+  return change;
 }
 
 }  // namespace fedtrain

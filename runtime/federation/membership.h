@@ -36,15 +36,23 @@ inline constexpr int kMembershipTag = 50;
 std::vector<bool> merge_lost(const std::vector<bool>& present, const std::vector<std::optional<std::vector<bool>>>& reports);
 
 // The wire form of a report: a kind byte (1: a report, 2: the sender leaves),
-// then one byte per site (1: lost; all 0 in a leave).
-std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving = false);
-// "" and `out` (and `leaving`), or what is wrong with the bytes (a peer running another protocol, or a hostile one).
+// then one byte per site (1: lost; 2: not present, and ready to rejoin
+// (rejoin.h); all 0 in a leave).
+std::vector<uint8_t> encode_report(const std::vector<bool>& lost, bool leaving = false,
+                                   const std::vector<bool>& ready = {});
+// "" and `out` (and `leaving`, `ready`), or what is wrong with the bytes (a peer running another protocol, or a hostile one).
 std::string decode_report(const uint8_t* bytes, size_t size, size_t sites, std::vector<bool>* out,
-                          bool* leaving = nullptr);
+                          bool* leaving = nullptr, std::vector<bool>* ready = nullptr);
 
 struct SiteLeft {
   int site = 0;
   std::string why;
+};
+
+struct MembershipChange {
+  std::vector<SiteLeft> left;
+  std::vector<int> joined;  // admitted (rejoin.h): every present leader reported it ready
+  bool empty() const { return left.empty() && joined.empty(); }
 };
 
 class Membership {
@@ -57,8 +65,12 @@ class Membership {
 
   // What this leader saw (MemberTransport, the leaders' group): `site` is lost, because `why`.
   void lost(int site, const std::string& why);
-  // Steps 1-3, collective over the present leaders. Returns the sites that left since the last call.
-  std::vector<SiteLeft> agree();
+  // Steps 1-3, collective over the present leaders. Returns the sites that
+  // left since the last call, and the sites admitted again: those not present
+  // that every present leader that stays reports `ready` (its kReady arrived, rejoin.h).
+  MembershipChange agree(const std::vector<bool>& ready = {});
+  // A rejoiner: the present sites its welcome names.
+  void set_present(const std::vector<bool>& present);
   // An orderly leave (this site's job stops after its checkpoint): a leave
   // message to every present leader, which their next agree() reads as the
   // reason, instead of a closed connection. Returns when it was sent.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "runtime/core/check.h"
 #include "kernels/cpu/kernels.h"
@@ -136,19 +137,46 @@ void RoundDriver::read_evaluations(const std::vector<double>& totals, RoundMetri
 
 void RoundDriver::update_members(int64_t round) {
   Membership& members = *p_.members.membership;
-  const std::vector<SiteLeft> left = members.agree();
-  if (left.empty()) return;
-  const std::vector<int> present = members.members();
-  for (const SiteLeft& l : left)
-    log_warn("round " + std::to_string(round) + ": site '" + members.site(l.site) + "' left: " + l.why + "; " +
-             std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) +
-             " sites go on without it (federation.min_sites = " + std::to_string(config_.exchange.min_sites) + ")");
-  retired_bytes_ += p_.aggregator->sent_bytes();
-  p_.aggregator = p_.members.regroup(round);
-  if (p_.ledger != nullptr) {
-    std::vector<std::string> names;
-    for (int s : present) names.push_back(members.site(s));
-    p_.ledger->set_leaders(names);
+  if (p_.members.ready && find_injection(p_.injections, "await_rejoin", topo_.site_name(), round, 0)) hold_for_rejoin(round);
+  // Again after every change: a site admitted takes part from the next agreement on.
+  for (;;) {
+    const MembershipChange change = members.agree(p_.members.ready ? p_.members.ready(round) : std::vector<bool>{});
+    if (change.empty()) return;
+    const std::vector<int> present = members.members();
+    for (const SiteLeft& l : change.left)
+      log_warn("round " + std::to_string(round) + ": site '" + members.site(l.site) + "' left: " + l.why + "; " +
+               std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) +
+               " sites go on without it (federation.min_sites = " + std::to_string(config_.exchange.min_sites) + ")");
+    for (int s : change.joined) {
+      log_warn("round " + std::to_string(round) + ": site '" + members.site(s) + "' rejoins: it is sent the global "
+               "model after round " + std::to_string(round - 1) + " and takes part from this round; " +
+               std::to_string(present.size()) + " of " + std::to_string(topo_.n_sites()) + " sites present");
+      p_.members.welcome(s, round, global_, p_.outer->momentum());
+    }
+    retired_bytes_ += p_.aggregator->sent_bytes();
+    p_.aggregator = p_.members.regroup(round);
+    if (p_.ledger != nullptr) {
+      std::vector<std::string> names;
+      for (int s : present) names.push_back(members.site(s));
+      p_.ledger->set_leaders(names);
+    }
+  }
+}
+
+// Test-only (--inject await_rejoin:site=NAME,round=N): holds until every absent
+// site is ready to rejoin, bounded by federation.connect_timeout_s, so that a
+// test restarts a site while the others still train, whatever the load.
+void RoundDriver::hold_for_rejoin(int64_t round) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                            std::chrono::duration<double>(config_.exchange.connect_timeout_s));
+  log_warn("round " + std::to_string(round) + ": test-only hold until every absent site is ready to rejoin (--inject)");
+  while (std::chrono::steady_clock::now() < until) {
+    const std::vector<bool> ready = p_.members.ready(round);
+    bool all = true;
+    for (int s = 0; s < topo_.n_sites(); ++s)
+      if (!p_.members.membership->present(s) && !ready[s]) all = false;
+    if (all) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

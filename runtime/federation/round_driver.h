@@ -6,7 +6,9 @@
 //   3. leaders: delta = theta_global - theta_site (pseudo-gradient), its norm and finiteness
 //   4. leaders, one job per site: who is present (membership.h), agreed
 //      before every attempt; a site that left is named in the log and the
-//      aggregator is rebuilt over the others (LeaderExchange::regroup)
+//      aggregator is rebuilt over the others (LeaderExchange::regroup); a
+//      restarted site that is ready is admitted, sent the global model and
+//      momentum (rejoin.h), and the aggregator rebuilt over all of them
 //   4. leaders: Aggregator::average: statuses exchanged, participation decided,
 //      weighted average of the deltas (secure or plaintext). Three outcomes:
 //        applied   -> 5. outer step on theta_global (OuterOptimizer), tentatively
@@ -50,6 +52,10 @@ struct Regrouping {
   Membership* membership = nullptr;                    // nullptr: one MPI world, nobody leaves
   std::function<Aggregator*(int64_t round)> regroup;  // over membership->members(), from `round` on
   std::function<uint64_t()> losses;                    // peers lost so far (a change fails the attempt)
+  // Rejoining (rejoin.h): which absent sites are ready, and the welcome to one admitted at `round`.
+  std::function<std::vector<bool>(int64_t round)> ready;
+  std::function<void(int site, int64_t round, const std::vector<float>& global, const std::vector<float>& momentum)>
+      welcome;
 };
 
 struct RoundParts {
@@ -89,6 +95,7 @@ class RoundDriver {
   size_t totals_count() const;
   // Leaders, one job per site: agrees on who is present before an attempt; regroups when a site left.
   void update_members(int64_t round);
+  void hold_for_rejoin(int64_t round);
   uint64_t losses() const { return p_.members.losses ? p_.members.losses() : 0; }
   // Bytes this leader sent to other sites so far, every aggregator it had included.
   uint64_t sent_bytes() const { return p_.setup_bytes + retired_bytes_ + p_.aggregator->sent_bytes(); }

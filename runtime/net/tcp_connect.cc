@@ -204,17 +204,31 @@ void TcpTransport::Impl::dial(int peer) {
                           });
 }
 
+void TcpTransport::redial(int peer) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    FT_CHECK(peer >= 0 && peer < m.n_leaders && peer != m.self);
+    if (peer < m.self || m.peers[peer].redialing || m.peers[peer].conn) return;
+    m.peers[peer].redialing = true;
+  }
+  asio::post(m.io, [&m, peer] { m.dial(peer); });
+}
+
 // Retries with backoff (0.1 s doubling to 2 s) while the connect deadline allows.
 void TcpTransport::Impl::dial_failed(int peer, const std::string& why) {
   int attempts;
+  bool redialing;
   {
     std::lock_guard<std::mutex> lock(mu);
     peers[peer].last_error = why;
-    if (!connecting || peers[peer].conn) return;
+    if (peers[peer].conn) return;
+    if (!connecting && !peers[peer].redialing) return;
     attempts = peers[peer].dial_attempts;
+    redialing = peers[peer].redialing;
   }
-  const double backoff = std::min(2.0, 0.1 * std::pow(2.0, std::min(attempts - 1, 5)));
-  if (Clock::now() + seconds(backoff) >= connect_deadline) return;  // connect() reports it at the deadline
+  const double backoff = redialing ? 2.0 : std::min(2.0, 0.1 * std::pow(2.0, std::min(attempts - 1, 5)));
+  if (!redialing && Clock::now() + seconds(backoff) >= connect_deadline) return;  // connect() reports it at the deadline
   auto timer = std::make_shared<asio::steady_timer>(io, seconds(backoff));
   timer->async_wait([this, peer, timer](boost::system::error_code ec) {
     if (!ec) dial(peer);
@@ -270,6 +284,17 @@ void TcpTransport::Impl::handshake_io_failed(const std::shared_ptr<Conn>& c, boo
 void TcpTransport::Impl::dialer_refused(const std::shared_ptr<Conn>& c, const std::string& why, bool config) {
   c->handshaking = false;
   c->timer.cancel();
+  bool redialing;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    redialing = peers[c->peer].redialing;
+  }
+  if (redialing) {  // while running: a refusal is logged and the peer dialed again
+    boost::system::error_code ignored;
+    c->socket.close(ignored);
+    log_warn("leader transport: " + peers[c->peer].label + " refused when dialed again: " + why);
+    return dial_failed(c->peer, why);
+  }
   fatal(peers[c->peer].label + ": " + why, config);
 }
 
@@ -494,6 +519,7 @@ void TcpTransport::Impl::install(int peer, std::shared_ptr<Conn> c) {
   }
   p.conn = c;
   p.ever_connected = true;
+  p.redialing = false;
   p.failed = false;
   p.failure.clear();
   p.last_error.clear();

@@ -110,6 +110,11 @@ class TcpTransport final : public Transport {
   void ping_peers();
   // Fails `peer` now (its pending handles throw PeerError with `why`) and closes its connection.
   void drop(int peer, const std::string& why);
+  // A higher-indexed `peer` that was lost is dialed again, every 2 s until it
+  // answers or this transport closes (a restarted leader listens for the lower
+  // ones); the new connection replaces the lost one. Nothing for a lower index
+  // (it dials this leader itself).
+  void redial(int peer);
 
   struct Impl;
 

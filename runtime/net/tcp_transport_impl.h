@@ -119,6 +119,7 @@ struct TcpTransport::Impl {
     std::string last_error;
     bool config_refusal = false;
     int dial_attempts = 0;
+    bool redialing = false;  // lost while running: dialed again until it answers (redial())
   };
 
   explicit Impl(const TcpTransportOptions& options);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A site that leaves (issue 10, item 5): three sites as three mpirun jobs on loopback (es 1 rank,
 # de 1, fr 2). kill -9 of fr's whole job (its mpirun and both ranks) mid-training: es and de go on
-# without it, each naming the site that left, and finish every round with one model. SIGTERM to
+# without it, each naming the site that left; fr started again with the same command rejoins at a
+# round boundary, and all three finish every round with one model. SIGTERM to
 # fr's ranks: fr checkpoints and leaves with exit 3, es and de read its leave and finish.
 source "$(dirname "$0")/lib.sh"
 
@@ -10,7 +11,7 @@ data=$WORK/data
   --source "${FEDTRAIN_FMNIST_SOURCE:-/usr/share/datasets/fashion-mnist}" >/dev/null || { echo "cannot prepare data" >&2; exit 1; }
 for site in es de fr; do "$FEDTRAIN_BIN" keygen --site "$site" --out "$WORK/keys" >/dev/null || exit 1; done
 port=$(free_ports 3)
-rounds=12
+rounds=30
 
 cfg=$WORK/fed.ini
 {
@@ -49,7 +50,8 @@ descendants() {
 rounds_done() { local n; n=$(grep -c '"round"' "$1" 2>/dev/null); echo "${n:-0}"; }
 hash_of() { grep -oE "global model after round $rounds has sha256 [0-9a-f]{64}" "$1" | awk '{print $NF}'; }
 
-for site in es de fr; do start_site "$site" run; done
+hold=(--inject await_rejoin:site=es,round=15 --inject await_rejoin:site=de,round=15)
+for site in es de fr; do start_site "$site" run "${hold[@]}"; done
 # Wait until round 2 is in es's metrics (bounded: 300 s), then kill fr's whole job at once.
 for _ in $(seq 3000); do [[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
 [[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] || { fail "es did not reach round 2"; tail -20 "$WORK"/run-*.out >&2; finish; }
@@ -58,22 +60,40 @@ kill -KILL $fr_pids
 wait "${pid_of[fr]}" 2>/dev/null
 killed_at=$(rounds_done "$WORK/run-es.jsonl")
 pass "fr's whole job killed (SIGKILL to $(wc -w <<<"$fr_pids") processes) after es's round $killed_at"
-
-declare -A code
+# es and de go on without fr (bounded: 300 s), naming it, before fr is started again.
+for _ in $(seq 3000); do grep -q "site 'fr' left" "$WORK/run-es.out" && break; alive "${pid_of[es]}" || break; sleep 0.1; done
 for site in es de; do
-  wait "${pid_of[$site]}"
-  code[$site]=$?
-  [[ ${code[$site]} -eq 0 ]] && pass "site $site's job ended with exit 0 without fr" \
-    || { fail "site $site's job: exit ${code[$site]}"; tail -20 "$WORK/run-$site.out" >&2; }
   grep -qE "round [0-9]+: site 'fr' left: site fr \(127\.0\.0\.1:$((port + 2))\) closed the connection" "$WORK/run-$site.out" \
     && pass "site $site names fr as the site that left, and why" \
     || { fail "site $site does not say that fr left"; grep -E "WARN|ERROR" "$WORK/run-$site.out" | tail -5 >&2; }
 done
+# fr started again with the same command: it rejoins at a round boundary and trains to the last round.
+# es and de hold at round 15 until fr is ready (test-only --inject, bounded by connect_timeout_s),
+# so that fr comes back while they still train whatever the load.
+mv "$WORK/run-fr.out" "$WORK/killed-fr.out"
+start_site fr run "${hold[@]}"
+
+declare -A code
+for site in es de fr; do
+  wait "${pid_of[$site]}"
+  code[$site]=$?
+  [[ ${code[$site]} -eq 0 ]] && pass "site $site's job ended with exit 0" \
+    || { fail "site $site's job: exit ${code[$site]}"; tail -20 "$WORK/run-$site.out" >&2; }
+done
+for site in es de; do
+  grep -qE "round [0-9]+: site 'fr' rejoins" "$WORK/run-$site.out" && pass "site $site admitted fr again" \
+    || { fail "site $site does not say that fr rejoined"; grep -E "WARN|ERROR" "$WORK/run-$site.out" | tail -5 >&2; }
+done
+grep -qE "site fr is admitted at round [0-9]+ with es, de, fr" "$WORK/run-fr.out" && pass "fr says it was admitted" \
+  || { fail "fr does not say it was admitted"; tail -20 "$WORK/run-fr.out" >&2; }
 [[ $(rounds_done "$WORK/run-es.jsonl") -eq $rounds ]] && pass "es ran all $rounds rounds" \
   || fail "es's metrics hold $(rounds_done "$WORK/run-es.jsonl") rounds, $rounds expected"
-h_es=$(hash_of "$WORK/run-es.out") h_de=$(hash_of "$WORK/run-de.out")
-[[ -n $h_es && $h_es == "$h_de" ]] && pass "es and de end with one model $h_es" || fail "final models: es '$h_es', de '$h_de'"
-for site in es de; do
+grep -q "\"round\":$rounds,\"sites\":3,\"participating\":3," "$WORK/run-es.jsonl" \
+  && pass "all 3 sites took part in the last round" || { fail "es's last round did not have 3 sites"; tail -1 "$WORK/run-es.jsonl" >&2; }
+h_es=$(hash_of "$WORK/run-es.out") h_de=$(hash_of "$WORK/run-de.out") h_fr=$(hash_of "$WORK/run-fr.out")
+[[ -n $h_es && $h_es == "$h_de" && $h_es == "$h_fr" ]] && pass "es, de and the rejoined fr end with one model $h_es" \
+  || fail "final models: es '$h_es', de '$h_de', fr '$h_fr'"
+for site in es de fr; do
   expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
 done
 # SIGTERM to every rank of fr (as a batch system does): fr writes its checkpoint and leaves in

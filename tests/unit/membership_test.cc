@@ -79,7 +79,7 @@ TEST(Membership, TheOthersAgreeOnALeaderThatClosedItsConnections) {
     EXPECT_EQ(members.wait(h_lost_send), 0u);
     from_peer[i] = peer;
     losses[i] = members.losses();
-    left[i] = m.agree();
+    left[i] = m.agree().left;
     EXPECT_EQ(m.members(), (std::vector<int>{0, 1}));
     EXPECT_TRUE(m.agree().empty());  // nothing new the second time
   });
