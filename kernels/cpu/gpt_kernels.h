@@ -42,6 +42,11 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 // dinp (N,C) +=, dweight (C) +=, dbias (C) += from dout (N,C), with mean and rstd saved by the forward pass.
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int N, int C);
+// The same, with the residual stream's gradient added in one pass: dinp (N,C) = dresidual (N,C) + the gradient
+// through the LayerNorm (OVERWRITES dinp, which must not alias dresidual); dweight, dbias += as above.
+void layernorm_backward_residual(float* dinp, const float* dresidual, float* dweight, float* dbias, const float* dout,
+                                 const float* inp, const float* weight, const float* mean, const float* rstd, int N,
+                                 int C);
 
 // A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC); bias may be null (no bias, as
 // the tied output layer logits = lnf_out . wte^T). One sgemm, the bias as its starting value.

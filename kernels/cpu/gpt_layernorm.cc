@@ -44,13 +44,15 @@ constexpr int kLanes = 16;
   }
 }
 
-[[gnu::always_inline]] inline void backward_rows(float* dinp, float* dweight, float* dbias, const float* dout,
-                                                 const float* inp, const float* weight, const float* mean,
-                                                 const float* rstd, int N, int C) {
+// dinp = dresidual + the gradient through the row, or dinp += it where dresidual is null.
+[[gnu::always_inline]] inline void backward_rows(float* dinp, const float* dresidual, float* dweight, float* dbias,
+                                                 const float* dout, const float* inp, const float* weight,
+                                                 const float* mean, const float* rstd, int N, int C) {
   for (int n = 0; n < N; ++n) {
     const float* x = inp + static_cast<size_t>(n) * C;
     const float* d = dout + static_cast<size_t>(n) * C;
     float* di = dinp + static_cast<size_t>(n) * C;
+    const float* r = dresidual != nullptr ? dresidual + static_cast<size_t>(n) * C : di;
     const float m = mean[n], s = rstd[n];
     float g_lane[kLanes] = {}, gx_lane[kLanes] = {};
     int c = 0;
@@ -69,7 +71,7 @@ constexpr int kLanes = 16;
     const float gx_mean = lane_total(gx_lane) / static_cast<float>(C);
     for (c = 0; c < C; ++c) {
       const float xhat = (x[c] - m) * s;
-      di[c] += s * (d[c] * weight[c] - g_mean - xhat * gx_mean);
+      di[c] = r[c] + s * (d[c] * weight[c] - g_mean - xhat * gx_mean);
     }
     for (c = 0; c < C; ++c) {
       dweight[c] += d[c] * ((x[c] - m) * s);
@@ -79,8 +81,8 @@ constexpr int kLanes = 16;
 }
 
 using ForwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*, int, int);
-using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*, const float*,
-                            const float*, int, int);
+using BackwardFn = void (*)(float*, const float*, float*, float*, const float*, const float*, const float*,
+                            const float*, const float*, int, int);
 
 void forward_base(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                   int C) {
@@ -95,17 +97,17 @@ FEDTRAIN_TARGET_AVX512 void forward_avx512(float* out, float* mean, float* rstd,
   forward_rows(out, mean, rstd, inp, w, b, N, C);
 }
 
-void backward_base(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+void backward_base(float* dinp, const float* dres, float* dw, float* db, const float* dout, const float* inp, const float* w,
                    const float* mean, const float* rstd, int N, int C) {
-  backward_rows(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+  backward_rows(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C);
 }
-FEDTRAIN_TARGET_AVX2 void backward_avx2(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+FEDTRAIN_TARGET_AVX2 void backward_avx2(float* dinp, const float* dres, float* dw, float* db, const float* dout, const float* inp,
                                         const float* w, const float* mean, const float* rstd, int N, int C) {
-  backward_rows(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+  backward_rows(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C);
 }
-FEDTRAIN_TARGET_AVX512 void backward_avx512(float* dinp, float* dw, float* db, const float* dout, const float* inp,
+FEDTRAIN_TARGET_AVX512 void backward_avx512(float* dinp, const float* dres, float* dw, float* db, const float* dout, const float* inp,
                                             const float* w, const float* mean, const float* rstd, int N, int C) {
-  backward_rows(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+  backward_rows(dinp, dres, dw, db, dout, inp, w, mean, rstd, N, C);
 }
 
 }  // namespace
@@ -119,7 +121,14 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int N, int C) {
   static const BackwardFn fn = pick_isa<BackwardFn>(&backward_base, &backward_avx2, &backward_avx512);
-  fn(dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+  fn(dinp, nullptr, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+}
+
+void layernorm_backward_residual(float* dinp, const float* dresidual, float* dweight, float* dbias, const float* dout,
+                                 const float* inp, const float* weight, const float* mean, const float* rstd, int N,
+                                 int C) {
+  static const BackwardFn fn = pick_isa<BackwardFn>(&backward_base, &backward_avx2, &backward_avx512);
+  fn(dinp, dresidual, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
 }
 
 }  // namespace fedtrain::kernels::cpu

@@ -180,7 +180,6 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
     const Block& blk = blocks_[l];
     Acts& a = acts_[l];
     // out = x_mid + mlp(ln2(x_mid)): dres flows to x_mid directly and through the MLP.
-    std::copy(dres, dres + ND, dnext);  // dnext: d x_mid
     std::fill(dfch_.begin(), dfch_.begin() + ND * 4, 0.0f);
     k::matmul_backward(dfch_.data(), g(grads, blk.fcprojw), g(grads, blk.fcprojb), dres, a.fch_gelu.data(),
                        p(params, blk.fcprojw), N, 4 * D, D);
@@ -188,10 +187,10 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
     std::fill(dln_.begin(), dln_.begin() + ND, 0.0f);
     k::matmul_backward(dln_.data(), g(grads, blk.fcw), g(grads, blk.fcb), dfch_.data(), a.ln2.data(),
                        p(params, blk.fcw), N, D, 4 * D);
-    k::layernorm_backward(dnext, g(grads, blk.ln2w), g(grads, blk.ln2b), dln_.data(), a.x_mid.data(),
-                          p(params, blk.ln2w), a.ln2_mean.data(), a.ln2_rstd.data(), N, D);
+    // dnext: d x_mid = dres + the gradient through ln2
+    k::layernorm_backward_residual(dnext, dres, g(grads, blk.ln2w), g(grads, blk.ln2b), dln_.data(),
+                                   a.x_mid.data(), p(params, blk.ln2w), a.ln2_mean.data(), a.ln2_rstd.data(), N, D);
     // x_mid = x + attn(ln1(x)): d x_mid (in dnext) flows to x directly and through attention.
-    std::copy(dnext, dnext + ND, dres);  // dres: d x, the block's input
     std::fill(datty_.begin(), datty_.begin() + ND, 0.0f);
     k::matmul_backward(datty_.data(), g(grads, blk.projw), g(grads, blk.projb), dnext, a.atty.data(),
                        p(params, blk.projw), N, D, D);
@@ -200,8 +199,9 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
     std::fill(dln_.begin(), dln_.begin() + ND, 0.0f);
     k::matmul_backward(dln_.data(), g(grads, blk.qkvw), g(grads, blk.qkvb), dqkv_.data(), a.ln1.data(),
                        p(params, blk.qkvw), N, D, 3 * D);
-    k::layernorm_backward(dres, g(grads, blk.ln1w), g(grads, blk.ln1b), dln_.data(), a.x.data(), p(params, blk.ln1w),
-                          a.ln1_mean.data(), a.ln1_rstd.data(), N, D);
+    // dres: d x, the block's input = d x_mid + the gradient through ln1
+    k::layernorm_backward_residual(dres, dnext, g(grads, blk.ln1w), g(grads, blk.ln1b), dln_.data(), a.x.data(),
+                                   p(params, blk.ln1w), a.ln1_mean.data(), a.ln1_rstd.data(), N, D);
   }
   k::embedding_backward(g(grads, wte_), g(grads, wpe_), dres, inputs_.data(), B, T, D, V);
 }

@@ -1,6 +1,7 @@
 // GPT kernels against closed forms and naive loops: LayerNorm statistics, cross-entropy of uniform logits,
 // attention against a double-precision loop and its causality, the AdamW decay mask, and the fused kernels
-// (residual Linear, in-place GELU gradient and cross-entropy) against their plain versions.
+// (residual Linear, LayerNorm gradient with the residual's, in-place GELU gradient and cross-entropy) against
+// their plain versions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -112,6 +113,25 @@ TEST(GptKernels, MatmulResidualMatchesNaiveLoop) {
       EXPECT_NEAR(out[n * OC + o], s, 1e-5) << n << "," << o;
       EXPECT_EQ(aliased[n * OC + o], out[n * OC + o]) << "aliased " << n << "," << o;
     }
+}
+
+// The LayerNorm gradient with the residual's added in is layernorm_backward into a copy of that residual.
+TEST(GptKernels, LayerNormBackwardResidualEqualsCopyThenAccumulate) {
+  std::mt19937_64 gen(14);
+  const int N = 5, C = 70;
+  auto inp = random_vec(size_t(N) * C, gen), weight = random_vec(C, gen), bias = random_vec(C, gen);
+  auto dout = random_vec(inp.size(), gen), dres = random_vec(inp.size(), gen);
+  std::vector<float> out(inp.size()), mean(N), rstd(N);
+  layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), weight.data(), bias.data(), N, C);
+  std::vector<float> ref = dres, ref_dw(C, 0.5f), ref_db(C, 0.25f);
+  layernorm_backward(ref.data(), ref_dw.data(), ref_db.data(), dout.data(), inp.data(), weight.data(), mean.data(),
+                     rstd.data(), N, C);
+  std::vector<float> got(inp.size(), NAN), dw(C, 0.5f), db(C, 0.25f);
+  layernorm_backward_residual(got.data(), dres.data(), dw.data(), db.data(), dout.data(), inp.data(), weight.data(),
+                              mean.data(), rstd.data(), N, C);
+  EXPECT_EQ(got, ref);
+  EXPECT_EQ(dw, ref_dw);
+  EXPECT_EQ(db, ref_db);
 }
 
 // The in-place GELU gradient is gelu_backward's into a zeroed buffer, bit for bit (the same loop body).
