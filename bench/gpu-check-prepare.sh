@@ -32,7 +32,7 @@ grep -q "define FEDTRAIN_WITH_CUDA 1" "$build/generated/fedtrain/features.h" || 
 
 rm -rf "$out" "$root"
 mkdir -p "$out/bin" "$out/debs" "$out/fashion-mnist"
-for b in launch/fedtrain tests/cuda_kernels tests/cuda_gpt_kernels tests/cuda_trainer; do
+for b in launch/fedtrain tests/cuda_kernels tests/cuda_gpt_kernels tests/cuda_trainer tests/cuda_gpt_model; do
   [[ -x $build/$b ]] || die "$build/$b is missing"
   cp "$build/$b" "$out/bin/"
 done

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The device check of GPU sites, for a machine with an NVIDIA GPU (one H100 is enough). Under 8 minutes.
+# The device check of GPU sites, for a machine with an NVIDIA GPU (one H100 is enough). At most
+# GPU_CHECK_TIME_LIMIT_S seconds in all (default 420): each step's limit is cut to what is left, and a
+# step that finds no time left is a FAIL row ("not run").
 #
 #   bash bench/gpu-check.sh [OUTDIR]      (from a checkout; OUTDIR defaults to $OUT, else /tmp/gpu-check)
 #
@@ -8,9 +10,12 @@
 #      network: Open MPI and the other libraries unpacked from the carried Debian packages), else a
 #      fresh CUDA build here with cmake and the system's MPI; `fedtrain version` must see the GPU
 #   2. GPU tests: every CUDA kernel against its CPU twin (cuda_kernels, cuda_gpt_kernels), the GPU site trainer against
-#      the CPU one (cuda_trainer, 2 ranks); a test that skips itself here counts as a failure
+#      the CPU one (cuda_trainer, 2 ranks), the whole GPT on the GPU against the CPU model (cuda_gpt_model: loss,
+#      gradient, evaluation, an AdamW step); a test that skips itself here counts as a failure
 #   3. the CLI end to end on the GPU (tests/e2e/device.sh: auto picks the GPU, a shared GPU refuses
-#      NCCL and falls back to MPI, the watchdog stops a stalled site)
+#      NCCL and falls back to MPI, the watchdog stops a stalled site); the GPT with run.device = cuda
+#      (tests/e2e/gpt_device.sh, part gpu: 2 text sites x 1 rank, 2 rounds, val_bpb within 0.05 of the
+#      CPU run, a bit-identical resume; the row gives the GPU run's tokens/s)
 #   4. the MLP training step on the GPU next to the same model and step in PyTorch on the same GPU
 #      (when python3 can import torch) and the GPU's FP32 SGEMM rate, batches 128 and 2048
 #   5. Fashion-MNIST, 3 sites x 1 rank (three processes sharing the GPU, each site with its own NCCL
@@ -34,6 +39,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export OPENBLAS_NUM_THREADS=1 GTEST_COLOR=no
 ACC_BAR=0.82   # the CPU run of this schedule reaches about 0.84 (docs/gpu.md)
 t_start=$(date +%s)
+deadline=$((t_start + ${GPU_CHECK_TIME_LIMIT_S:-420}))
 
 rows=() perf=() failures=0
 # The lines of $last that say what went wrong (fedtrain's and gtest's error lines), else its tail.
@@ -41,8 +47,14 @@ why_failed() { { grep -E "error:|FAIL|Failure|stopped after" <<<"$last" || tail 
 row() { rows+=("| $1 | $2 | ${3//|//} |"); [[ $2 == PASS ]] || failures=$((failures + 1)); echo "gpu-check: $2 $1 -- $3"; }
 # run SECONDS LABEL CMD...: runs CMD under a time limit, appends its output to the log, keeps it in $last.
 run() {
-  local limit=$1 label=$2
+  local limit=$1 label=$2 left=$((deadline - $(date +%s)))
   shift 2
+  if ((left < 10)); then
+    last="(not run: the check's time limit GPU_CHECK_TIME_LIMIT_S is spent; stopped after 0 s)"
+    echo "=== $label: not run, no time left" >>"$log"
+    return 124
+  fi
+  ((limit > left)) && limit=$left
   echo "=== $label: $*" >>"$log"
   last=$(timeout -k 10 "$limit" "$@" 2>&1)
   local rc=$?
@@ -121,7 +133,8 @@ else
   mkdir -p "$bin"
   if run 420 "build" bash -c "cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DFEDTRAIN_WITH_CUDA=ON \
         -DFEDTRAIN_BUILD_TESTS=ON >/dev/null && cmake --build build-gpu -j $(nproc)"; then
-    cp build-gpu/launch/fedtrain build-gpu/tests/cuda_kernels build-gpu/tests/cuda_gpt_kernels build-gpu/tests/cuda_trainer "$bin/"
+    cp build-gpu/launch/fedtrain build-gpu/tests/cuda_kernels build-gpu/tests/cuda_gpt_kernels build-gpu/tests/cuda_trainer \
+      build-gpu/tests/cuda_gpt_model "$bin/"
   else
     row "CUDA build (cmake)" FAIL "$(tail -5 <<<"$last" | tr '\n' ' ')"
     finish
@@ -151,6 +164,8 @@ gtest_row "GPU tests: cuda_gpt_kernels (each GPT kernel vs its CPU twin)" \
   env "${CARRIED_ENV[@]}" "$bin/cuda_gpt_kernels" --gtest_color=no
 gtest_row "GPU tests: cuda_trainer (GPU vs CPU trainer, 2 ranks)" \
   env "${CARRIED_ENV[@]}" "$MPIRUN" -n 2 "$bin/cuda_trainer" --gtest_color=no
+gtest_row "GPU tests: cuda_gpt_model (the GPT on the GPU vs the CPU model)" \
+  env "${CARRIED_ENV[@]}" "$bin/cuda_gpt_model" --gtest_color=no
 
 # 3. The CLI end to end on this machine's GPU.
 if run 240 "e2e device" env "${CARRIED_ENV[@]}" FEDTRAIN_BIN="$bin/fedtrain" FEDTRAIN_SOURCE_DIR="$repo" \
@@ -158,6 +173,13 @@ if run 240 "e2e device" env "${CARRIED_ENV[@]}" FEDTRAIN_BIN="$bin/fedtrain" FED
   row "CLI: run.device, site.collectives, watchdog (tests/e2e/device.sh)" PASS "$(grep -c '^ok:' <<<"$last") checks"
 else
   row "CLI: run.device, site.collectives, watchdog (tests/e2e/device.sh)" FAIL "$(grep -E '^FAIL|stopped after' <<<"$last" | head -3 | tr '\n' ' ')"
+fi
+gpt_label="CLI: the GPT on the GPU, 2 sites x 1 rank (tests/e2e/gpt_device.sh, part gpu)"
+if run 240 "e2e gpt on the GPU" env "${CARRIED_ENV[@]}" FEDTRAIN_BIN="$bin/fedtrain" FEDTRAIN_SOURCE_DIR="$repo" \
+    MPIEXEC="$MPIRUN" FEDTRAIN_GPT_DEVICE_PART=gpu bash tests/e2e/gpt_device.sh; then
+  row "$gpt_label" PASS "$(grep -c '^ok:' <<<"$last") checks; $(sed -nE 's/^ok: (val_bpb on the GPU.*)$/\1/p' <<<"$last")"
+else
+  row "$gpt_label" FAIL "$(grep -E '^FAIL|SKIPPED|stopped after' <<<"$last" | head -3 | tr '\n' ' ')"
 fi
 
 # 4. Training step: fedtrain on the GPU, PyTorch on the same GPU, the GPU's FP32 SGEMM rate.

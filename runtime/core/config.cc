@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fedtrain/features.h"
+#include "runtime/core/config_checks.h"
 #include "runtime/core/config_values.h"
 #include "runtime/core/error.h"
 #include "runtime/net/host_port.h"
@@ -46,7 +47,7 @@ const Key kKeys[] = {
   {"run.log_level", "info", "error, warn, info or debug",
    [](Config& c, const std::string& k, const std::string& v) {
      c.log_level = parse_choice(k, v, {"error", "warn", "info", "debug"}); }},
-  {"run.device", "auto", "where each rank trains: cpu, cuda (GPU local_rank % GPUs of its node), or auto (cuda where built with CUDA and every rank of the site sees a GPU)",
+  {"run.device", "auto", "where each rank trains: cpu, cuda (GPU local_rank % GPUs of its node), or auto (cuda where built with CUDA and every rank of the site sees a GPU; model.kind = gpt: cpu)",
    [](Config& c, const std::string& k, const std::string& v) {
      const std::string d = parse_choice(k, v, {"auto", "cpu", "cuda"});
      c.device = d == "cpu" ? DeviceKind::kCpu : d == "cuda" ? DeviceKind::kCuda : DeviceKind::kAuto; }},
@@ -363,44 +364,6 @@ void refuse_security_overrides(const Collector& from_cli) {
   }
 }
 
-// What each model kind needs: mlp a test file, gpt a validation text per site and D divisible by H.
-void check_model_config(Config& c) {
-  if (c.model_kind == ModelKind::kMlp) {
-    if (c.test_file.empty()) throw ConfigError("config key 'data.test' is not set: give the HDF5 test file");
-    return;
-  }
-  if (c.dim % c.heads != 0)
-    throw ConfigError("model.dim = " + std::to_string(c.dim) + " is not divisible by model.heads = " +
-                      std::to_string(c.heads) + ": every head takes model.dim / model.heads channels; choose a "
-                      "model.dim that is a multiple of model.heads");
-  for (const auto& s : c.sites)
-    if (s.val.empty())
-      throw ConfigError("site '" + s.name + "' has no validation text: model.kind = gpt evaluates every site on its "
-                        "own text; set [site." + s.name + "] val = PATH (val-LANG.h5 from 'fedtrain data text')");
-  if (c.device == DeviceKind::kCuda)
-    throw ConfigError("model.kind = gpt trains on the CPU: the GPU trainer runs the MLP only so far; set "
-                      "run.device = cpu (or auto)");
-  c.device = DeviceKind::kCpu;  // auto: the CPU, until the GPU trainer runs the GPT
-}
-
-// Signing keys: every site or none; each site's exactly once, with its secret key file.
-void check_ledger_config(const Config& c) {
-  size_t with_key = 0;
-  for (const auto& s : c.sites) with_key += !s.signing_key.empty() || !s.signing_key_file.empty();
-  if (with_key == 0) return;
-  for (const auto& s : c.sites) {
-    if (s.signing_key.empty() && s.signing_key_file.empty())
-      throw ConfigError("site '" + s.name + "' has no signing key while other sites have one: the ledger of rounds is "
-                        "signed by every site or by none; set [site." + s.name + "] signing_key_file = PATH (NAME.sign.pub "
-                        "from 'fedtrain keygen --site " + s.name + " --out DIR'), or remove every site's signing_key");
-    if (!s.signing_key.empty() && !s.signing_key_file.empty())
-      throw ConfigError("site '" + s.name + "' sets both [site." + s.name + "] signing_key and signing_key_file: give one");
-    if (s.signing_secret_key.empty())
-      throw ConfigError("site '" + s.name + "' has no signing secret key file: set [site." + s.name +
-                        "] signing_secret_key = PATH (NAME.sign.key, read only by that site's leader)");
-  }
-}
-
 }  // namespace
 
 bool Config::ledger_configured() const {
@@ -428,31 +391,6 @@ bool Config::leaders_addressed() const {
   return !sites.empty();
 }
 
-// [site.NAME] leader for all sites or none; with them, the keys the leaders authenticate with.
-static void check_leader_addresses(const Config& c) {
-  int addressed = 0;
-  for (const auto& s : c.sites) {
-    addressed += !s.leader.empty();
-    if (!s.listen.empty() && s.leader.empty())
-      throw ConfigError("site '" + s.name + "' has listen = " + s.listen + " but no leader address: set [site." + s.name +
-                        "] leader = HOST:PORT (where the other leaders reach it), or remove listen");
-  }
-  if (addressed == 0) return;
-  for (const auto& s : c.sites) {
-    if (s.leader.empty())
-      throw ConfigError("site '" + s.name + "' has no leader address while other sites have one: one job per site needs "
-                        "[site." + s.name + "] leader = HOST:PORT for every site (the same list in every site's config)");
-    if (s.public_key.empty() == s.public_key_file.empty() || s.secret_key.empty())
-      throw ConfigError("site '" + s.name + "' needs public_key (or public_key_file) and secret_key: with [site.NAME] "
-                        "leader addresses the leaders authenticate each other with the manifest's keys, also with "
-                        "federation.secure = false (create them with 'fedtrain keygen --site " + s.name + " --out DIR')");
-    for (const auto& t : c.sites)
-      if (&t != &s && t.leader == s.leader)
-        throw ConfigError("sites '" + s.name + "' and '" + t.name + "' share leader address " + s.leader +
-                          ": every site's leader needs an address of its own");
-  }
-}
-
 std::optional<int> Config::world_size() const {
   int n = 0;
   for (const auto& s : sites) {
@@ -462,9 +400,25 @@ std::optional<int> Config::world_size() const {
   return n;
 }
 
-Config load_config(const std::vector<std::string>& args, const std::string& env_site) {
+namespace {
+
+// The command line: the options of its own (--config, --site, --resume, --inject,
+// --allow-security-overrides), and every --section.key=value, checked and collected.
+struct CommandLine {
+  std::string config_path, process_site;
+  std::vector<std::string> inject;
+  bool resume = false, allow_security_overrides = false;
+  Collector from_cli;
+};
+
+po::options_description key_options() {
   po::options_description keys;
   for (const Key& k : kKeys) keys.add_options()(k.key, po::value<std::vector<std::string>>());
+  return keys;
+}
+
+CommandLine parse_command_line(const std::vector<std::string>& args, const std::string& env_site,
+                               const po::options_description& keys, const std::filesystem::path& cwd) {
   po::options_description cli;
   cli.add_options()("config", po::value<std::vector<std::string>>())("site", po::value<std::vector<std::string>>())(
       "resume", po::bool_switch())("allow-security-overrides", po::bool_switch());
@@ -484,11 +438,8 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     throw ConfigError(std::string("command line: ") + e.what());
   }
 
-  std::string config_path, process_site = env_site;
-  std::vector<std::string> inject;
-  bool resume = false, allow_security_overrides = false;
-  Collector from_cli;
-  const std::filesystem::path cwd = base_folder("");
+  CommandLine cl;
+  cl.process_site = env_site;
   for (const auto& opt : cmdline.options) {
     if (opt.position_key >= 0 || opt.string_key.empty()) {
       throw ConfigError("unexpected argument '" + join_values(opt.value) +
@@ -498,31 +449,31 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (unset && (opt.string_key == "config" || opt.string_key == "site" || opt.string_key == "inject"))
       throw ConfigError("--" + opt.string_key + "= needs a value after '='");
     if (opt.string_key == "config") {
-      if (!config_path.empty()) throw ConfigError("--config given twice");
-      config_path = join_values(opt.value);
+      if (!cl.config_path.empty()) throw ConfigError("--config given twice");
+      cl.config_path = join_values(opt.value);
       continue;
     }
     if (opt.string_key == "site") {
-      process_site = join_values(opt.value);
+      cl.process_site = join_values(opt.value);
       continue;
     }
     if (opt.string_key == "inject") {
       if (!FEDTRAIN_WITH_FAULT_INJECTION)
         throw ConfigError("--inject: fault injection is test-only and not compiled into this build (it exists in "
                           "test builds, cmake -DFEDTRAIN_BUILD_TESTS=ON, which must never be deployed)");
-      inject.insert(inject.end(), opt.value.begin(), opt.value.end());
+      cl.inject.insert(cl.inject.end(), opt.value.begin(), opt.value.end());
       continue;
     }
     if (opt.string_key == "allow-security-overrides") {
       if (!opt.value.empty() && !(opt.value.size() == 1 && opt.value[0].empty()))
         throw ConfigError("--allow-security-overrides takes no value");
-      allow_security_overrides = true;
+      cl.allow_security_overrides = true;
       continue;
     }
     if (opt.string_key == "resume") {
       if (!opt.value.empty() && !(opt.value.size() == 1 && opt.value[0].empty()))
         throw ConfigError("--resume takes no value");
-      resume = true;
+      cl.resume = true;
       continue;
     }
     if (opt.value.size() != 1) {
@@ -530,44 +481,47 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
                         opt.string_key + "=VALUE");
     }
     if (unset) {
-      from_cli.add(opt.string_key, "", "on the command line", /*unset=*/true);
+      cl.from_cli.add(opt.string_key, "", "on the command line", /*unset=*/true);
       continue;
     }
     const std::string checked = cli_value(opt.string_key, opt.value[0]);
     const std::string value = is_path_key(opt.string_key) ? absolute_path(checked, cwd) : checked;
-    from_cli.add(opt.string_key, value, "on the command line");
+    cl.from_cli.add(opt.string_key, value, "on the command line");
   }
+  return cl;
+}
 
-  if (!allow_security_overrides) refuse_security_overrides(from_cli);
-
+// The config file's settings, relative paths taken beside it; none without a file.
+Collector read_config_file(const std::string& config_path, const po::options_description& keys) {
   Collector from_file;
-  std::string file_text;
-  if (!config_path.empty()) {
-    std::ifstream in(config_path);
-    if (!in) throw ConfigError("cannot read config file '" + config_path + "': check the path given to --config");
-    std::stringstream buf;
-    buf << in.rdbuf();
-    file_text = buf.str();
-    std::istringstream text(file_text);
-    po::parsed_options parsed(nullptr);
-    try {
-      parsed = po::parse_config_file(text, keys, /*allow_unregistered=*/true);
-    } catch (const po::error& e) {
-      throw ConfigError("config file '" + config_path + "': " + e.what());
-    }
-    std::map<std::string, int> seen;
-    const std::filesystem::path folder = base_folder(config_path);
-    for (const auto& opt : parsed.options) {
-      if (++seen[opt.string_key] > 1)
-        throw ConfigError("config file '" + config_path + "': key '" + opt.string_key + "' is set more than once");
-      std::string value = join_values(opt.value);
-      if (is_path_key(opt.string_key)) value = absolute_path(value, folder);
-      from_file.add(opt.string_key, value, "in " + config_path);
-    }
+  if (config_path.empty()) return from_file;
+  std::ifstream in(config_path);
+  if (!in) throw ConfigError("cannot read config file '" + config_path + "': check the path given to --config");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  std::istringstream text(buf.str());
+  po::parsed_options parsed(nullptr);
+  try {
+    parsed = po::parse_config_file(text, keys, /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    throw ConfigError("config file '" + config_path + "': " + e.what());
   }
+  std::map<std::string, int> seen;
+  const std::filesystem::path folder = base_folder(config_path);
+  for (const auto& opt : parsed.options) {
+    if (++seen[opt.string_key] > 1)
+      throw ConfigError("config file '" + config_path + "': key '" + opt.string_key + "' is set more than once");
+    std::string value = join_values(opt.value);
+    if (is_path_key(opt.string_key)) value = absolute_path(value, folder);
+    from_file.add(opt.string_key, value, "in " + config_path);
+  }
+  return from_file;
+}
 
-  // Defaults, then the file, then the command line: the last setting of a key wins.
-  std::map<std::string, std::string> values;
+// Defaults, then the file, then the command line, into a Config (the last setting of a key wins);
+// `values` gets each key's text.
+Config settle(const Collector& from_file, const Collector& from_cli, const std::filesystem::path& cwd,
+              std::map<std::string, std::string>& values) {
   for (const Key& k : kKeys) values[k.key] = k.default_value;
   std::vector<std::string> site_order = from_file.site_order();
   for (const auto& name : from_cli.site_order())
@@ -597,89 +551,30 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
   if (c.inner.schedule == InnerSchedule::kCosine && c.inner.min_lr > c.inner.lr)
     throw ConfigError("inner.min_lr = " + std::to_string(c.inner.min_lr) + " is above inner.lr = " +
                       std::to_string(c.inner.lr) + ": the cosine schedule decays from inner.lr down to inner.min_lr");
-  c.config_path = config_path;
-  c.process_site = process_site;
-  c.inject = inject;
-  c.resume = resume;
+  return c;
+}
 
-  // Cross-key checks.
-  if (c.sites.empty())
-    throw ConfigError("no sites configured: add one [site.NAME] section per site with 'ranks' and 'data'");
-  for (const auto& s : c.sites) {
-    if (s.data.empty())
-      throw ConfigError("site '" + s.name + "' has no training data: set [site." + s.name + "] data = PATH.h5");
-    if (s.ranks == 0 && process_site.empty())
-      throw ConfigError("site '" + s.name + "' has no rank count: set [site." + s.name +
-                        "] ranks = N, or name each process's site with --site NAME or FEDTRAIN_SITE");
+// The files each site writes, where the config leaves them to their defaults.
+void fill_site_defaults(Config& c, const std::filesystem::path& cwd) {
+  for (auto& s : c.sites) {
+    if (s.egress_log.empty()) s.egress_log = absolute_path("runs/" + c.job_id + "/egress-" + s.name + ".jsonl", cwd);
+    if (c.ledger_configured() && s.ledger.empty())
+      s.ledger = s.checkpoint_dir.empty() ? absolute_path("runs/" + c.job_id + "/ledger-" + s.name + ".jsonl", cwd)
+                                          : absolute_path("ledger.jsonl", s.checkpoint_dir);
   }
-  if (!process_site.empty() && c.site_index(process_site) < 0) {
-    std::string list;
-    for (const auto& s : c.sites) list += (list.empty() ? "" : ", ") + s.name;
-    throw ConfigError("--site/FEDTRAIN_SITE names site '" + process_site + "', which is not configured; sites: " + list);
-  }
-  if (c.monitoring.port > 0 && c.monitoring.port + static_cast<int>(c.sites.size()) - 1 > 65535)
-    throw ConfigError("monitoring.port = " + std::to_string(c.monitoring.port) + ": the leaders of " +
-                      std::to_string(c.sites.size()) + " sites listen on port + site index, beyond 65535; choose a lower port");
-  check_model_config(c);
-  check_leader_addresses(c);
-  if (c.device == DeviceKind::kCpu && c.collectives == SiteCollectivesKind::kNccl)
-    throw ConfigError("site.collectives = nccl needs GPUs, but run.device = cpu: set run.device = cuda (or auto), "
-                      "or site.collectives = mpi");
-  if (c.exchange.secure) {
-    for (const auto& s : c.sites) {
-      if (s.public_key.empty() == s.public_key_file.empty())
-        throw ConfigError("site '" + s.name + "' needs exactly one of [site." + s.name + "] public_key or public_key_file "
-                          "for secure aggregation (create keys with 'fedtrain keygen --site " + s.name +
-                          " --out DIR'), or set federation.secure = false");
-      if (s.secret_key.empty())
-        throw ConfigError("site '" + s.name + "' has no secret key file: set [site." + s.name +
-                          "] secret_key = PATH (read only by that site's leader)");
-    }
-    if (c.sites.size() == 2 && !c.exchange.allow_two_participants)
-      throw ConfigError("2 sites with secure aggregation: in every round each leader can compute the other site's "
-                        "update exactly (the aggregate minus its own), so the masks protect the updates only from "
-                        "the network and third parties. Add a third site, or acknowledge this with "
-                        "federation.allow_two_participants = true");
-    if (c.sites.size() > 1 && c.exchange.min_sites < 2)
-      throw ConfigError("config key 'federation.min_sites' = " + std::to_string(c.exchange.min_sites) +
-                        " with secure aggregation: the aggregate of one site is that site's update, so at least 2 "
-                        "sites must take part; set federation.min_sites >= 2");
-  }
-  check_ledger_config(c);
-  size_t with_dir = 0;
-  for (const auto& s : c.sites) {
-    if (s.checkpoint_dir.empty()) continue;
-    ++with_dir;
-    for (const auto& t : c.sites)
-      if (&t != &s && t.checkpoint_dir == s.checkpoint_dir)
-        throw ConfigError("sites '" + s.name + "' and '" + t.name + "' share checkpoint_dir '" + s.checkpoint_dir +
-                          "': every site needs a directory of its own");
-  }
-  for (const auto& s : c.sites) {
-    if (!s.checkpoint_dir.empty()) continue;
-    if (c.checkpoint_every > 0)
-      throw ConfigError("checkpoint.every = " + std::to_string(c.checkpoint_every) + " but site '" + s.name +
-                        "' has no checkpoint directory: set [site." + s.name +
-                        "] checkpoint_dir = PATH (a volume of that site), or checkpoint.every = 0");
-    if (with_dir > 0)
-      throw ConfigError("site '" + s.name + "' has no checkpoint_dir while other sites have one: checkpoints are "
-                        "written by every site or by none; set [site." + s.name + "] checkpoint_dir = PATH");
-    if (c.resume)
-      throw ConfigError("--resume needs checkpoints, but no site has a checkpoint_dir: set [site." + s.name +
-                        "] checkpoint_dir = PATH for every site");
-  }
+}
 
-  // The resolved configuration, as an INI file that reproduces this run.
+// The resolved configuration, as an INI file that reproduces this run.
+std::string resolved_text(const Config& c, const std::map<std::string, std::string>& values) {
   std::ostringstream out;
   std::string section;
   for (const Key& k : kKeys) {
     std::string key = k.key;
     std::string sec = key.substr(0, key.find('.'));
     if (sec != section) out << (section.empty() ? "" : "\n") << "[" << sec << "]\n", section = sec;
-    out << key.substr(key.find('.') + 1) << " = " << values[key] << "\n";
+    out << key.substr(key.find('.') + 1) << " = " << values.at(key) << "\n";
   }
-  for (auto& s : c.sites) {
-    if (s.egress_log.empty()) s.egress_log = absolute_path("runs/" + c.job_id + "/egress-" + s.name + ".jsonl", cwd);
+  for (const auto& s : c.sites) {
     out << "\n[site." << s.name << "]\n";
     if (s.ranks > 0) out << "ranks = " << s.ranks << "\n";
     out << "data = " << s.data << "\n";
@@ -690,16 +585,32 @@ Config load_config(const std::vector<std::string>& args, const std::string& env_
     if (!s.signing_key.empty()) out << "signing_key = " << s.signing_key << "\n";
     if (!s.signing_key_file.empty()) out << "signing_key_file = " << s.signing_key_file << "\n";
     if (!s.signing_secret_key.empty()) out << "signing_secret_key = " << s.signing_secret_key << "\n";
-    if (c.ledger_configured() && s.ledger.empty())
-      s.ledger = s.checkpoint_dir.empty() ? absolute_path("runs/" + c.job_id + "/ledger-" + s.name + ".jsonl", cwd)
-                                          : absolute_path("ledger.jsonl", s.checkpoint_dir);
     if (!s.ledger.empty()) out << "ledger = " << s.ledger << "\n";
     out << "egress_log = " << s.egress_log << "\n";
     if (!s.checkpoint_dir.empty()) out << "checkpoint_dir = " << s.checkpoint_dir << "\n";
     if (!s.leader.empty()) out << "leader = " << s.leader << "\n";
     if (!s.listen.empty()) out << "listen = " << s.listen << "\n";
   }
-  c.resolved_text = out.str();
+  return out.str();
+}
+
+}  // namespace
+
+Config load_config(const std::vector<std::string>& args, const std::string& env_site) {
+  const po::options_description keys = key_options();
+  const std::filesystem::path cwd = base_folder("");
+  const CommandLine cl = parse_command_line(args, env_site, keys, cwd);
+  if (!cl.allow_security_overrides) refuse_security_overrides(cl.from_cli);
+  const Collector from_file = read_config_file(cl.config_path, keys);
+  std::map<std::string, std::string> values;
+  Config c = settle(from_file, cl.from_cli, cwd, values);
+  c.config_path = cl.config_path;
+  c.process_site = cl.process_site;
+  c.inject = cl.inject;
+  c.resume = cl.resume;
+  check_config(c);
+  fill_site_defaults(c, cwd);
+  c.resolved_text = resolved_text(c, values);
   return c;
 }
 

@@ -14,9 +14,9 @@
 #include "runtime/collectives/watchdog.h"
 #include "runtime/core/check.h"
 #include "runtime/core/error.h"
-#include "runtime/model/cuda_mlp.h"
 #include "runtime/model/inner_optimizer.h"
 #include "runtime/site/cpu_site_trainer.h"
+#include "runtime/site/cuda_device_step.h"
 #include "runtime/site/gradient_reducer.h"
 #if FEDTRAIN_WITH_NCCL
 #include "runtime/collectives/nccl_collectives.h"
@@ -40,8 +40,8 @@ class NcclCollectives : public Collectives {
 
 class CudaSiteTrainer final : public SiteTrainer {
  public:
-  CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan, Collectives& site, Mlp& model,
-                  BatchSource& loader);
+  CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan, Collectives& site,
+                  Model& model, BatchSource& loader);
   // Lets queued work finish before the buffers it uses are freed.
   ~CudaSiteTrainer() override { CUDA_CHECK_CLEANUP(cudaStreamSynchronize(stream_.get())); }
 
@@ -73,7 +73,7 @@ class CudaSiteTrainer final : public SiteTrainer {
   const std::vector<kernels::cpu::ParamRange> decay_;
   const DevicePlan plan_;
   Collectives& site_;  // MPI over site_comm
-  Mlp& model_;
+  Model& model_;
   BatchSource& loader_;
   const int batch_size_;
   const size_t n_;  // parameters
@@ -83,13 +83,9 @@ class CudaSiteTrainer final : public SiteTrainer {
   const std::string where_;
 
   k::Stream stream_;
-  std::optional<CudaMlp> mlp_;
-  DeviceBuffer<float> params_, grads_, opt_a_, opt_b_, global_, delta_, x_;
-  DeviceBuffer<int32_t> y_;
+  std::unique_ptr<DeviceStep> step_;  // the model's batch copies and kernels (MLP or GPT)
+  DeviceBuffer<float> params_, grads_, opt_a_, opt_b_, global_, delta_;
   DeviceBuffer<double> loss_sum_;
-  DeviceBuffer<int64_t> correct_;
-  PinnedBuffer<float> batch_x_[2];
-  PinnedBuffer<int32_t> batch_y_[2];
   PinnedBuffer<float> host_;       // model-sized staging: params, global model, pseudo-gradient, MPI gradients
   PinnedBuffer<double> host_loss_;
   std::vector<k::Event> step_done_;                      // per batch slot
@@ -106,7 +102,7 @@ class CudaSiteTrainer final : public SiteTrainer {
 };
 
 CudaSiteTrainer::CudaSiteTrainer(const Config& config, const Topology& topology, const DevicePlan& plan,
-                                 Collectives& site, Mlp& model, BatchSource& loader)
+                                 Collectives& site, Model& model, BatchSource& loader)
     : opt_config_(config.inner),
       decay_(decay_ranges(model.layout())),
       plan_(plan),
@@ -145,7 +141,7 @@ CudaSiteTrainer::CudaSiteTrainer(const Config& config, const Topology& topology,
 }
 
 void CudaSiteTrainer::allocate() {
-  mlp_.emplace(model_);
+  step_ = make_device_step(model_, batch_size_);
   params_ = DeviceBuffer<float>(n_);
   grads_ = DeviceBuffer<float>(n_);
   const size_t state_buffers = inner_state_names(opt_config_).size();  // the CPU optimizer's buffers, on the GPU
@@ -153,13 +149,8 @@ void CudaSiteTrainer::allocate() {
   if (state_buffers > 1) opt_b_ = DeviceBuffer<float>(n_);
   global_ = DeviceBuffer<float>(n_);
   delta_ = DeviceBuffer<float>(n_);
-  x_ = DeviceBuffer<float>(static_cast<size_t>(batch_size_) * model_.input_dim());
-  y_ = DeviceBuffer<int32_t>(batch_size_);
   loss_sum_ = DeviceBuffer<double>(1);
-  correct_ = DeviceBuffer<int64_t>(1);
   for (int s = 0; s < 2; ++s) {
-    batch_x_[s] = PinnedBuffer<float>(static_cast<size_t>(batch_size_) * model_.input_dim());
-    batch_y_[s] = PinnedBuffer<int32_t>(batch_size_);
     step_done_.emplace_back();
     reduce_begin_.emplace_back(/*timing=*/true);
     reduce_end_.emplace_back(/*timing=*/true);
@@ -178,20 +169,14 @@ void CudaSiteTrainer::allocate() {
 LocalStats CudaSiteTrainer::train(int steps) {
   const cudaStream_t s = stream_.get();
   CUDA_CHECK(cudaMemsetAsync(loss_sum_.data(), 0, loss_sum_.bytes(), s));
-  CUDA_CHECK(cudaMemsetAsync(correct_.data(), 0, correct_.bytes(), s));
   for (int i = 0; i < steps; ++i) {
     ++steps_done_;
     const int slot = static_cast<int>(steps_done_ % 2);
     // The step two back used this slot's pinned batch: wait for it before refilling.
     wait(step_done_[slot].get(), "a training step");
     collect_timing(slot);
-    const Batch batch = loader_.next(batch_size_);
-    std::memcpy(batch_x_[slot].data(), batch.x, batch_x_[slot].bytes());
-    std::memcpy(batch_y_[slot].data(), batch.labels, batch_y_[slot].bytes());
-    CUDA_CHECK(cudaMemcpyAsync(x_.data(), batch_x_[slot].data(), x_.bytes(), cudaMemcpyHostToDevice, s));
-    CUDA_CHECK(cudaMemcpyAsync(y_.data(), batch_y_[slot].data(), y_.bytes(), cudaMemcpyHostToDevice, s));
-    mlp_->forward_backward(s, params_.data(), x_.data(), y_.data(), batch_size_, grads_.data(), loss_sum_.data(),
-                           correct_.data());
+    step_->stage(slot, loader_.next(batch_size_));
+    step_->run(s, slot, params_.data(), grads_.data(), loss_sum_.data());
     if (hang_before_ == steps_done_) {
       sync("the step before an injected hang");
       stall_forever("--inject hang");
@@ -206,7 +191,7 @@ LocalStats CudaSiteTrainer::train(int steps) {
   collect_timing(1);
   LocalStats stats;
   stats.loss_sum = host_loss_.data()[0];
-  stats.samples = static_cast<int64_t>(steps) * batch_size_;
+  stats.samples = static_cast<int64_t>(steps) * step_->samples_per_step();
   return stats;
 }
 
@@ -367,12 +352,8 @@ void CudaSiteTrainer::broadcast_params() {
 std::unique_ptr<SiteTrainer> make_cuda_site_trainer(const Config& config, const Topology& topology,
                                                     const DevicePlan& plan, Collectives& site, Model& model,
                                                     BatchSource& loader) {
-  // The GPU trainer runs the MLP (cuda_mlp.h); other models train on the CPU.
-  auto* mlp = dynamic_cast<Mlp*>(&model);
-  if (mlp == nullptr)
-    throw ConfigError("run.device = cuda: the GPU trainer runs the MLP only, and this model is " + model.describe() +
-                      "; set run.device = cpu");
-  return std::make_unique<CudaSiteTrainer>(config, topology, plan, site, *mlp, loader);
+  // The GPU trainer runs the models make_device_step knows (the MLP and the GPT).
+  return std::make_unique<CudaSiteTrainer>(config, topology, plan, site, model, loader);
 }
 
 }  // namespace fedtrain

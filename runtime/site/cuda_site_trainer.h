@@ -3,7 +3,7 @@
 // Parameters, gradients and optimizer state live on the rank's GPU; one
 // stream carries everything in order:
 //   H2D batch (from a pinned buffer the loader filled) -> forward/backward
-//   (CudaMlp) -> gradient all-reduce: NCCL buckets on the same stream, or
+//   (CudaMlp or CudaGpt, cuda_device_step.h) -> gradient all-reduce: NCCL buckets on the same stream, or
 //   D2H + MPI + H2D through pinned host memory -> 1/site_size -> optimizer step.
 // The host fills the next batch while the GPU runs the current step (two
 // pinned batch buffers); it waits for a step only when it reuses its buffer,

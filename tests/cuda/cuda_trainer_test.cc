@@ -7,6 +7,7 @@
 // kernel moves them by far more).
 // The round operations (pseudo-gradient, setting and broadcasting the global
 // model) move host buffers to and from the GPU and must be exact.
+// The GPT (model.kind = gpt) trains on the GPU from the same seeded token windows as on the CPU.
 #include <gtest/gtest.h>
 #include <mpi.h>
 
@@ -17,7 +18,10 @@
 #include "runtime/collectives/transport.h"
 #include "runtime/core/error.h"
 #include "runtime/data/shard_loader.h"
+#include "runtime/data/token_windows.h"
+#include "runtime/model/gpt.h"
 #include "runtime/model/mlp.h"
+#include "runtime/model/model_factory.h"
 #include "runtime/site/site_trainer.h"
 #include "tests/cuda/gpu_test.h"
 #include "tests/support/mpi_support.h"
@@ -52,6 +56,31 @@ struct Rank {
     }
     agreement = std::make_unique<TwoLevelAgreement>(topo, leaders.get());
     trainer = make_site_trainer(c, *agreement, *site, model, loader);
+  }
+};
+
+// The same for a GPT on token windows: the model as make_model gives it for c.device.
+struct GptRank {
+  Topology topo;
+  std::unique_ptr<Transport> leaders_transport;
+  std::unique_ptr<LeaderGroup> leaders;
+  std::unique_ptr<TwoLevelAgreement> agreement;
+  std::unique_ptr<Collectives> site;
+  std::unique_ptr<Model> model;
+  TokenWindowSource loader;
+  std::unique_ptr<SiteTrainer> trainer;
+
+  GptRank(const Config& c, const Comm& world, const std::vector<uint8_t>& text)
+      : topo(Topology::create(c, world)),
+        site(make_mpi_collectives(topo.site_comm())),
+        model(make_model(c, DataShape{})),
+        loader(text, c.context, topo.site_rank(), topo.site_size(), 99, "test text") {
+    if (topo.is_leader()) {
+      leaders_transport = make_mpi_transport(topo.leaders_comm());
+      leaders = std::make_unique<LeaderGroup>(*leaders_transport, std::vector<std::string>{topo.site_name()}, 60);
+    }
+    agreement = std::make_unique<TwoLevelAgreement>(topo, leaders.get());
+    trainer = make_site_trainer(c, *agreement, *site, *model, loader);
   }
 };
 
@@ -118,6 +147,52 @@ TEST_F(CudaTrainer, TrainsLikeTheCpuTrainer) {
     EXPECT_NE(pg, gpu0);  // it trained
     EXPECT_GT(gpu.trainer->allreduce_seconds(), 0.0);
   }
+}
+
+TEST_F(CudaTrainer, TrainsTheGptLikeTheCpuTrainer) {
+  Config c = config(DeviceKind::kCpu, InnerOptimizerKind::kAdamW);
+  c.model_kind = ModelKind::kGpt;
+  c.layers = 2, c.heads = 2, c.dim = 32, c.context = 16;
+  c.batch_size = 4;
+  c.inner.lr = 1e-3f;
+  c.inner.weight_decay = 0.1f;
+  std::vector<uint8_t> text(20000);  // the same bytes on every rank: a repeating pattern with noise
+  std::mt19937_64 gen(3);
+  for (size_t i = 0; i < text.size(); ++i) text[i] = static_cast<uint8_t>(i % 7 == 0 ? gen() % 256 : 'a' + i % 13);
+  GptRank cpu(c, world_, text);
+  c.device = DeviceKind::kCuda;
+  GptRank gpu(c, world_, text);
+  EXPECT_EQ(gpu.trainer->describe().rfind("cuda:", 0), 0u) << gpu.trainer->describe();
+  const std::vector<float> gpu0 = params_of(*gpu.trainer);
+  EXPECT_EQ(params_of(*cpu.trainer), gpu0);
+
+  const LocalStats a = cpu.trainer->train(10), b = gpu.trainer->train(10);
+  EXPECT_EQ(b.samples, 10 * 4 * 16);  // predicted bytes
+  EXPECT_EQ(a.samples, b.samples);
+  EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-4 * a.loss_sum);  // the same windows: the same losses up to rounding
+  const std::vector<float> pg = params_of(*gpu.trainer);
+  EXPECT_TRUE(testing::all_close(pg, params_of(*cpu.trainer), 1e-3, 1e-2));  // 10 steps move a weight <= 1e-2
+  EXPECT_NE(pg, gpu0);
+
+  // The evaluator's path: the GPU model evaluates host parameters as the CPU model does.
+  const std::vector<uint8_t> windows(text.begin(), text.begin() + 8 * 17);
+  Batch batch;
+  batch.size = 8, batch.tokens = windows.data(), batch.context = 16;
+  Gpt reference(GptShape{2, 2, 32, 16});
+  EXPECT_NEAR(gpu.model->evaluate(pg, batch).loss_sum, reference.evaluate(pg, batch).loss_sum, 1e-4 * 8 * 16);
+
+  // Its state crosses to the host and back (checkpoints) unchanged.
+  TrainerState saved;
+  gpu.trainer->save_state(saved);
+  EXPECT_EQ(saved.optimizer_names, (std::vector<std::string>{"exp_avg", "exp_avg_sq"}));
+  EXPECT_EQ(saved.optimizer_steps, 10);
+  gpu.trainer->train(2);
+  gpu.trainer->load_state(saved);
+  TrainerState again;
+  gpu.trainer->save_state(again);
+  EXPECT_EQ(again.params, saved.params);
+  EXPECT_EQ(again.optimizer, saved.optimizer);
+  EXPECT_EQ(again.loader.cursor, saved.loader.cursor);
 }
 
 TEST_F(CudaTrainer, RoundOperationsAreExact) {
