@@ -8,7 +8,8 @@
 // Accumulation: every *_backward ADDS (+=) into each of its gradient outputs,
 // parameter gradients and input gradients alike, so that a tied weight (wte)
 // and the residual stream collect their gradients from several layers. The
-// caller zeroes the gradient buffers before the first backward of a step.
+// caller zeroes the gradient buffers before the first backward of a step. The fused CPU-only kernels marked
+// OVERWRITES (no CUDA twin; each tested against the plain kernels it joins) are the exceptions.
 // Forward outputs are overwritten. Outputs never alias inputs unless a
 // comment says they may.
 //
