@@ -6,7 +6,7 @@ blocks with a fused qkv projection, causal attention scaled by 1/sqrt(D/H), GELU
 (tanh) MLP of width 4D, final LayerNorm, output tied to the token embedding, GPT-2
 initialisation), the same step (mean cross-entropy over B*T positions, backward,
 AdamW with weight decay on 2-D tensors only), random printable bytes, FP32 on the CPU
-with --threads threads. Timed like fedtrain's: median of --repeats blocks of --steps
+with --threads threads (intra-op and OpenBLAS's own). Timed like fedtrain's: median of --repeats blocks of --steps
 steps after one warm-up block. Prints one row in fedtrain's format:
 
     training step (PyTorch 1.13)    tokens/s    ms/step
@@ -16,6 +16,7 @@ Exit codes: 0 measured, 3 PyTorch is missing (nothing measured).
 """
 import argparse
 import math
+import os
 import statistics
 import sys
 import time
@@ -27,6 +28,9 @@ def main():
                           ("steps", 3), ("repeats", 5), ("threads", 1)]:
         p.add_argument("--" + name, type=int, default=default)
     a = p.parse_args()
+    # torch.set_num_threads does not reach OpenBLAS's own thread pool, which otherwise starts one thread per
+    # core inside every matrix product: pin it before torch loads OpenBLAS, as fedtrain's bench does.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     try:
         import torch
         import torch.nn as nn

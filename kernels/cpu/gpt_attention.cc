@@ -12,13 +12,12 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
-#include <cstdint>
 #include <vector>
 
 #include "kernels/cpu/gpt_exp.h"
 #include "kernels/cpu/gpt_kernels.h"
+#include "kernels/cpu/gpt_row_ops.h"
 #include "kernels/cpu/isa_dispatch.h"
 
 namespace fedtrain::kernels::cpu {
@@ -27,52 +26,14 @@ namespace {
 
 constexpr int kRows = 32;  // query rows per block: 32 measured fastest of 16..128 at T = 128..512
 
-// The largest element of x (n >= 1). Compared as integers (the float's bits mapped to an int that sorts
-// the same way), because GCC vectorises an integer max but not a float one without -ffinite-math-only.
-[[gnu::always_inline]] inline int32_t sortable(float f) {
-  const int32_t i = std::bit_cast<int32_t>(f);
-  return i ^ ((i >> 31) & 0x7fffffff);  // negative floats: flip the magnitude bits; its own inverse
-}
-[[gnu::always_inline]] inline float row_max(const float* x, int n) {
-  int32_t m = sortable(x[0]);
-  for (int s = 1; s < n; ++s) m = std::max(m, sortable(x[s]));
-  return std::bit_cast<float>(sortable(std::bit_cast<float>(m)));
-}
-
-// Sums over a row in kLanes independent partial sums, so that GCC vectorises them without reassociating
-// float arithmetic (which it may not do at -O3); the partials are combined in a fixed order.
-constexpr int kLanes = 16;
-
-[[gnu::always_inline]] inline float row_sum(const float* x, int n) {
-  float lane[kLanes] = {};
-  int s = 0;
-  for (; s + kLanes <= n; s += kLanes)
-    for (int j = 0; j < kLanes; ++j) lane[j] += x[s + j];
-  for (; s < n; ++s) lane[0] += x[s];
-  float sum = 0.0f;
-  for (int j = 0; j < kLanes; ++j) sum += lane[j];
-  return sum;
-}
-
-[[gnu::always_inline]] inline float row_dot(const float* x, const float* y, int n) {
-  float lane[kLanes] = {};
-  int s = 0;
-  for (; s + kLanes <= n; s += kLanes)
-    for (int j = 0; j < kLanes; ++j) lane[j] += x[s + j] * y[s + j];
-  for (; s < n; ++s) lane[0] += x[s] * y[s];
-  float sum = 0.0f;
-  for (int j = 0; j < kLanes; ++j) sum += lane[j];
-  return sum;
-}
-
 // Rows r0..r1-1 of P (row stride T, pb the first), in place: softmax over row t's keys 0..t; keys t+1..T-1 = 0.
 [[gnu::always_inline]] inline void softmax_block(float* pb, int r0, int r1, int T) {
   for (int t = r0; t < r1; ++t) {
     float* row = pb + static_cast<size_t>(t - r0) * T;
     const int n = t + 1;
-    const float max = row_max(row, n);
+    const float max = rows::max(row, n);
     for (int s = 0; s < n; ++s) row[s] = exp_nonpositive(row[s] - max);
-    const float inv = 1.0f / row_sum(row, n);  // the sum is >= 1: the maximum contributes exp(0)
+    const float inv = 1.0f / rows::sum(row, n);  // the sum is >= 1: the maximum contributes exp(0)
     for (int s = 0; s < n; ++s) row[s] *= inv;
     for (int s = n; s < T; ++s) row[s] = 0.0f;
   }
@@ -84,7 +45,7 @@ constexpr int kLanes = 16;
   for (int t = r0; t < r1; ++t) {
     float* d = db + static_cast<size_t>(t - r0) * T;
     const float* p = pb + static_cast<size_t>(t - r0) * T;
-    const float dot = row_dot(p, d, t + 1);
+    const float dot = rows::dot(p, d, t + 1);
     for (int s = 0; s <= t; ++s) d[s] = p[s] * (d[s] - dot);
     for (int s = t + 1; s < r1; ++s) d[s] = 0.0f;
   }

@@ -39,8 +39,17 @@ constexpr float kCubic = 0.044715f;
   }
 }
 
+[[gnu::always_inline]] inline void backward_inplace_loop(float* d, const float* inp, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float x = inp[i];
+    const float s = gate(x);
+    d[i] *= s + x * 2.0f * s * (1.0f - s) * kSqrt2OverPi * (1.0f + 3.0f * kCubic * x * x);
+  }
+}
+
 using ForwardFn = void (*)(float*, const float*, size_t);
 using BackwardFn = void (*)(float*, const float*, const float*, size_t);
+using BackwardInplaceFn = void (*)(float*, const float*, size_t);
 
 void forward_base(float* out, const float* inp, size_t n) { forward_loop(out, inp, n); }
 FEDTRAIN_TARGET_AVX2 void forward_avx2(float* out, const float* inp, size_t n) { forward_loop(out, inp, n); }
@@ -54,6 +63,14 @@ FEDTRAIN_TARGET_AVX512 void backward_avx512(float* dinp, const float* inp, const
   backward_loop(dinp, inp, dout, n);
 }
 
+void backward_inplace_base(float* d, const float* inp, size_t n) { backward_inplace_loop(d, inp, n); }
+FEDTRAIN_TARGET_AVX2 void backward_inplace_avx2(float* d, const float* inp, size_t n) {
+  backward_inplace_loop(d, inp, n);
+}
+FEDTRAIN_TARGET_AVX512 void backward_inplace_avx512(float* d, const float* inp, size_t n) {
+  backward_inplace_loop(d, inp, n);
+}
+
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, size_t n) {
@@ -64,6 +81,12 @@ void gelu_forward(float* out, const float* inp, size_t n) {
 void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
   static const BackwardFn fn = pick_isa<BackwardFn>(&backward_base, &backward_avx2, &backward_avx512);
   fn(dinp, inp, dout, n);
+}
+
+void gelu_backward_inplace(float* d, const float* inp, size_t n) {
+  static const BackwardInplaceFn fn =
+      pick_isa<BackwardInplaceFn>(&backward_inplace_base, &backward_inplace_avx2, &backward_inplace_avx512);
+  fn(d, inp, n);
 }
 
 }  // namespace fedtrain::kernels::cpu

@@ -8,7 +8,8 @@
 // Accumulation: every *_backward ADDS (+=) into each of its gradient outputs,
 // parameter gradients and input gradients alike, so that a tied weight (wte)
 // and the residual stream collect their gradients from several layers. The
-// caller zeroes the gradient buffers before the first backward of a step.
+// caller zeroes the gradient buffers before the first backward of a step. The fused CPU-only kernels marked
+// OVERWRITES (no CUDA twin; each tested against the plain kernels it joins) are the exceptions.
 // Forward outputs are overwritten. Outputs never alias inputs unless a
 // comment says they may.
 //
@@ -18,6 +19,7 @@
 // (mean = loss_sum / N; bits per byte = loss_sum / (N * ln 2)) and overwrites
 // dlogits with the gradient of the MEAN loss, (softmax - onehot) / N. dlogits
 // must be a buffer of its own (the CUDA twin does not allow aliasing).
+// The CPU model calls softmax_xent_inplace (below) instead: the same function, vectorised, in place.
 #pragma once
 
 #include <cstddef>
@@ -41,10 +43,19 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 // dinp (N,C) +=, dweight (C) +=, dbias (C) += from dout (N,C), with mean and rstd saved by the forward pass.
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int N, int C);
+// The same, with the residual stream's gradient added in one pass: dinp (N,C) = dresidual (N,C) + the gradient
+// through the LayerNorm (OVERWRITES dinp, which must not alias dresidual); dweight, dbias += as above.
+void layernorm_backward_residual(float* dinp, const float* dresidual, float* dweight, float* dbias, const float* dout,
+                                 const float* inp, const float* weight, const float* mean, const float* rstd, int N,
+                                 int C);
 
 // A Linear layer: out (N,OC) = inp (N,C) . weight (OC,C)^T + bias (OC); bias may be null (no bias, as
-// the tied output layer logits = lnf_out . wte^T). One sgemm.
+// the tied output layer logits = lnf_out . wte^T). One sgemm, the bias as its starting value.
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC);
+// A Linear layer into the residual stream: out (N,OC) = residual (N,OC) + bias (OC) + inp (N,C) . weight^T,
+// one sgemm that starts from residual + bias (the block's residual add fused in). out may alias residual.
+void matmul_residual_forward(float* out, const float* inp, const float* weight, const float* bias,
+                             const float* residual, int N, int C, int OC);
 // dinp (N,C) += dout (N,OC) . weight (OC,C); dweight (OC,C) += dout^T . inp (N,C); dbias (OC) += sum_n dout.
 // dinp and dbias may be null (skipped). Unlike cpu::linear_backward, which overwrites.
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -54,6 +65,13 @@ void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dou
 void gelu_forward(float* out, const float* inp, size_t n);
 // dinp (n) += gelu'(inp) * dout (n).
 void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n);
+// d (n) = gelu'(inp) * d: the same gradient, written over the incoming one (OVERWRITES, unlike the rule above).
+void gelu_backward_inplace(float* d, const float* inp, size_t n);
+
+// softmax_xent (top of this file) over logits (N,V) against targets (N), vectorised: returns the SUMMED loss in
+// nats; when gradient is true, OVERWRITES logits with the gradient of the MEAN loss, (softmax - onehot) / N,
+// else leaves them alone. Equal to softmax_xent up to float rounding (its exps are float, not double).
+double softmax_xent_inplace(float* logits, const int32_t* targets, int N, int V, bool gradient);
 
 // Causal multi-head self-attention on a fused qkv projection.
 // qkv (B,T,3C): per position q (C), then k (C), then v (C); head h owns channels h*hs..(h+1)*hs-1 of each.
@@ -79,7 +97,8 @@ struct ParamRange {
   size_t count = 0;   // elements
   bool decay = false;
 };
-// cpu::adamw_step (kernels.h: PyTorch semantics, bias correction by `step`, counted from 1) on each range of
+// cpu::adamw_step (kernels.h: PyTorch semantics, bias correction by `step`, counted from 1; here one vectorised
+// pass per run, equal up to float rounding) on each range of
 // params, grads, m, v (flat, indexed by ParamRange::offset), with weight_decay where the range says decay and 0
 // elsewhere. Elements outside every range are left alone. Adjacent ranges with the same flag run as one.
 void adamw_step_masked(float* params, const float* grads, float* m, float* v, std::span<const ParamRange> ranges,

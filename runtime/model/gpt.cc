@@ -116,10 +116,8 @@ void Gpt::reserve(int B) {
   lnf_mean_.assign(N, 0.0f);
   lnf_rstd_.assign(N, 0.0f);
   logits_.assign(N * V, 0.0f);
-  dlogits_.assign(N * V, 0.0f);
   dqkv_.assign(N * 3 * D, 0.0f);
   dfch_.assign(N * 4 * D, 0.0f);
-  dfch_gelu_.assign(N * 4 * D, 0.0f);
   dscratch_.assign(att, 0.0f);
 }
 
@@ -148,19 +146,20 @@ double Gpt::forward(std::span<const float> params, const Batch& batch, bool back
                          p(params, blk.ln1b), N, D);
     k::matmul_forward(a.qkv.data(), a.ln1.data(), p(params, blk.qkvw), p(params, blk.qkvb), N, D, 3 * D);
     k::attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), B, T, D, H);
-    k::matmul_forward(a.x_mid.data(), a.atty.data(), p(params, blk.projw), p(params, blk.projb), N, D, D);
-    k::residual_forward(a.x_mid.data(), a.x_mid.data(), a.x.data(), static_cast<size_t>(N) * D);
+    k::matmul_residual_forward(a.x_mid.data(), a.atty.data(), p(params, blk.projw), p(params, blk.projb),
+                               a.x.data(), N, D, D);
     k::layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.x_mid.data(), p(params, blk.ln2w),
                          p(params, blk.ln2b), N, D);
     k::matmul_forward(a.fch.data(), a.ln2.data(), p(params, blk.fcw), p(params, blk.fcb), N, D, 4 * D);
     k::gelu_forward(a.fch_gelu.data(), a.fch.data(), static_cast<size_t>(N) * 4 * D);
-    k::matmul_forward(out, a.fch_gelu.data(), p(params, blk.fcprojw), p(params, blk.fcprojb), N, 4 * D, D);
-    k::residual_forward(out, out, a.x_mid.data(), static_cast<size_t>(N) * D);
+    k::matmul_residual_forward(out, a.fch_gelu.data(), p(params, blk.fcprojw), p(params, blk.fcprojb),
+                               a.x_mid.data(), N, 4 * D, D);
   }
   k::layernorm_forward(lnf_.data(), lnf_mean_.data(), lnf_rstd_.data(), x_final_.data(), p(params, lnfw_),
                        p(params, lnfb_), N, D);
   k::matmul_forward(logits_.data(), lnf_.data(), p(params, wte_), nullptr, N, D, V);
-  return k::softmax_xent(backward ? dlogits_.data() : nullptr, nullptr, logits_.data(), targets_.data(), N, V);
+  // With backward, logits_ leaves holding d loss / d logits, which backward() reads.
+  return k::softmax_xent_inplace(logits_.data(), targets_.data(), N, V, backward);
 }
 
 void Gpt::backward(std::span<const float> params, std::span<float> grads, int B, int T) {
@@ -169,7 +168,8 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
   const size_t ND = static_cast<size_t>(N) * D;
   std::fill(grads.begin(), grads.end(), 0.0f);  // every backward kernel adds
   std::fill(dln_.begin(), dln_.begin() + ND, 0.0f);
-  k::matmul_backward(dln_.data(), g(grads, wte_), nullptr, dlogits_.data(), lnf_.data(), p(params, wte_), N, D, V);
+  const float* dlogits = logits_.data();  // overwritten with the gradient by forward()
+  k::matmul_backward(dln_.data(), g(grads, wte_), nullptr, dlogits, lnf_.data(), p(params, wte_), N, D, V);
   // dres: the gradient of the residual stream at the current depth.
   float* dres = dres_a_.data();
   float* dnext = dres_b_.data();
@@ -180,19 +180,17 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
     const Block& blk = blocks_[l];
     Acts& a = acts_[l];
     // out = x_mid + mlp(ln2(x_mid)): dres flows to x_mid directly and through the MLP.
-    std::copy(dres, dres + ND, dnext);  // dnext: d x_mid
-    std::fill(dfch_gelu_.begin(), dfch_gelu_.begin() + ND * 4, 0.0f);
-    k::matmul_backward(dfch_gelu_.data(), g(grads, blk.fcprojw), g(grads, blk.fcprojb), dres, a.fch_gelu.data(),
-                       p(params, blk.fcprojw), N, 4 * D, D);
     std::fill(dfch_.begin(), dfch_.begin() + ND * 4, 0.0f);
-    k::gelu_backward(dfch_.data(), a.fch.data(), dfch_gelu_.data(), ND * 4);
+    k::matmul_backward(dfch_.data(), g(grads, blk.fcprojw), g(grads, blk.fcprojb), dres, a.fch_gelu.data(),
+                       p(params, blk.fcprojw), N, 4 * D, D);
+    k::gelu_backward_inplace(dfch_.data(), a.fch.data(), ND * 4);  // d gelu out -> d fc out
     std::fill(dln_.begin(), dln_.begin() + ND, 0.0f);
     k::matmul_backward(dln_.data(), g(grads, blk.fcw), g(grads, blk.fcb), dfch_.data(), a.ln2.data(),
                        p(params, blk.fcw), N, D, 4 * D);
-    k::layernorm_backward(dnext, g(grads, blk.ln2w), g(grads, blk.ln2b), dln_.data(), a.x_mid.data(),
-                          p(params, blk.ln2w), a.ln2_mean.data(), a.ln2_rstd.data(), N, D);
+    // dnext: d x_mid = dres + the gradient through ln2
+    k::layernorm_backward_residual(dnext, dres, g(grads, blk.ln2w), g(grads, blk.ln2b), dln_.data(),
+                                   a.x_mid.data(), p(params, blk.ln2w), a.ln2_mean.data(), a.ln2_rstd.data(), N, D);
     // x_mid = x + attn(ln1(x)): d x_mid (in dnext) flows to x directly and through attention.
-    std::copy(dnext, dnext + ND, dres);  // dres: d x, the block's input
     std::fill(datty_.begin(), datty_.begin() + ND, 0.0f);
     k::matmul_backward(datty_.data(), g(grads, blk.projw), g(grads, blk.projb), dnext, a.atty.data(),
                        p(params, blk.projw), N, D, D);
@@ -201,8 +199,9 @@ void Gpt::backward(std::span<const float> params, std::span<float> grads, int B,
     std::fill(dln_.begin(), dln_.begin() + ND, 0.0f);
     k::matmul_backward(dln_.data(), g(grads, blk.qkvw), g(grads, blk.qkvb), dqkv_.data(), a.ln1.data(),
                        p(params, blk.qkvw), N, D, 3 * D);
-    k::layernorm_backward(dres, g(grads, blk.ln1w), g(grads, blk.ln1b), dln_.data(), a.x.data(), p(params, blk.ln1w),
-                          a.ln1_mean.data(), a.ln1_rstd.data(), N, D);
+    // dres: d x, the block's input = d x_mid + the gradient through ln1
+    k::layernorm_backward_residual(dres, dnext, g(grads, blk.ln1w), g(grads, blk.ln1b), dln_.data(), a.x.data(),
+                                   p(params, blk.ln1w), a.ln1_mean.data(), a.ln1_rstd.data(), N, D);
   }
   k::embedding_backward(g(grads, wte_), g(grads, wpe_), dres, inputs_.data(), B, T, D, V);
 }

@@ -74,9 +74,10 @@ class Gpt final : public Model {
   int capacity_ = 0;  // B the buffers are sized for
   std::vector<int32_t> inputs_, targets_;
   std::vector<Acts> acts_;
-  std::vector<float> x_final_, lnf_, lnf_mean_, lnf_rstd_, logits_, dlogits_;
+  std::vector<float> x_final_, lnf_, lnf_mean_, lnf_rstd_;
+  std::vector<float> logits_;  // (N,V); after a forward pass for backward, the loss's gradient in their place
   // backward scratch
-  std::vector<float> dres_a_, dres_b_, dln_, dqkv_, datty_, dfch_, dfch_gelu_, dscratch_;
+  std::vector<float> dres_a_, dres_b_, dln_, dqkv_, datty_, dfch_, dscratch_;
 };
 
 }  // namespace fedtrain
