@@ -142,7 +142,20 @@ size_t FaultyTransport::wait_first(std::span<Handle> handles, size_t* bytes, boo
   std::vector<Handle> inner(handles.size(), -1);
   for (size_t i = 0; i < handles.size(); ++i)
     if (handles[i] >= 0) inner[i] = slots_[handles[i]].inner;
-  const size_t i = wakeable ? inner_.wait_any_or_woken(inner, bytes) : inner_.wait_any(inner, bytes);
+  size_t i = 0;
+  try {
+    i = wakeable ? inner_.wait_any_or_woken(inner, bytes) : inner_.wait_any(inner, bytes);
+  } catch (...) {
+    // The inner transport marked the handle it failed taken (-1) before it threw (a PeerError):
+    // so must this one, for a caller that goes on without that peer (MemberTransport).
+    for (size_t j = 0; j < handles.size(); ++j) {
+      if (handles[j] >= 0 && inner[j] < 0 && slots_[handles[j]].inner >= 0) {
+        slots_[handles[j]].done = true;
+        handles[j] = -1;
+      }
+    }
+    throw;
+  }
   if (i == kWoken) return kWoken;
   slots_[handles[i]].done = true;
   handles[i] = -1;
