@@ -133,6 +133,11 @@ JobResult run_job(const Config& config, const Topology& topo) {
   TwoLevelAgreement agreement(topo, exchange ? exchange->leaders() : nullptr);
   // One job per site: the federation may train already (this site restarted): it rejoins (rejoin.h).
   const bool rejoining = agreement.max_over_site(exchange && exchange->rejoining() ? 1 : 0) > 0;
+  if (rejoining && config.ledger_configured())
+    throw Error("the federation is already running and this site would rejoin it, but a site cannot rejoin while "
+                "the signed round ledger is on yet (its ledger would lack the rounds it missed): the others go on "
+                "without it. To bring it back, stop every site at a round boundary (SIGUSR1) and start them all "
+                "again, or run without signing keys (docs/operations.md, 'When a site leaves')");
   agreement.agree_startup(error, error_code);
   agree_data_shape(config, agreement, data);
 

@@ -120,5 +120,33 @@ done
   || fail "SIGTERM of fr: es's metrics hold $(rounds_done "$WORK/term-es.jsonl") rounds"
 h_es=$(hash_of "$WORK/term-es.out") h_de=$(hash_of "$WORK/term-de.out")
 [[ -n $h_es && $h_es == "$h_de" ]] && pass "SIGTERM of fr: es and de end with one model" || fail "SIGTERM: es '$h_es', de '$h_de'"
+
+# With the signed round ledger on, a restarted site cannot rejoin yet (its ledger would lack the
+# rounds it missed): it stops with exit 1 saying so, and es and de go on to the last round.
+# es and de hold at round 15 for fr at most connect_timeout_s (20 s here), then go on without it.
+sed -E 's|^secret_key = (.*)/keys/([a-z]+)\.key$|&\nsigning_key_file = \1/keys/\2.sign.pub\nsigning_secret_key = \1/keys/\2.sign.key|' \
+  "$WORK/fed.ini" >"$WORK/ledger.ini"
+cfg=$WORK/ledger.ini
+rm -rf "$WORK"/ckpt-* "$WORK"/egress-*.jsonl
+for site in es de fr; do start_site "$site" ledger "${hold[@]}" --federation.connect_timeout_s=20; done
+for _ in $(seq 3000); do [[ $(rounds_done "$WORK/ledger-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
+kill -KILL $(descendants "${pid_of[fr]}")
+wait "${pid_of[fr]}" 2>/dev/null
+mv "$WORK/ledger-fr.out" "$WORK/killed-ledger-fr.out"
+start_site fr ledger --federation.connect_timeout_s=20
+wait "${pid_of[fr]}"
+rc=$?
+[[ $rc -eq 1 ]] && grep -q "cannot rejoin while the signed round ledger is on" "$WORK/ledger-fr.out" \
+  && pass "ledger on: the restarted fr stops with exit 1, saying it cannot rejoin with the ledger" \
+  || { fail "ledger on: the restarted fr ended with exit $rc"; tail -20 "$WORK/ledger-fr.out" >&2; }
+for site in es de; do
+  wait "${pid_of[$site]}"
+  rc=$?
+  [[ $rc -eq 0 ]] && pass "ledger on: site $site's job ended with exit 0" || { fail "ledger on: $site exit $rc"; tail -20 "$WORK/ledger-$site.out" >&2; }
+done
+[[ $(rounds_done "$WORK/ledger-es.jsonl") -eq $rounds ]] && pass "ledger on: es ran all $rounds rounds" \
+  || fail "ledger on: es's metrics hold $(rounds_done "$WORK/ledger-es.jsonl") rounds"
+h_es=$(hash_of "$WORK/ledger-es.out") h_de=$(hash_of "$WORK/ledger-de.out")
+[[ -n $h_es && $h_es == "$h_de" ]] && pass "ledger on: es and de end with one model" || fail "ledger on: es '$h_es', de '$h_de'"
 [[ -n ${KEEP_OUT:-} ]] && cp "$WORK"/*.out "$KEEP_OUT"/
 finish
