@@ -67,35 +67,22 @@ bool MemberTransport::test(Handle h, size_t* bytes) {
   return true;
 }
 
-size_t MemberTransport::wait_any(std::span<Handle> handles, size_t* bytes) {
-  const std::vector<Handle> before(handles.begin(), handles.end());
-  size_t got = 0;
-  try {
-    const size_t i = all_.wait_any(handles, &got);
-    if (bytes != nullptr) *bytes = done(before[i], got);
-    return i;
-  } catch (const PeerError& e) {
-    // The transport marked the failed handle taken (-1) before it threw.
-    for (size_t i = 0; i < handles.size(); ++i) {
-      if (before[i] >= 0 && handles[i] < 0) {
-        got = lost(before[i], e.peer(), e.what());
-        if (bytes != nullptr) *bytes = got;
-        return i;
-      }
-    }
-    throw;
-  }
-}
+size_t MemberTransport::wait_any(std::span<Handle> handles, size_t* bytes) { return wait_first(handles, bytes, false); }
 
 size_t MemberTransport::wait_any_or_woken(std::span<Handle> handles, size_t* bytes) {
+  return wait_first(handles, bytes, true);
+}
+
+size_t MemberTransport::wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable) {
   const std::vector<Handle> before(handles.begin(), handles.end());
   size_t got = 0;
   try {
-    const size_t i = all_.wait_any_or_woken(handles, &got);
+    const size_t i = wakeable ? all_.wait_any_or_woken(handles, &got) : all_.wait_any(handles, &got);
     if (i == kWoken) return i;
     if (bytes != nullptr) *bytes = done(before[i], got);
     return i;
   } catch (const PeerError& e) {
+    // The transport marked the failed handle taken (-1) before it threw.
     for (size_t i = 0; i < handles.size(); ++i) {
       if (before[i] >= 0 && handles[i] < 0) {
         got = lost(before[i], e.peer(), e.what());

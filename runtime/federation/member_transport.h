@@ -49,6 +49,8 @@ class MemberTransport final : public Transport {
   // A handle that failed with its peer: zero its receive buffer, report, return the bytes it "received".
   size_t lost(Handle h, int full_rank, const std::string& why);
   size_t done(Handle h, size_t bytes);
+  // wait_any; `wakeable`: wait_any_or_woken.
+  size_t wait_first(std::span<Handle> handles, size_t* bytes, bool wakeable);
 
   Transport& all_;
   std::vector<int> members_;
