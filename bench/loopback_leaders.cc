@@ -6,6 +6,9 @@
 #include <mpi.h>
 #include <netinet/in.h>
 
+#include <set>
+#include <string>
+
 #include <boost/asio.hpp>
 
 #include "runtime/core/check.h"
@@ -58,16 +61,23 @@ LoopbackLeaders::LoopbackLeaders(const Comm& comm, bool connect, double timeout_
     : key(SecretKey::generate()), manifest(gather_manifest(comm, key, sites)) {
   if (!connect) return;
   const int n = comm.size();
-  // Every leader's address and port, gathered over MPI.
-  char mine[64] = {0};
-  const std::string listen = address + ":" + std::to_string(free_port(address));
-  FT_CHECK(listen.size() < sizeof mine);
-  std::copy(listen.begin(), listen.end(), mine);
-  std::vector<char> all(sizeof mine * static_cast<size_t>(n));
-  MPI_CHECK(MPI_Allgather(mine, sizeof mine, MPI_CHAR, all.data(), sizeof mine, MPI_CHAR, comm.get()));
+  // Every leader's address and port, gathered over MPI. Two ranks on one
+  // address can be handed the same just-released port: then all pick again.
+  constexpr size_t kText = 64;
+  std::vector<char> all(kText * static_cast<size_t>(n));
+  for (bool distinct = false; !distinct;) {
+    char mine[kText] = {0};
+    const std::string listen = address + ":" + std::to_string(free_port(address));
+    FT_CHECK(listen.size() < kText);
+    std::copy(listen.begin(), listen.end(), mine);
+    MPI_CHECK(MPI_Allgather(mine, kText, MPI_CHAR, all.data(), kText, MPI_CHAR, comm.get()));
+    std::set<std::string> seen;
+    for (int s = 0; s < n; ++s) seen.insert(std::string(all.data() + kText * s));
+    distinct = static_cast<int>(seen.size()) == n;
+  }
   TcpTransportOptions o;
   for (int s = 0; s < n; ++s) {
-    const std::string at(all.data() + sizeof mine * s);
+    const std::string at(all.data() + kText * s);
     o.leaders.push_back({sites[s], at, at});
   }
   o.self = comm.rank();

@@ -11,9 +11,14 @@
 // same bits, run after run: segment k is x_{k-1} + (... + (x_{k+2} + (x_{k+1} + x_k))),
 // ranks taken in ring order from k. (That is another order than MPI_Allreduce's, so
 // the two agree bit for bit only where the sums are exact.)
-// Messages use tags `tag` (reduce-scatter) and `tag + 1` (all-gather).
+// Pipelined: each segment travels in chunks of options.chunk_bytes, chunk c of
+// step s+1 leaving as soon as chunk c of step s is in, with options.depth
+// receives posted ahead (into slots of a chunk each: the vector itself is only
+// sent from, added to and copied into). The additions are the same as unchunked.
+// Step s uses tag `tag + s`, s = 0 .. 2(n-1) - 1.
 #pragma once
 
+#include <cstddef>
 #include <span>
 
 #include "runtime/collectives/transport.h"
@@ -22,9 +27,16 @@ namespace fedtrain {
 
 inline constexpr int kTransportAllreduceTag = 900;
 
+struct RingOptions {
+  size_t chunk_bytes = size_t{512} << 10;  // bytes per message
+  int depth = 4;                          // receives posted ahead, and first-step chunks sent ahead
+};
+
 // In place, collective over every rank of `transport`. Throws Error if a peer
 // sends a segment longer than expected; the transport's own errors (PeerError) pass through.
-void transport_allreduce_sum(Transport& transport, std::span<float> data, int tag = kTransportAllreduceTag);
-void transport_allreduce_sum(Transport& transport, std::span<double> data, int tag = kTransportAllreduceTag);
+void transport_allreduce_sum(Transport& transport, std::span<float> data, int tag = kTransportAllreduceTag,
+                             const RingOptions& options = {});
+void transport_allreduce_sum(Transport& transport, std::span<double> data, int tag = kTransportAllreduceTag,
+                             const RingOptions& options = {});
 
 }  // namespace fedtrain

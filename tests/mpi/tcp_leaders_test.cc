@@ -60,6 +60,29 @@ TEST_F(TcpLeaders, RingAllreduceEqualsMpiAllreduceWhereExactAndTheMpiTransportBi
   }
 }
 
+// The pipeline (chunks of a step leaving as the step before delivers them,
+// receives posted `depth` ahead) must not change a bit: every chunk size and
+// depth gives what one chunk per step gives, over TCP and over MPI, for
+// segments that split unevenly into chunks and for empty segments.
+TEST_F(TcpLeaders, PipelinedRingGivesTheSameBitsForEveryChunkSizeAndDepth) {
+  const int me = world.rank();
+  for (size_t count : {size_t{2}, size_t{1001}, size_t{100003}}) {
+    std::vector<float> whole = input_of(me, count);
+    transport_allreduce_sum(*leaders->transport, std::span<float>(whole), kTransportAllreduceTag,
+                            RingOptions{count * sizeof(float), 1});
+    for (size_t chunk_bytes : {size_t{4}, size_t{4096}, size_t{1} << 20})
+      for (int depth : {1, 2, 4}) {
+        if (chunk_bytes * 1000 < count) continue;  // a message per float of 100003: too slow for a test
+        const RingOptions options{chunk_bytes, depth};
+        std::vector<float> over_tcp = input_of(me, count), over_mpi = over_tcp;
+        transport_allreduce_sum(*leaders->transport, std::span<float>(over_tcp), kTransportAllreduceTag, options);
+        transport_allreduce_sum(*mpi, std::span<float>(over_mpi), kTransportAllreduceTag, options);
+        ASSERT_EQ(over_tcp, whole) << count << " floats, chunks of " << chunk_bytes << " B, depth " << depth;
+        ASSERT_EQ(over_mpi, whole) << count << " floats, chunks of " << chunk_bytes << " B, depth " << depth;
+      }
+  }
+}
+
 TEST_F(TcpLeaders, SettingsAgreementOverTcpAgreesAsOverMpiAndNamesTheFirstDifference) {
   const std::vector<SharedSetting> same = {{"federation.secure", "true"}, {"federation.min_sites", "2"}};
   uint64_t bytes = 0;
