@@ -1,6 +1,4 @@
 """The equations of the cost model (see model.py's docstring) and its parameters, with their units."""
-import math
-
 # The parameters fitted on secure_s, in the order of cost_fit's vector: key, lower and upper bound, how it prints.
 FITTED = (
     ("eta", 0.3, 1.5),
@@ -46,8 +44,9 @@ def predict(ex, model):
     return model["alpha_status_s"] + ex.delay_s + (ex.steps - 1) * period + pace + h - burst
 
 
-def rate_gbps(seconds_per_byte):
-    return 1 / seconds_per_byte / 1e9 if seconds_per_byte > 0 else math.inf
+def rate(seconds_per_byte):
+    """'(1.83 GB/s)': the rate a cost per byte amounts to."""
+    return f"({1 / seconds_per_byte / 1e9:.2f} GB/s)" if seconds_per_byte > 0 else "(0: held or fitted at 0)"
 
 
 def describe(model):
@@ -60,16 +59,16 @@ def describe(model):
         "plus the one-way delay)",
         f"  alpha_hop      {m['alpha_hop_s'] * 1e3:.2f} ms      a chunk's hand-over to the next leader's thread, per "
         "step, times max(1, n/cores) (plus the one-way delay while the ring fills)",
-        f"  k_net          {m['k_net_s_per_byte'] * 1e9:.3f} ns/B   ({rate_gbps(m['k_net_s_per_byte']):.2f} GB/s) the "
+        f"  k_net          {m['k_net_s_per_byte'] * 1e9:.3f} ns/B   {rate(m['k_net_s_per_byte'])} the "
         "kernel's work per byte sent (TCP, veth, TBF) on emulated sites' shared cores",
-        f"  k_delay        {m['k_delay_s_per_byte'] * 1e9:.3f} ns/B   ({rate_gbps(m['k_delay_s_per_byte']):.2f} GB/s) "
+        f"  k_delay        {m['k_delay_s_per_byte'] * 1e9:.3f} ns/B   {rate(m['k_delay_s_per_byte'])} "
         "the delay helper's (NFQUEUE) work per byte, where the sites emulate a delay",
         f"  serial         {m['serial']:.2f}         extra wall time per second of CPU work with no crypto threads "
         "(the ring's thread and its neighbour's take turns)",
-        f"  k_local        {m['k_local_s_per_byte'] * 1e9:.3f} ns/B   ({rate_gbps(m['k_local_s_per_byte']):.2f} GB/s) "
+        f"  k_local        {m['k_local_s_per_byte'] * 1e9:.3f} ns/B   {rate(m['k_local_s_per_byte'])} "
         "quantise + dequantise, per byte of the vector (projections)",
-        f"  k_mask         {m['k_mask_s_per_byte'] * 1e9:.3f} ns/B   ({rate_gbps(m['k_mask_s_per_byte']):.2f} GB/s) "
+        f"  k_mask         {m['k_mask_s_per_byte'] * 1e9:.3f} ns/B   {rate(m['k_mask_s_per_byte'])} "
         "one peer's mask keystream, per byte of the vector (n-1 of them; projections)",
-        f"  k_wire         {m['k_wire_s_per_byte'] * 1e9:.3f} ns/B   ({rate_gbps(m['k_wire_s_per_byte']):.2f} GB/s) "
+        f"  k_wire         {m['k_wire_s_per_byte'] * 1e9:.3f} ns/B   {rate(m['k_wire_s_per_byte'])} "
         "seal + open + egress log, per byte each leader sends (projections)",
     ])

@@ -44,7 +44,7 @@ import json
 import sys
 
 from cost_fit import cross_validate, errors, fit, max_error  # noqa: F401 (plots.py uses them through model)
-from cost_rows import (Exchange, UsageError, link_of, load_rows, number, parse_count, parse_rate,  # noqa: F401
+from cost_rows import (Exchange, UsageError, load_rows, number, parse_count, parse_rate,  # noqa: F401
                        secagg_rows)
 from cost_terms import CPU_RATES, FITTED, cpu_seconds, describe, predict  # noqa: F401
 
