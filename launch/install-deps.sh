@@ -70,6 +70,7 @@ packages=(
   libgtest-dev                              # tests
   procps                                    # pgrep: the checkpoint tests signal and kill single ranks
   python3-matplotlib                        # bench/wan/plots.py (e2e_wan_model): the WAN plots in docs/benchmarks.md
+  python3-scipy                             # bench/wan/model.py (e2e_wan_model): bounded least squares of the cost model
   python3-h5py python3-numpy                # e2e_gpt: docs/models.md reimplemented in numpy reads a checkpoint
   iperf3 iputils-ping jq                    # bench/wan/sites.sh probe (e2e_wan_sites): link rate, RTT, link.json
   iptables libnetfilter-queue-dev           # bench/wan/sites.sh --delay: NFQUEUE rule, fedtrain_nfq_delay

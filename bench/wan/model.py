@@ -2,294 +2,54 @@
 """Alpha-beta cost model of fedtrain's secure exchange, fitted from `fedtrain bench secagg --json` rows.
 
   model.py fit FILE.jsonl... [--out model.json]        least-squares fit; prints the parameters
-  model.py table FILE.jsonl... --model model.json      measured against predicted (markdown); exit 1 past 15 %
+  model.py table FILE.jsonl... --model model.json [--no-cv]
+                                                       measured against predicted (markdown), then the worst error
+                                                       of a cross-validation; exit 1 past 15 %
   model.py project --model model.json --params 1e9 --sites 32 --rate 10gbit [--delay-ms D]
                    [--chunk-kib K] [--crypto-rate-gbps X --crypto-threads T] [--overlap F]
 
 The model follows SecureAggregator::average and the pipelined ring of runtime/federation/encrypted_ring.h,
 for n leaders, a vector of `bytes`, sealed chunks of `chunk_bytes`, each leader's link rate R (bit/s),
 one-way delay d and a token bucket of `burst_bytes` on each link (TBF; 0 on a real link):
-  S = 2(n-1) ring steps; each step moves a segment of bytes/n in m = ceil(bytes/n / chunk_bytes) chunks,
-  the first of c = min(chunk_bytes, bytes/n) bytes; each leader sends V = S x bytes/n (the bound's volume).
-  CPU work per leader and exchange, as wall time: the row's measured CPU seconds (its `cpu_s`, getrusage
-  of the leader's threads, else its phases) times max(1, n / cores) when the row's n leaders shared
-  `cores` cores (the emulated sites of bench/wan/ share one machine's); else, for a projection,
-    C = k_local x bytes (quantise, dequantise) + k_mask x (n-1) x bytes (one keystream per peer)
-        + k_wire x V (seal, open, egress-log hashing), over the threads given;
-    per step C_step = C / S, per chunk p = C / (S m).
-  L = 8 (bytes/n) / (eta R): a step on the wire, eta the effective fraction of the link rate;
-  tau = 8 c / (eta R): one chunk; h = alpha_hop + d: a chunk's hop into the next leader's hands.
+  S = 2(n-1) ring steps; each step moves a segment of bytes/n in m = ceil(bytes/n / chunk_bytes) chunks
+  of c = min(chunk_bytes, bytes/n) bytes; each leader sends V = S x bytes/n (the bound's volume).
+  cpu: one leader's CPU seconds per exchange (a row's `cpu_s`, getrusage user+sys, else its phases; for a
+  projection k_local x bytes + k_mask x (n-1) x bytes + k_wire x V over the threads given).
+  C, the leader's CPU work as wall time:
+    C = share x (cpu + (k_net + k_delay) x V) + serial x cpu
+  where, on emulated sites (bench/wan/: every leader and every link on one machine), share = max(1, n / cores)
+  is the n leaders' demand on the machine's cores, k_net the kernel's work per byte sent (TCP, veth, TBF),
+  which getrusage does not charge to the leaders but which takes the same cores, and k_delay the delay
+  helper's (NFQUEUE, rows with a delay only); serial x cpu counts only without crypto threads, when the ring's
+  own thread does the crypto between its transport calls and its neighbour waits for it. A projection has
+  each leader on its own machine: share 1, no k_net, k_delay or serial.
+  hop = alpha_hop x share: a chunk's hand-over to the next leader's thread (wake-ups on busy cores).
+  L_step = 8 (bytes/n) / (eta R): a step on the wire, eta the effective fraction of the link rate;
+  C_step = C / S + hop: a step's CPU work and its hand-over.
   A step's pace: the slower of link and CPU, plus the part of the other that does not overlap it:
-    pace = max(L, C_step) + (1 - overlap) min(L, C_step)
+    pace = max(L_step, C_step) + (1 - overlap) min(L_step, C_step)
   Chunk c of step t+1 forwards chunk c of step t, so a step lasts
-    period = max(pace, tau + h + p)         (the link kept busy, or the ring's fill paid once a step)
-  T = alpha_status + d                      (the sealed status all-to-all: one message round)
-    + (S-1) period + pace + h + p           (the ring; its last step drains, one hop, one chunk opened)
-    - 8 burst / (eta R)                     (the bucket's bytes leave at once)
-Fitted by least squares on the relative error: k_local, k_mask and k_wire from the rows' phases_ms
-(seconds per call, divided by max(1, n / cores); used for projections), then eta, alpha_status and alpha_hop from secure_s for each overlap on a grid.
-T is piecewise linear in (1/eta, alpha_status, alpha_hop): each fit solves the linear problem for the
-branches the last guess took, until the parameters stop changing.
+    period = max(pace, 8 c / (eta R) + hop + d)   (the link kept busy, or the ring's fill paid once a step)
+  T = alpha_status + d                            (the sealed status all-to-all: one message round)
+    + (S-1) period + pace + hop + d               (the ring; its last step drains, one hop)
+    - 8 min(burst, V) / (eta R)                   (the bucket's bytes leave at once)
+Fitted by least squares of the relative error of secure_s (scipy's least_squares, bounded, from a few
+starts): eta, overlap, alpha_status, alpha_hop, k_net, k_delay, serial (k_delay and serial held at 0
+where no row can tell them); k_local, k_mask, k_wire from the rows' phases_ms divided by their share, for
+projections. `table` also refits leaving out each link (set rate and delay) in turn, and 5-fold by row,
+and prints the worst error on the rows left out.
 """
 import argparse
 import json
-import math
-import re
 import sys
 
-import numpy as np
+from cost_fit import cross_validate, errors, fit, max_error  # noqa: F401 (plots.py uses them through model)
+from cost_rows import (Exchange, UsageError, load_rows, number, parse_count, parse_rate,  # noqa: F401
+                       secagg_rows)
+from cost_terms import CPU_RATES, FITTED, cpu_seconds, describe, predict  # noqa: F401
 
 GOAL = 0.15  # issue 12: the model predicts every measured time within 15 %
-LOCAL_PHASES = ("quantize", "dequantize")  # work on the leader's own vector
-MASK_PHASES = ("mask",)  # one keystream per peer over the leader's own vector
-WIRE_PHASES = ("seal", "open", "log")  # work on what crosses the wire
 
-
-class UsageError(Exception):
-    """Bad command line or input file: exit 2 with the message."""
-
-
-# ---- input -------------------------------------------------------------------------------------
-
-def parse_rate(text):
-    """'10gbit', '100mbit', '957M', '1G', '1e10' -> bits per second."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kmgt]?)(?:bit|bps|b/s)?\s*", text, re.I)
-    if not m:
-        raise UsageError(f"rate '{text}' is not a rate in bit/s like 10gbit, 100mbit, 957M or 1e10")
-    return float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[m.group(2).lower()]
-
-
-def parse_count(text, what):
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{what} '{text}' is not a number (like 1e9)") from None
-    if not value > 0 or not math.isfinite(value):
-        raise UsageError(f"{what} must be positive, not '{text}'")
-    return value
-
-
-def load_rows(paths, bench=None):
-    """Every JSON object of the files (one per line), optionally only those of one "bench"."""
-    rows = []
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8") as f:
-                lines = f.readlines()
-        except OSError as e:
-            raise UsageError(f"cannot read '{path}': {e.strerror}") from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UsageError(f"{path}:{number}: not a JSON object ({e.msg}); expected the lines of "
-                                 "'fedtrain bench secagg --json FILE'") from None
-            if not isinstance(row, dict):
-                raise UsageError(f"{path}:{number}: not a JSON object")
-            row["_where"] = f"{path}:{number}"
-            if bench is None or row.get("bench") == bench:
-                rows.append(row)
-    return rows
-
-
-def number(row, key, default=None, positive=False):
-    value = row.get(key, default)
-    if value is None:
-        raise UsageError(f"{row['_where']}: no \"{key}\" (is it a row of 'fedtrain bench secagg --json'?)")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 \
-            or (positive and value == 0):
-        raise UsageError(f"{row['_where']}: \"{key}\" is {value!r}, expected a {'positive' if positive else 'non-negative'} number")
-    return float(value)
-
-
-class Exchange:
-    """What the model needs of one secure exchange: the setting, not the outcome."""
-
-    def __init__(self, sites, bytes_, chunk_bytes, rate_bps, delay_s=0.0, burst_bytes=0.0, cpu_s=None):
-        if sites < 2 or sites != int(sites):
-            raise UsageError(f"sites must be a whole number of at least 2, not {sites}")
-        self.sites, self.bytes, self.chunk_bytes = int(sites), float(bytes_), float(chunk_bytes)
-        self.rate_bps, self.delay_s, self.burst_bytes = float(rate_bps), float(delay_s), float(burst_bytes)
-        self.cpu_s = cpu_s  # the CPU seconds the row measured (its phases), or None: from the fitted rates
-        self.steps = 2 * (self.sites - 1)
-        self.segment = self.bytes / self.sites  # what one step moves
-        self.chunks = max(1, math.ceil(self.segment / self.chunk_bytes))  # m: chunks per step
-        self.chunk = min(self.chunk_bytes, self.segment)  # c: bytes of a full chunk
-        self.wire_bytes = self.steps * self.segment  # V: what each leader sends
-
-    @classmethod
-    def of_row(cls, row):
-        delay_ms = row.get("delay_ms")
-        if delay_ms is None and row.get("rtt_ms") is not None:
-            delay_ms = number(row, "rtt_ms") / 2  # measured round trip, symmetric
-        row = dict(row, delay_ms=delay_ms or 0.0)
-        if number(row, "sites") < 2 or number(row, "sites") != int(row["sites"]):
-            raise UsageError(f"{row['_where']}: \"sites\" is {row['sites']!r}, expected a whole number of at least 2")
-        return cls(number(row, "sites", positive=True), number(row, "bytes", positive=True),
-                   number(row, "chunk_bytes", positive=True), number(row, "link_rate_bps", positive=True),
-                   number(row, "delay_ms") / 1e3, number(row, "burst_bytes", 0.0), measured_cpu_s(row))
-
-    def bound_s(self):
-        return 8 * self.wire_bytes / self.rate_bps
-
-
-def phases_s(row, phases):
-    got = row.get("phases_ms")
-    if not isinstance(got, dict) or any(isinstance(got.get(k), bool) or not isinstance(got.get(k), (int, float))
-                                        or got[k] < 0 for k in phases):
-        raise UsageError(f"{row['_where']}: \"phases_ms\" lacks {', '.join(phases)} (milliseconds per call)")
-    return sum(got[k] for k in phases) / 1e3
-
-
-def contention(row):
-    """How much longer CPU work takes on the wall clock because the row's leaders shared the machine's cores."""
-    cores = row.get("cores")
-    return max(1.0, number(row, "sites") / cores) if isinstance(cores, (int, float)) and cores > 0 else 1.0
-
-
-def measured_cpu_s(row):
-    cpu = row.get("cpu_s")
-    if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) and cpu > 0:
-        return cpu * contention(row)
-    return phases_s(row, LOCAL_PHASES + MASK_PHASES + WIRE_PHASES)
-
-
-def secagg_rows(paths):
-    rows = load_rows(paths, bench="secagg")
-    if not rows:
-        raise UsageError(f"no \"bench\":\"secagg\" rows in {' '.join(paths)}; write them with "
-                         "'fedtrain bench secagg --link-rate R --json FILE'")
-    for row in rows:
-        if not row.get("link_rate_bps"):
-            raise UsageError(f"{row['_where']}: link_rate_bps is 0: run the bench with --link-rate R")
-        number(row, "secure_s", positive=True)
-    return rows
-
-
-# ---- the model ---------------------------------------------------------------------------------
-
-def cpu_seconds(ex, model):
-    if ex.cpu_s is not None:
-        return ex.cpu_s
-    return (model["k_local_s_per_byte"] * ex.bytes + model.get("k_mask_s_per_byte", 0.0) * (ex.sites - 1) * ex.bytes
-            + model["k_wire_s_per_byte"] * ex.wire_bytes)
-
-
-def terms(ex, model):
-    """T as const + a . (1/eta, alpha_status, alpha_hop), on the branches that `model` takes."""
-    cpu_step = cpu_seconds(ex, model) / ex.steps
-    p = cpu_step / ex.chunks  # one chunk's CPU work
-    link_per_inv_eta = 8 * ex.segment / ex.rate_bps  # a step's bytes on the wire, times eta
-    chunk_per_inv_eta = 8 * ex.chunk / ex.rate_bps  # one chunk's
-    tau = chunk_per_inv_eta / model["eta"]
-    h = model["alpha_hop_s"] + ex.delay_s
-    hidden = 1 - model["overlap"]
-    # A step's pace: the slower of link and CPU, plus the part of the other that does not overlap it.
-    if link_per_inv_eta / model["eta"] >= cpu_step:
-        pace_c, pace_a = hidden * cpu_step, np.array([link_per_inv_eta, 0, 0])
-    else:
-        pace_c, pace_a = cpu_step, np.array([hidden * link_per_inv_eta, 0, 0])
-    pace = pace_c + pace_a[0] / model["eta"]
-    if pace >= tau + h + p:  # the link (or CPU) kept busy across steps
-        period_c, period_a = pace_c, pace_a
-    else:  # each step waits for its first chunk to come round
-        period_c, period_a = ex.delay_s + p, np.array([chunk_per_inv_eta, 0, 1])
-    const = ex.delay_s + (ex.steps - 1) * period_c + pace_c + ex.delay_s + p
-    a = np.array([0, 1, 0]) + (ex.steps - 1) * period_a + pace_a + np.array([0, 0, 1])
-    a[0] -= 8 * ex.burst_bytes / ex.rate_bps
-    return const, a
-
-
-def predict(ex, model):
-    const, a = terms(ex, model)
-    return const + a @ np.array([1 / model["eta"], model["alpha_status_s"], model["alpha_hop_s"]])
-
-
-def fit_cpu(rows):
-    """k_local, k_mask, k_wire (s/B): least squares through 0 of each phase group's seconds per call, less
-    the rows' contention for cores (one leader's work on a core of its own). Unweighted, so the largest
-    vectors (out of cache, as a projection's are) count most."""
-    ks = {}
-    for name, phases, volume in (("k_local_s_per_byte", LOCAL_PHASES, lambda ex: ex.bytes),
-                                 ("k_mask_s_per_byte", MASK_PHASES, lambda ex: (ex.sites - 1) * ex.bytes),
-                                 ("k_wire_s_per_byte", WIRE_PHASES, lambda ex: ex.wire_bytes)):
-        x = np.array([volume(Exchange.of_row(row)) for row in rows])
-        y = np.array([phases_s(row, phases) / contention(row) for row in rows])
-        ks[name] = float(x @ y / (x @ x))
-    return ks
-
-
-def fit(rows, iterations=50):
-    """Least squares of the relative error: (1/eta, alpha_status, alpha_hop) for each overlap on a grid."""
-    cpu = fit_cpu(rows)
-    starts = [dict(cpu, overlap=float(overlap), eta=eta, alpha_status_s=1e-3, alpha_hop_s=1e-3)
-              for overlap in np.linspace(0, 1, 51) for eta in (0.6, 0.95)]
-    return min((fit_from(rows, start, iterations) for start in starts), key=lambda m: squared_error(rows, m))
-
-
-def fit_from(rows, model, iterations):
-    exchanges = [Exchange.of_row(r) for r in rows]
-    measured = np.array([r["secure_s"] for r in rows])
-    w = 1 / measured
-    free = [True, True, True]  # a latency that the data pushes below 0 is held at 0
-    best = None
-    for _ in range(iterations):
-        lines = [terms(ex, model) for ex in exchanges]
-        c = np.array([line[0] for line in lines])
-        a = np.array([line[1] for line in lines])
-        theta = np.zeros(3)
-        cols = [i for i in range(3) if free[i]]
-        theta[cols] = np.linalg.lstsq(a[:, cols] * w[:, None], (measured - c) * w, rcond=None)[0]
-        for i in (1, 2):
-            if theta[i] < 0:
-                free[i], theta[i] = False, 0.0
-        if theta[0] <= 0:
-            raise UsageError("the fit found no positive bandwidth: are the rows' link_rate_bps right?")
-        new = dict(model, eta=float(1 / theta[0]), alpha_status_s=float(theta[1]), alpha_hop_s=float(theta[2]))
-        if best is None or squared_error(rows, new) < squared_error(rows, best):
-            best = new
-        if new == model:  # the branches it took gave back the same parameters
-            break
-        model = new
-    return best
-
-
-def squared_error(rows, model):
-    return sum(e * e for e in errors(rows, model))
-
-
-def errors(rows, model):
-    return [predict(Exchange.of_row(r), model) / r["secure_s"] - 1 for r in rows]
-
-
-def max_error(rows, model):
-    return max(abs(e) for e in errors(rows, model))
-
-
-def describe(model):
-    cpu_local = 1 / model["k_local_s_per_byte"] / 1e9 if model["k_local_s_per_byte"] > 0 else math.inf
-    cpu_mask = 1 / model["k_mask_s_per_byte"] / 1e9 if model.get("k_mask_s_per_byte", 0) > 0 else math.inf
-    cpu_wire = 1 / model["k_wire_s_per_byte"] / 1e9 if model["k_wire_s_per_byte"] > 0 else math.inf
-    return "\n".join([
-        f"  eta            {model['eta']:.3f}        effective fraction of the link rate (bytes over eta x R)",
-        f"  overlap        {model['overlap']:.2f}         fraction of the shorter of link and CPU time hidden behind "
-        "the longer, per step (1: spare cores; 0: one after the other)",
-        f"  alpha_status   {model['alpha_status_s'] * 1e3:.2f} ms      the sealed status all-to-all (one message round, "
-        "plus the one-way delay)",
-        f"  alpha_hop      {model['alpha_hop_s'] * 1e3:.2f} ms      a chunk's hop to the next leader (plus the one-way "
-        "delay): paid once per step while the ring fills, once at its end",
-        f"  k_local        {model['k_local_s_per_byte'] * 1e9:.3f} ns/B   ({cpu_local:.2f} GB/s) quantise + "
-        "dequantise, per byte of the vector",
-        f"  k_mask         {model.get('k_mask_s_per_byte', 0) * 1e9:.3f} ns/B   ({cpu_mask:.2f} GB/s) one peer's mask "
-        "keystream, per byte of the vector (n-1 of them)",
-        f"  k_wire         {model['k_wire_s_per_byte'] * 1e9:.3f} ns/B   ({cpu_wire:.2f} GB/s) seal + open + egress "
-        "log, per byte each leader sends",
-    ])
-
-
-# ---- commands ----------------------------------------------------------------------------------
 
 def read_model(path):
     try:
@@ -299,9 +59,11 @@ def read_model(path):
         raise UsageError(f"cannot read the model '{path}': {e.strerror} (make it with 'model.py fit ... --out')") from None
     except json.JSONDecodeError as e:
         raise UsageError(f"'{path}' is not a model.py fit output ({e.msg})") from None
-    keys = ("eta", "overlap", "alpha_status_s", "alpha_hop_s", "k_local_s_per_byte", "k_wire_s_per_byte")
-    if not isinstance(model, dict) or any(not isinstance(model.get(k), (int, float)) for k in keys) or model["eta"] <= 0:
-        raise UsageError(f"'{path}' lacks the model's parameters ({', '.join(keys)}): make it with 'model.py fit'")
+    keys = [k for k, _, _ in FITTED] + list(CPU_RATES)
+    if not isinstance(model, dict) or any(isinstance(model.get(k), bool) or not isinstance(model.get(k), (int, float))
+                                          for k in keys) or model["eta"] <= 0:
+        raise UsageError(f"'{path}' lacks the model's parameters ({', '.join(keys)}): make it (again) with "
+                         "'model.py fit'")
     return model
 
 
@@ -333,9 +95,8 @@ def fmt_bytes(b):
     return f"{b:g} B"
 
 
-def cmd_table(args):
-    model = read_model(args.model)
-    rows = secagg_rows(args.files)
+def table_rows(rows, model):
+    """The markdown table of measured against predicted; returns the worst |error|."""
     print("| sites | link rate | delay (ms) | size | chunk | measured (ms) | predicted (ms) | error |")
     print("|---|---|---|---|---|---|---|---|")
     worst = 0.0
@@ -345,7 +106,27 @@ def cmd_table(args):
         print(f"| {ex.sites} | {fmt_rate(ex.rate_bps)} | {ex.delay_s * 1e3:g} | {fmt_bytes(ex.bytes)} | "
               f"{fmt_bytes(ex.chunk_bytes)} | {row['secure_s'] * 1e3:.1f} | {predict(ex, model) * 1e3:.1f} | "
               f"{100 * err:+.1f} % |")
-    print(f"\nmax |error| {100 * worst:.1f} % over {len(rows)} rows (goal: within {100 * GOAL:.0f} %)")
+    return worst
+
+
+def fmt_fold(how, where):
+    if how == "leave one link out":
+        rate, delay_ms = where
+        return f"the rows of {fmt_rate(rate)}, {delay_ms:g} ms"
+    return f"fold {where}"
+
+
+def cmd_table(args):
+    model = read_model(args.model)
+    rows = secagg_rows(args.files)
+    worst = table_rows(rows, model)
+    rms = (sum(e * e for e in errors(rows, model)) / len(rows)) ** 0.5
+    print(f"\nmax |error| {100 * worst:.1f} % over {len(rows)} rows, root mean square {100 * rms:.1f} % "
+          f"(goal: within {100 * GOAL:.0f} %)")
+    if not args.no_cv:
+        for how, err, where in cross_validate(rows):
+            print(f"cross-validated, {how}: max |error| {100 * err:.1f} % on rows left out of the fit "
+                  f"(worst: {fmt_fold(how, where)})")
     if worst > GOAL:
         print(f"model.py table: the model misses a measurement by {100 * worst:.1f} %, more than "
               f"{100 * GOAL:.0f} %", file=sys.stderr)
@@ -388,11 +169,15 @@ def cmd_project(args):
     print("assumptions:")
     print(f"  - extrapolated from {model.get('fitted_on', {}).get('rows', '?')} measured rows: eta {assumed['eta']:.3f}, "
           f"overlap {assumed['overlap']:.2f}{' (given)' if args.overlap is not None else ''}, alpha_status "
-          f"{1e3 * assumed['alpha_status_s']:.2f} ms and alpha_hop {1e3 * assumed['alpha_hop_s']:.2f} ms hold at "
+          f"{1e3 * assumed['alpha_status_s']:.2f} ms and alpha_hop {1e3 * assumed['alpha_hop_s']:.2f} ms (times share 1) "
+          "hold at "
           f"{ex.sites} sites, {ex.bytes / 1e9:g} GB and {fmt_rate(rate)}")
     print(f"  - CPU per leader: {gbps:.3g} GB/s of the vector per thread "
           f"({'given' if args.crypto_rate_gbps is not None else 'fitted on the measuring machine, one thread'}) "
           f"for quantise, mask, seal, open, egress log and dequantise, over {threads} thread(s)")
+    print(f"  - each leader on a machine of its own: no sharing of cores among leaders (share 1), the kernel's TCP "
+          f"work (k_net {1e9 * model['k_net_s_per_byte']:.2f} ns/B on the emulated sites) on cores the crypto does "
+          "not use, no delay helper (k_delay), and crypto threads (no serial term)")
     print("  - no token-bucket burst; TCP windows large enough for the delay (not modelled: the rows' eta holds)")
     print("  - the status exchange and the ring only; local training and the outer step are not in it")
     return 0
@@ -405,9 +190,10 @@ def main(argv=None):
     p.add_argument("files", nargs="+")
     p.add_argument("--out", help="write the fitted model (JSON) here")
     p.set_defaults(run=cmd_fit)
-    p = sub.add_parser("table", help="measured against predicted, as markdown; exit 1 if off by more than 15 %%")
+    p = sub.add_parser("table", help="measured against predicted, as markdown, and a cross-validation; exit 1 if off by more than 15 %%")
     p.add_argument("files", nargs="+")
     p.add_argument("--model", required=True)
+    p.add_argument("--no-cv", action="store_true", help="leave out the cross-validation (it refits the model)")
     p.set_defaults(run=cmd_table)
     p = sub.add_parser("project", help="the exchange time of a setting beyond the measurements")
     p.add_argument("--model", required=True)

@@ -7,21 +7,23 @@
 source "$(dirname "$0")/lib.sh"
 
 py=/usr/bin/python3  # Debian's numpy and matplotlib
-/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null || need_packages python3-numpy python3-matplotlib
+/usr/bin/python3 -c 'import numpy, scipy, matplotlib' 2>/dev/null || need_packages python3-numpy python3-scipy python3-matplotlib
 model="$py $FEDTRAIN_SOURCE_DIR/bench/wan/model.py"
 plots="$py $FEDTRAIN_SOURCE_DIR/bench/wan/plots.py"
 fixture=$FEDTRAIN_SOURCE_DIR/tests/e2e/wan_model_fixture.jsonl
 rows=$(grep -c . "$fixture")
+matrix=$FEDTRAIN_SOURCE_DIR/bench/wan/results/matrix-2026-12-01.jsonl  # the WAN matrix of docs/benchmarks.md
 
 out=$($model fit "$fixture" --out "$WORK/model.json" 2>&1)
 rc=$?
 units=0
 for unit in "eta +[0-9.]+ +effective fraction" "overlap +[0-9.]+ +fraction" "alpha_status +[0-9.]+ ms" \
-  "alpha_hop +[0-9.]+ ms" "k_local +[0-9.]+ ns/B" "k_wire +[0-9.]+ ns/B"; do
+  "alpha_hop +[0-9.]+ ms" "k_net +[0-9.]+ ns/B" "k_delay +[0-9.]+ ns/B" "serial +[0-9.]+ +extra wall time" \
+  "k_local +[0-9.]+ ns/B" "k_mask +[0-9.]+ ns/B" "k_wire +[0-9.]+ ns/B"; do
   grep -qE "$unit" <<<"$out" && units=$((units + 1))
 done
-[[ $rc -eq 0 && $units -eq 6 ]] && pass "fit prints its 6 parameters with units" \
-  || { fail "fit: exit $rc, $units of 6 parameters printed"; echo "$out" >&2; }
+[[ $rc -eq 0 && $units -eq 10 ]] && pass "fit prints its 10 parameters with units" \
+  || { fail "fit: exit $rc, $units of 10 parameters printed"; echo "$out" >&2; }
 $py - "$WORK/model.json" <<'PY' && pass "the fitted parameters are physical" || fail "the fitted parameters are not physical"
 import json, sys
 m = json.load(open(sys.argv[1]))
@@ -32,9 +34,10 @@ assert 0 <= m["alpha_hop_s"] < 0.05, m
 assert 0 < m["k_local_s_per_byte"] < 1e-7 and 0 < m["k_wire_s_per_byte"] < 1e-7, m  # above 10 MB/s
 PY
 
-# How close the fit comes on this fixture: measured on 2 shared cores at a load of about 10, the
-# rows scatter by about 10 % between neighbouring sizes, so the bounds here are the fixture's
-# (root mean square 12 %, worst row 25 %), not the issue's 15 % goal, which 'table' checks.
+# How close the fit comes on this fixture: measured on 2 shared cores at a load of about 10, before the ring
+# was pipelined across steps, the rows scatter by about 10 % between neighbouring sizes (2 MiB at 1 Gbit/s
+# with 2 sites took 2.7x the bound, between 2.0x at 1 and 4 MiB), so the bounds here are the fixture's
+# (root mean square 12 %, worst row 30 %), not the issue's 15 % goal, which 'table' checks.
 out=$($py - "$FEDTRAIN_SOURCE_DIR/bench/wan" "$fixture" "$WORK/model.json" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -44,15 +47,41 @@ m = model.read_model(sys.argv[3])
 e = model.errors(rows, m)
 rms = (sum(x * x for x in e) / len(e)) ** 0.5
 print(f"rms {100 * rms:.1f} % worst {100 * max(map(abs, e)):.1f} %")
-sys.exit(not (rms <= 0.12 and max(map(abs, e)) <= 0.25))
+sys.exit(not (rms <= 0.12 and max(map(abs, e)) <= 0.30))
 PY
 ) && pass "fit on all $rows rows: $out" || fail "fit on all $rows rows: $out"
+
+# The WAN matrix (112 rows, 2-8 emulated sites, 100 Mbit/s to 10 Gbit/s, 0 and 20 ms): the terms for the
+# machine's shared cores are physical and the fit within what docs/benchmarks.md reports (root mean square
+# 7.9 %, worst row 23.5 %); table prints the cross-validation, whose worst rows left out stay under 40 %.
+$model fit "$matrix" --out "$WORK/matrix.json" >/dev/null || fail "fit on the WAN matrix"
+$py - "$WORK/matrix.json" <<'PY' && pass "the WAN matrix's parameters are physical" || fail "the WAN matrix's parameters are not physical"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert 0.85 < m["eta"] <= 1.05, m                          # against the rate iperf3 measured
+assert 0.1e-9 < m["k_net_s_per_byte"] < 2e-9, m             # the kernel's TCP over veth: 0.5-10 GB/s of a core
+assert 0 < m["k_delay_s_per_byte"] < 5e-9, m                # the NFQUEUE helper, per byte received
+assert 0.2 < m["serial"] < 1.5, m                           # no crypto threads: up to twice the CPU time
+assert 0 < m["alpha_status_s"] < 0.02 and 0 < m["alpha_hop_s"] < 0.005, m
+PY
+out=$($model table "$matrix" --model "$WORK/matrix.json" 2>&1)
+rc=$?
+summary=$(grep -o "max |error| [0-9.]* % over [0-9]* rows, root mean square [0-9.]* %" <<<"$out")
+cv=$(grep -c "^cross-validated, .*: max |error| [0-9.]* % on rows left out" <<<"$out")
+read -r worst rms < <(sed -n 's/.*max |error| \([0-9.]*\) % over.*square \([0-9.]*\) %.*/\1 \2/p' <<<"$out")
+cvworst=$(sed -n 's/^cross-validated, .*: max |error| \([0-9.]*\) %.*/\1/p' <<<"$out" | sort -g | tail -1)
+if [[ $rc -le 1 && $cv -eq 2 ]] && $py -c 'import sys; w, r, c = map(float, sys.argv[1:]); sys.exit(not (w <= 25 and r <= 9 and c <= 40))' \
+     "${worst:-99}" "${rms:-99}" "${cvworst:-99}"; then
+  pass "table on the WAN matrix: $summary; cross-validated worst $cvworst %"
+else
+  fail "table on the WAN matrix: exit $rc, '$summary', $cv cross-validations, worst $cvworst %"; echo "$out" >&2
+fi
 
 # table's exit status follows its worst row: 0 within 15 % (the 100 Mbit/s rows and a model fitted on
 # them), 1 past it (the same model 30 % slow).
 grep '"link_rate_bps":100000000.0' "$fixture" >"$WORK/r100.jsonl"
 $model fit "$WORK/r100.jsonl" --out "$WORK/r100.json" >/dev/null
-out=$($model table "$WORK/r100.jsonl" --model "$WORK/r100.json")
+out=$($model table "$WORK/r100.jsonl" --model "$WORK/r100.json" --no-cv)
 rc=$?
 n100=$(grep -c . "$WORK/r100.jsonl")
 if [[ $rc -eq 0 && $n100 -gt 5 && $(grep -c '^| [0-9]' <<<"$out") -eq $n100 ]] && grep -q "max |error|" <<<"$out"; then
@@ -98,4 +127,8 @@ expect_exit 2 "link_rate_bps is 0: run the bench with --link-rate" "rows without
 expect_exit 2 "no \"bench\":\"secagg\" rows" "no secagg rows" -- $model fit /dev/null
 expect_exit 2 "is not a rate" "a rate that is not one" -- $model project --model "$WORK/model.json" --params 1e9 --sites 32 --rate fast
 expect_exit 2 "cannot read the model" "a missing model" -- $model table "$fixture" --model "$WORK/none.json"
+$py -c 'import json, sys; m = json.load(open(sys.argv[1])); del m["k_net_s_per_byte"]; json.dump(m, open(sys.argv[2], "w"))' \
+  "$WORK/model.json" "$WORK/old.json"
+expect_exit 2 "lacks the model's parameters.*make it .again. with 'model.py fit'" "a model without the shared-core terms" -- \
+  $model table "$fixture" --model "$WORK/old.json"
 finish
