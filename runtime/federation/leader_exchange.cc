@@ -74,7 +74,7 @@ void LeaderExchange::open_leaders() {
         *transport_, sites, [this](int site) { return tcp_->peer_stats()[site].connected; }, log_.get());
     running_round_ = desk_->exchange_status(config_.exchange.connect_timeout_s);
   }
-  group_ = std::make_unique<LeaderGroup>(*transport_, sites, config_.exchange.peer_timeout_s);
+  group_ = std::make_unique<LeaderGroup>(logged(agreement_log_, "agreement"), sites, config_.exchange.peer_timeout_s);
   if (rejoining()) {
     log_info("site " + topo_.site_name() + " rejoins the running federation (it is in round " +
              std::to_string(running_round_) + "): this site starts on its own and is admitted at a round boundary");
@@ -92,7 +92,7 @@ void LeaderExchange::connect() {
     const std::string text =
         settings_text(federation_settings(config_, manifest_sha256(), signing_keys_sha256_));
     settings_ = sha256(text.data(), text.size());
-    membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
+    membership_ = std::make_unique<Membership>(logged(membership_log_, "membership"), sites, [this](int site, const std::string& why) {
       drop_and_redial(site, why);
     });
     return;
@@ -128,7 +128,7 @@ void LeaderExchange::connect() {
   }
   if (topo_.one_job_per_site()) {
     // Its reports are never fault-injected; a site that left is disconnected (it reconnects to rejoin).
-    membership_ = std::make_unique<Membership>(*transport_, sites, [this](int site, const std::string& why) {
+    membership_ = std::make_unique<Membership>(logged(membership_log_, "membership"), sites, [this](int site, const std::string& why) {
       drop_and_redial(site, why);
     });
     regroup(0);
@@ -184,7 +184,18 @@ Welcome LeaderExchange::rejoin(size_t params) {
   return w;
 }
 
-std::vector<bool> LeaderExchange::ready_to_join(int64_t round) { return desk_->poll(*membership_, round); }
+std::vector<bool> LeaderExchange::ready_to_join(int64_t round) {
+  log_round_ = round;
+  return desk_->poll(*membership_, round);
+}
+
+Transport& LeaderExchange::logged(std::unique_ptr<Transport>& slot, const char* phase) {
+  if (log_ == nullptr) return *transport_;
+  if (site_names_.empty())
+    for (const auto& s : topo_.sites()) site_names_.push_back(s.name);
+  if (slot == nullptr) slot = std::make_unique<EgressTransport>(*transport_, *log_, phase, site_names_, log_round_);
+  return *slot;
+}
 
 void LeaderExchange::welcome(int site, int64_t round, const std::vector<float>& global,
                              const std::vector<float>& momentum) {
@@ -215,6 +226,7 @@ uint64_t LeaderExchange::losses() const { return retired_losses_ + (members_ ? m
 
 Aggregator& LeaderExchange::regroup(int64_t round) {
   FT_CHECK(membership_ != nullptr, "regroup() with one MPI world");
+  log_round_ = round;
   const std::vector<int> members = membership_->members();
   // The old aggregator uses the old transport and key schedule: it goes first.
   aggregator_.reset();

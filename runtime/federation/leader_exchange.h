@@ -29,6 +29,7 @@
 #include "runtime/crypto/key_schedule.h"
 #include "runtime/federation/aggregator.h"
 #include "runtime/federation/egress_log.h"
+#include "runtime/federation/egress_transport.h"
 #include "runtime/federation/member_transport.h"
 #include "runtime/federation/membership.h"
 #include "runtime/federation/rejoin.h"
@@ -84,6 +85,8 @@ class LeaderExchange {
                                               const Manifest* manifest, int self, int64_t round);
   void peer_lost(int site, const std::string& why);
   void drop_and_redial(int site, const std::string& why);
+  // The transport the leaders' group (or the membership) sends through: transport_, logged when there is a log.
+  Transport& logged(std::unique_ptr<Transport>& slot, const char* phase);
 
   const Config& config_;
   const Topology& topo_;
@@ -95,6 +98,11 @@ class LeaderExchange {
   int64_t running_round_ = 0;        // the round a running peer was in at start (0: an ordinary start)
   std::unique_ptr<Transport> transport_, faulty_;
   TcpTransport* tcp_ = nullptr;  // transport_, when the leaders meet over TCP
+  // With an egress log: the leaders' agreements and membership reports are
+  // recorded as they leave (egress_transport.h), under the round last seen.
+  std::vector<std::string> site_names_;
+  int64_t log_round_ = 0;
+  std::unique_ptr<Transport> agreement_log_, membership_log_;
   std::unique_ptr<LeaderGroup> group_;
   std::unique_ptr<Aggregator> aggregator_;
   Sha256Digest settings_{};               // agreed in connect()

@@ -77,6 +77,10 @@ for site in es de fr; do
   [[ -n $h && $h == "$world" ]] && pass "site $site ends with the one-world model $world" \
     || fail "site $site ends with model '$h', the one-world launch with '$world'"
   expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
+  # Every message that left: the leaders' agreements and membership reports too, not only the exchange.
+  for phase in settings agreement membership status outcome; do
+    grep -q "\"phase\":\"$phase\"" "$WORK/egress-$site.jsonl" || fail "$site's egress log has no $phase line"
+  done
 done
 
 # A start-up check that fails in one site's job (de's data file is missing) stops every site's job,
