@@ -94,151 +94,199 @@ int64_t rejoin_federation(TwoLevelAgreement& agreement, LeaderExchange* exchange
   return round;
 }
 
-}  // namespace
-
-JobResult run_job(const Config& config, const Topology& topo) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const bool evaluating_site = topo.site_index() == 0;
-  const bool reporting = evaluating_site && topo.is_leader();
-  fix_blas_threads(config, topo);
-
-  // Start-up: every rank checks and loads its own data, each leader its site's
-  // identity and joins the other leaders, then all agree in two levels (a bad
-  // key file or data of the wrong kind exits 2, bad data 1).
+// Start-up's first half on every rank: each leader its site's identity, the
+// other leaders and its ledger, then every rank its own data. The first
+// failure is kept for the agreement that follows (a bad key file or data of
+// the wrong kind exits 2, bad data 1), so that every rank stops alike.
+struct Startup {
   SiteData data;
   std::optional<LeaderExchange> exchange;
   std::unique_ptr<RoundLedger> ledger;
   std::string error;
   int error_code = kExitRuntime;
-  try {
-    if (topo.is_leader()) {
-      exchange.emplace(config, topo);
-      exchange->prepare();
-      if (config.ledger_configured()) ledger = open_round_ledger(config, topo);
-    }
-  } catch (const Error& e) {
+
+  void keep(const Error& e) {
+    if (!error.empty()) return;
     error = e.what();
     error_code = e.exit_code();
   }
+};
+
+void open_site(const Config& config, const Topology& topo, Startup& s) {
   try {
-    if (exchange) exchange->open_leaders();
+    if (topo.is_leader()) {
+      s.exchange.emplace(config, topo);
+      s.exchange->prepare();
+      if (config.ledger_configured()) s.ledger = open_round_ledger(config, topo);
+    }
   } catch (const Error& e) {
-    if (error.empty()) error = e.what(), error_code = e.exit_code();
+    s.keep(e);
   }
   try {
-    data = load_site_data(config, topo);
+    if (s.exchange) s.exchange->open_leaders();
   } catch (const Error& e) {
-    if (error.empty()) error = e.what(), error_code = e.exit_code();
+    s.keep(e);
   }
-  TwoLevelAgreement agreement(topo, exchange ? exchange->leaders() : nullptr);
-  // One job per site: the federation may train already (this site restarted): it rejoins (rejoin.h).
-  const bool rejoining = agreement.max_over_site(exchange && exchange->rejoining() ? 1 : 0) > 0;
+  try {
+    s.data = load_site_data(config, topo);
+  } catch (const Error& e) {
+    s.keep(e);
+  }
+}
+
+void refuse_rejoin_with_ledger(const Config& config, bool rejoining) {
   if (rejoining && config.ledger_configured())
     throw Error("the federation is already running and this site would rejoin it, but a site cannot rejoin while "
                 "the signed round ledger is on yet (its ledger would lack the rounds it missed): the others go on "
                 "without it. To bring it back, stop every site at a round boundary (SIGUSR1) and start them all "
                 "again, or run without signing keys (docs/operations.md, 'When a site leaves')");
-  agreement.agree_startup(error, error_code);
-  agree_data_shape(config, agreement, data);
+}
 
-  std::unique_ptr<Model> model = make_model(config, data.shape);
+// What watches the rounds: the evaluator, the first site's report (table and
+// metrics file) and each leader's Prometheus endpoint.
+struct Observers {
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<RoundReport> report;
+  std::unique_ptr<PrometheusExporter> exporter;
+};
+
+void open_observers(const Config& config, const Topology& topo, Startup& s, Collectives& site, int64_t resumed,
+                    bool reporting, Observers& o) {
+  if (s.data.eval) o.evaluator = std::make_unique<Evaluator>(std::move(s.data.eval), site);
+  if (reporting) {
+    std::vector<std::string> sites;
+    for (const auto& c : config.sites) sites.push_back(c.name);
+    o.report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed, sites,
+                                             config.model_kind == ModelKind::kGpt);
+  }
+  if (topo.is_leader() && config.monitoring.port > 0) {
+    // One endpoint per site leader; port + site index keeps leaders on one host apart.
+    const bool evaluating_site = topo.site_index() == 0;
+    o.exporter = std::make_unique<PrometheusExporter>(config.monitoring.address,
+                                                      config.monitoring.port + topo.site_index(), config.job_id,
+                                                      topo.site_name(), topo.n_sites(), evaluating_site);
+    if (s.exchange) o.exporter->set_peer_source([&ex = *s.exchange] { return ex.peer_stats(); });
+    log_info("Prometheus metrics at " + o.exporter->url());
+  }
+}
+
+void print_banner(const Config& config, const Topology& topo, const Model& model, LeaderExchange& exchange,
+                  const RoundLedger* ledger, const SiteTrainer& trainer, const Checkpointer& checkpoints,
+                  int64_t resumed) {
+  std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),
+              topo.n_sites(), topo.describe().c_str(), topo.world_size(), model.describe().c_str());
+  std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
+              config.local_steps, config.batch_size, exchange.aggregator().name());
+  std::printf("privacy: %s\n", privacy_summary(config).c_str());
+  std::printf("ledger: %s\n", ledger_summary(ledger).c_str());
+  std::printf("kernels: %s, %d thread(s) per rank (site.blas_threads)\n", kernels::cpu::blas_description().c_str(),
+              config.blas_threads);
+  std::printf("metrics: %s\n", config.metrics_file.c_str());
+  std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer.describe().c_str());
+  if (checkpoints.enabled()) {
+    std::printf("checkpoints: %s, keep %d per site%s\n",
+                config.checkpoint_every > 0 ? ("every " + std::to_string(config.checkpoint_every) + " rounds").c_str()
+                                            : "only when stopped by SIGTERM/SIGUSR1",
+                config.checkpoint_keep_last,
+                resumed > 0 ? (", resumed after round " + std::to_string(resumed)).c_str() : "");
+  }
+  std::fflush(stdout);
+}
+
+RoundParts round_parts(const Config& config, Startup& s, SiteTrainer& trainer, Model& model, Collectives& site,
+                       OuterOptimizer* outer, Observers& o, Checkpointer& checkpoints, double site_weight) {
+  RoundParts parts;
+  parts.trainer = &trainer;
+  parts.model = &model;
+  parts.site = &site;
+  parts.aggregator = s.exchange ? &s.exchange->aggregator() : nullptr;
+  parts.injections = parse_injections(config.inject);
+  parts.outer = outer;
+  parts.evaluator = o.evaluator.get();
+  if (checkpoints.enabled()) parts.checkpoints = &checkpoints;
+  parts.ledger = s.ledger.get();
+  if (o.report) parts.observers.push_back(o.report.get());
+  if (o.exporter) parts.observers.push_back(o.exporter.get());
+  parts.site_weight = site_weight;
+  parts.setup_bytes = s.exchange ? s.exchange->setup_bytes() : 0;
+  if (s.exchange && s.exchange->membership() != nullptr) {
+    LeaderExchange& ex = *s.exchange;
+    parts.members.membership = ex.membership();
+    parts.members.regroup = [&ex](int64_t round) { return &ex.regroup(round); };
+    parts.members.losses = [&ex] { return ex.losses(); };
+    parts.members.ready = [&ex](int64_t round) { return ex.ready_to_join(round); };
+    parts.members.welcome = [&ex](int site_index, int64_t round, const std::vector<float>& global,
+                                  const std::vector<float>& momentum) { ex.welcome(site_index, round, global, momentum); };
+  }
+  return parts;
+}
+
+// The model this rank ends with (or holds already), and everything it would continue from.
+void record_model(JobResult& result, SiteTrainer& trainer, OuterOptimizer* outer) {
+  const std::span<const float> params = trainer.params();
+  result.params_hash = sha256(params.data(), params.size_bytes());
+  result.params.assign(params.begin(), params.end());
+  result.state_hash = training_state_hash(trainer, outer);
+}
+
+}  // namespace
+
+JobResult run_job(const Config& config, const Topology& topo) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool reporting = topo.site_index() == 0 && topo.is_leader();
+  fix_blas_threads(config, topo);
+
+  // Start-up: every rank checks and loads its own data, each leader its site's
+  // identity and joins the other leaders, then all agree in two levels.
+  Startup s;
+  open_site(config, topo, s);
+  TwoLevelAgreement agreement(topo, s.exchange ? s.exchange->leaders() : nullptr);
+  // One job per site: the federation may train already (this site restarted): it rejoins (rejoin.h).
+  const bool rejoining = agreement.max_over_site(s.exchange && s.exchange->rejoining() ? 1 : 0) > 0;
+  refuse_rejoin_with_ledger(config, rejoining);
+  agreement.agree_startup(s.error, s.error_code);
+  agree_data_shape(config, agreement, s.data);
+
+  std::unique_ptr<Model> model = make_model(config, s.data.shape);
   std::unique_ptr<Collectives> site_coll = make_mpi_collectives(topo.site_comm());
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
   if (topo.is_leader()) {
     try {
-      exchange->connect();  // a site whose shared settings differ stops every site here (exit 2)
+      s.exchange->connect();  // a site whose shared settings differ stops every site here (exit 2)
     } catch (const Error& e) {
       if (!e.collective()) throw;  // the other leaders may be waiting in the exchange: abort
-      error = e.what();
-      error_code = e.exit_code();
+      s.error = e.what();
+      s.error_code = e.exit_code();
     }
     outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
-    site_weight = data.samples;
+    site_weight = s.data.samples;
   }
-  agreement.agree_startup(error, error_code);
+  agreement.agree_startup(s.error, s.error_code);
 
   // The site's trainer on the CPU or a GPU (run.device), then checkpoints:
   // resume from the newest round every site holds intact, if any.
-  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *data.train);
+  std::unique_ptr<SiteTrainer> trainer = make_site_trainer(config, agreement, *site_coll, *model, *s.data.train);
   Checkpointer checkpoints(config, agreement, *trainer, outer.get(), model->layout());
-  if (exchange) checkpoints.set_manifest_sha256(exchange->manifest_sha256());
+  if (s.exchange) checkpoints.set_manifest_sha256(s.exchange->manifest_sha256());
   const int64_t resumed = checkpoints.resume(rejoining);
 
-  std::unique_ptr<Evaluator> evaluator;
-  std::unique_ptr<RoundReport> report;
-  std::unique_ptr<PrometheusExporter> exporter;
+  Observers observers;
+  std::string error;
   try {
-    if (ledger) roll_back_ledger(*ledger, resumed);
-    if (data.eval) evaluator = std::make_unique<Evaluator>(std::move(data.eval), *site_coll);
-    if (reporting) {
-      std::vector<std::string> sites;
-      for (const auto& s : config.sites) sites.push_back(s.name);
-      report = std::make_unique<RoundReport>(config.metrics_file, config.job_id, stdout, resumed, sites,
-                                             config.model_kind == ModelKind::kGpt);
-    }
-    if (topo.is_leader() && config.monitoring.port > 0) {
-      // One endpoint per site leader; port + site index keeps leaders on one host apart.
-      exporter = std::make_unique<PrometheusExporter>(config.monitoring.address,
-                                                      config.monitoring.port + topo.site_index(), config.job_id,
-                                                      topo.site_name(), topo.n_sites(), evaluating_site);
-      if (exchange) exporter->set_peer_source([&ex = *exchange] { return ex.peer_stats(); });
-      log_info("Prometheus metrics at " + exporter->url());
-    }
+    if (s.ledger) roll_back_ledger(*s.ledger, resumed);
+    open_observers(config, topo, s, *site_coll, resumed, reporting, observers);
   } catch (const Error& e) {
     error = e.what();
   }
   agreement.agree_startup(error, kExitRuntime);
-  const int64_t join_round = rejoining ? rejoin_federation(agreement, exchange ? &*exchange : nullptr, *trainer, outer.get()) : 0;
+  const int64_t join_round =
+      rejoining ? rejoin_federation(agreement, s.exchange ? &*s.exchange : nullptr, *trainer, outer.get()) : 0;
 
-  if (reporting) {
-    std::printf("fedtrain %s: job %s, %d sites (%s), %d ranks, %s\n", FEDTRAIN_VERSION, config.job_id.c_str(),
-                topo.n_sites(), topo.describe().c_str(), topo.world_size(),
-                model->describe().c_str());
-    std::printf("federation: %d rounds x %d local steps, batch %d per rank, aggregation %s\n", config.rounds,
-                config.local_steps, config.batch_size, exchange->aggregator().name());
-    std::printf("privacy: %s\n", privacy_summary(config).c_str());
-    std::printf("ledger: %s\n", ledger_summary(ledger.get()).c_str());
-    std::printf("kernels: %s, %d thread(s) per rank (site.blas_threads)\n", kernels::cpu::blas_description().c_str(),
-                config.blas_threads);
-    std::printf("metrics: %s\n", config.metrics_file.c_str());
-    std::printf("device: site %s on %s\n", topo.site_name().c_str(), trainer->describe().c_str());
-    if (checkpoints.enabled()) {
-      std::printf("checkpoints: %s, keep %d per site%s\n",
-                  config.checkpoint_every > 0 ? ("every " + std::to_string(config.checkpoint_every) + " rounds").c_str()
-                                              : "only when stopped by SIGTERM/SIGUSR1",
-                  config.checkpoint_keep_last,
-                  resumed > 0 ? (", resumed after round " + std::to_string(resumed)).c_str() : "");
-    }
-    std::fflush(stdout);
-  }
-
+  if (reporting) print_banner(config, topo, *model, *s.exchange, s.ledger.get(), *trainer, checkpoints, resumed);
   if (topo.is_leader() && !reporting) log_info("site " + topo.site_name() + " trains on " + trainer->describe());
-  RoundParts parts;
-  parts.trainer = trainer.get();
-  parts.model = model.get();
-  parts.site = site_coll.get();
-  parts.aggregator = exchange ? &exchange->aggregator() : nullptr;
-  parts.injections = parse_injections(config.inject);
-  parts.outer = outer.get();
-  parts.evaluator = evaluator.get();
-  if (checkpoints.enabled()) parts.checkpoints = &checkpoints;
-  parts.ledger = ledger.get();
-  if (report) parts.observers.push_back(report.get());
-  if (exporter) parts.observers.push_back(exporter.get());
-  parts.site_weight = site_weight;
-  parts.setup_bytes = exchange ? exchange->setup_bytes() : 0;
-  if (exchange && exchange->membership() != nullptr) {
-    parts.members.membership = exchange->membership();
-    parts.members.regroup = [&ex = *exchange](int64_t round) { return &ex.regroup(round); };
-    parts.members.losses = [&ex = *exchange] { return ex.losses(); };
-    parts.members.ready = [&ex = *exchange](int64_t round) { return ex.ready_to_join(round); };
-    parts.members.welcome = [&ex = *exchange](int site, int64_t round, const std::vector<float>& global,
-                                              const std::vector<float>& momentum) {
-      ex.welcome(site, round, global, momentum);
-    };
-    exchange->begin_rounds();  // from here on a lost site leaves the rounds instead of ending this job
-  }
+  RoundParts parts = round_parts(config, s, *trainer, *model, *site_coll, outer.get(), observers, checkpoints, site_weight);
+  if (parts.members.membership != nullptr) s.exchange->begin_rounds();  // a lost site now leaves the rounds, not the job
   RoundDriver driver(config, topo, parts);
   JobResult result;
   result.resumed_after = resumed;
@@ -248,9 +296,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
                   "federation.rounds to train on\n",
                   config.job_id.c_str(), static_cast<long long>(resumed), config.rounds);
     result.rounds = resumed;
-    const std::span<const float> params = trainer->params();
-    result.params_hash = sha256(params.data(), params.size_bytes());
-    result.state_hash = training_state_hash(*trainer, outer.get());
+    record_model(result, *trainer, outer.get());
     return result;
   }
   RoundMetrics last = driver.run(rejoining ? join_round : resumed + 1, config.rounds);
@@ -258,29 +304,24 @@ JobResult run_job(const Config& config, const Topology& topo) {
   result.rounds = last.round;
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
-  const std::span<const float> final_params = trainer->params();
-  result.params_hash = sha256(final_params.data(), final_params.size_bytes());
-  result.params.assign(final_params.begin(), final_params.end());
-  result.state_hash = training_state_hash(*trainer, outer.get());
+  record_model(result, *trainer, outer.get());
   // A stop asked for during the last round changes nothing: the job is complete.
   result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {
-    if (exchange && exchange->membership() != nullptr) exchange->membership()->leave();  // the others go on
+    if (s.exchange && s.exchange->membership() != nullptr) s.exchange->membership()->leave();  // the others go on
     if (topo.is_leader())
       log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
                " is checkpointed in '" + checkpoints.path_of(last.round) + "'; exiting with code " +
                std::to_string(kExitPreempted) + " (run the same command again to resume)");
     return result;
   }
-  if (reporting) {
-    report->finish(topo.describe(),
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  if (reporting)
+    observers.report->finish(topo.describe(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // Every leader names the model it ends with: launches of one federation compare it.
   if (topo.is_leader())
     log_info("site " + topo.site_name() + ": global model after round " + std::to_string(result.rounds) +
              " has sha256 " + to_hex(result.params_hash));
-  if (exporter) exporter->linger(config.monitoring.linger_s);
+  if (observers.exporter) observers.exporter->linger(config.monitoring.linger_s);
   return result;
 }
 
