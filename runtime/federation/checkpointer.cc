@@ -73,9 +73,23 @@ void Checkpointer::maybe_crash(int64_t round, const std::string& at) const {
 
 int64_t Checkpointer::resume(bool alone) {
   if (!enabled_) return 0;
-  const bool leader = topo_.is_leader();
+  const int64_t round = agree_resume_round(alone);
+  if (round == 0) return 0;
+  const std::string path = store_.path_of(round);
+  Checkpoint c = read_resume_file(path);
+  if (!alone) check_same_global_state(round, c);  // alone: the welcome replaces both
+  restore(round, path, c);
+  if (topo_.is_leader())
+    log_info("resuming job '" + config_.job_id + "' after round " + std::to_string(round) + " from '" + path +
+             "' (the newest round every site holds intact)");
+  return round;
+}
 
-  // 1-2. Leaders scan their directories and agree on a round.
+// 1-3. Leaders scan their directories and agree on a round; the decision goes
+// to every rank of the site. Alone (a rejoining site): the newest round this
+// site holds, as if every site held it.
+int64_t Checkpointer::agree_resume_round(bool alone) {
+  const bool leader = topo_.is_leader();
   int64_t decision[2] = {ResumeDecision::kFresh, 0};
   std::string message;
   if (leader) {
@@ -86,12 +100,10 @@ int64_t Checkpointer::resume(bool alone) {
     } catch (const Error& e) {
       scan.error = e.what();
     }
-    std::vector<SiteScan> scans;
-    // Alone (a rejoining site): the newest round this site holds, as if every site held it.
     const std::vector<std::string> texts = alone ? std::vector<std::string>(config_.sites.size(), encode_scan(scan))
                                                  : agreement_.leaders().allgather(encode_scan(scan));
-    for (const std::string& text : texts)
-      scans.push_back(decode_scan(text));
+    std::vector<SiteScan> scans;
+    for (const std::string& text : texts) scans.push_back(decode_scan(text));
     std::vector<std::string> names, dirs;
     for (const auto& s : config_.sites) names.push_back(s.name), dirs.push_back(s.checkpoint_dir);
     const ResumeDecision d = decide_resume(config_.job_id, names, dirs, scans, config_.resume);
@@ -99,7 +111,6 @@ int64_t Checkpointer::resume(bool alone) {
     decision[1] = d.round;
     message = d.message;
   }
-  // 3. The decision to every rank of the site.
   broadcast_bytes(topo_.site_comm(), decision, sizeof decision, 0);
   const std::string elsewhere = "the checkpoints cannot be resumed (the leaders' logs say why)";
   switch (decision[0]) {
@@ -111,17 +122,15 @@ int64_t Checkpointer::resume(bool alone) {
     case ResumeDecision::kFail:
       throw Error(leader ? message : elsewhere, kExitRuntime, /*collective=*/true);
     default:
-      break;
+      return decision[1];
   }
-  const int64_t round = decision[1];
-  const std::string path = store_.path_of(round);
+}
 
-  // Each leader reads its file of that round (checked again in full) ...
-  TrainerState st;
-  trainer_.save_state(st);
+// Each leader reads its file of that round, checked again in full (empty on the other ranks).
+Checkpoint Checkpointer::read_resume_file(const std::string& path) {
   Checkpoint c;
   std::string error;
-  if (leader) {
+  if (topo_.is_leader()) {
     try {
       c = read_checkpoint_file(path);
       bool other_job = false;
@@ -136,9 +145,13 @@ int64_t Checkpointer::resume(bool alone) {
     }
   }
   agreement_.agree_startup(error, kExitRuntime);
+  return c;
+}
 
-  // ... and the leaders check that they hold the same global model and outer state (alone: the welcome replaces both).
-  if (leader && !alone) {
+// The leaders check that they hold the same global model and outer state.
+void Checkpointer::check_same_global_state(int64_t round, const Checkpoint& c) {
+  std::string error;
+  if (topo_.is_leader()) {
     Sha256 h;
     h.update(c.model.data(), c.model.size() * sizeof(float));
     for (const NamedBuffer& b : c.outer) h.update(b.data.data(), b.data.size() * sizeof(float));
@@ -152,8 +165,13 @@ int64_t Checkpointer::resume(bool alone) {
     }
   }
   agreement_.agree_startup(error, kExitRuntime);
+}
 
-  // The leader's state to every rank of its site.
+// The leader's state of that round to every rank of its site, into the trainer (and the outer optimizer).
+void Checkpointer::restore(int64_t round, const std::string& path, Checkpoint& c) {
+  const bool leader = topo_.is_leader();
+  TrainerState st;
+  trainer_.save_state(st);
   if (leader) {
     st.params = std::move(c.model);
     for (size_t i = 0; i < st.optimizer.size(); ++i)
@@ -172,6 +190,7 @@ int64_t Checkpointer::resume(bool alone) {
   st.optimizer_steps = static_cast<int64_t>(ints[0]);
   st.loader.epoch = ints[1 + 2 * static_cast<size_t>(topo_.site_rank())];
   st.loader.cursor = ints[2 + 2 * static_cast<size_t>(topo_.site_rank())];
+  std::string error;
   try {
     trainer_.load_state(st);
     if (leader && outer_ != nullptr)
@@ -182,10 +201,6 @@ int64_t Checkpointer::resume(bool alone) {
             " (did this site's training data change?)";
   }
   agreement_.agree_startup(error, kExitRuntime);
-  if (leader)
-    log_info("resuming job '" + config_.job_id + "' after round " + std::to_string(round) + " from '" + path +
-             "' (the newest round every site holds intact)");
-  return round;
 }
 
 int Checkpointer::agree_stop(int64_t round) {

@@ -77,6 +77,11 @@ class Checkpointer {
 
  private:
   CheckpointExpectation expectation();
+  // resume()'s steps, each collective over the world.
+  int64_t agree_resume_round(bool alone);  // 0: start fresh
+  Checkpoint read_resume_file(const std::string& path);
+  void check_same_global_state(int64_t round, const Checkpoint& c);
+  void restore(int64_t round, const std::string& path, Checkpoint& c);
   // Steps 2-3 on a leader; `positions` holds every site rank's LoaderPosition bytes.
   // `with_leaders`: step 3 (the others write this round too).
   void write_round(const RoundId& id, const std::vector<std::string>& positions, bool with_leaders);
