@@ -102,24 +102,53 @@ std::string SecureAggregator::exchange(Phase phase, const RoundId& id, std::span
 AggregateResult SecureAggregator::average(std::span<float> update, const UpdateStatus& status, const RoundId& id) {
   const int n = transport_.size(), me = transport_.rank();
   AggregateResult r;
-
   // 2. Status, sealed; participation decided identically on every leader.
+  std::vector<UpdateStatus> statuses;
+  std::string failure = exchange_statuses(status, id, statuses);
+  const Participation p = participation(statuses, failure, r);
+  const bool contribute = failure.empty() && !p.abandoned && p.takes_part[me];
+  const double weight = contribute ? status.samples / p.total_samples : 0.0;
+  // 3-5. Quantise, mask, the encrypted ring, decode.
+  const std::string ring_failure = masked_ring_sum(update, id, contribute, weight, /*blind=*/!failure.empty());
+  if (failure.empty()) failure = ring_failure;
+  if (!failure.empty()) {
+    r.failure = failure;
+    return r;  // kFailed
+  }
+  if (p.abandoned) {
+    r.outcome = Outcome::kAbandoned;
+    return r;
+  }
+  for (int s = 0; s < n; ++s)
+    if (p.takes_part[s]) r.taking_part.push_back({s, statuses[s].samples});
+  r.outcome = Outcome::kApplied;
+  return r;
+}
+
+// After a failed exchange nothing received is read (this leader contributes
+// noise and reports the failure); the statuses stay "not ready".
+std::string SecureAggregator::exchange_statuses(const UpdateStatus& status, const RoundId& id,
+                                                std::vector<UpdateStatus>& statuses) {
+  const int n = transport_.size();
   std::vector<uint8_t> mine(UpdateStatus::kWireBytes);
   status.encode(mine.data());
   std::vector<std::vector<uint8_t>> theirs;
-  std::string failure = exchange(Phase::kStatus, id, mine, theirs);
-  // After a failed exchange nothing received is read (this leader contributes
-  // noise and reports the failure); the statuses stay "not ready".
-  std::vector<UpdateStatus> statuses(n);
-  if (failure.empty()) {
-    for (int s = 0; s < n; ++s) statuses[s] = UpdateStatus::decode(theirs[s].data());
-    for (int s = 0; s < n; ++s) {
-      if (statuses[s].global != status.global)
-        throw Error("round " + std::to_string(id.round) + ": site '" + sites_[s] +
-                    "' started the round from a different global model than this site; the leaders have diverged "
-                    "(after an exchange that failed on some leaders only?)");
-    }
+  const std::string failure = exchange(Phase::kStatus, id, mine, theirs);
+  statuses.assign(n, UpdateStatus{});
+  if (!failure.empty()) return failure;
+  for (int s = 0; s < n; ++s) statuses[s] = UpdateStatus::decode(theirs[s].data());
+  for (int s = 0; s < n; ++s) {
+    if (statuses[s].global != status.global)
+      throw Error("round " + std::to_string(id.round) + ": site '" + sites_[s] +
+                  "' started the round from a different global model than this site; the leaders have diverged "
+                  "(after an exchange that failed on some leaders only?)");
   }
+  return failure;
+}
+
+// Who takes part, from the statuses every leader holds alike; `r` gets the counts and who sits out.
+Participation SecureAggregator::participation(const std::vector<UpdateStatus>& statuses, const std::string& failure,
+                                              AggregateResult& r) const {
   Participation p = decide_participation(statuses, options_.min_sites, options_.max_update_norm);
   if (!p.abandoned && p.participants == 2 && !options_.allow_two_participants) {
     // Each of the two would learn the other's update: the aggregate minus its own.
@@ -128,13 +157,18 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
                           "own); federation.allow_two_participants = true allows such rounds";
   }
   r.participants = p.participants;
-  for (int s = 0; s < n && failure.empty(); ++s)
+  for (size_t s = 0; s < statuses.size() && failure.empty(); ++s)
     if (!p.takes_part[s]) r.sitting_out.push_back("site '" + sites_[s] + "' sits the round out: " + p.reasons[s]);
-  const bool contribute = failure.empty() && !p.abandoned && p.takes_part[me];
-  const double weight = contribute ? status.samples / p.total_samples : 0.0;
+  return p;
+}
 
-  // 3. Quantise and mask. Masks are added whatever the participation, so the
-  // protocol has the same shape on every leader.
+// 3. Quantise and mask; 4. the encrypted ring; 5. each piece of the sum
+// decoded into `update` as soon as it is final, while in cache (used only if
+// the whole attempt succeeds). Masks are added whatever the participation, so
+// the protocol has the same shape on every leader. Returns the ring's failure.
+std::string SecureAggregator::masked_ring_sum(std::span<float> update, const RoundId& id, bool contribute,
+                                              double weight, bool blind) {
+  const int me = transport_.rank();
   RoundKeys& keys = keys_for(id, Phase::kReduceScatter);
   keys_for(id, Phase::kAllGather);
   // A set of mask streams per lane: crypto threads encode chunks at the same time.
@@ -156,10 +190,9 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
   const uint64_t seed = mix_seed(mix_seed(options_.seed, id.round), me);
   // Each chunk is encoded just before the ring first sends or sums it, so that
   // quantising and masking overlap the transfer.
-  // A leader whose status exchange failed cannot know whom the others count
-  // (they may count its samples while it contributes nothing): it adds fresh
-  // uniform noise that no mask cancels, so that nobody can decode this attempt.
-  const bool blind = !failure.empty();
+  // A leader whose status exchange failed (`blind`) cannot know whom the
+  // others count (they may count its samples while it contributes nothing):
+  // it adds fresh uniform noise that no mask cancels, so that nobody can decode this attempt.
   auto prepare = [&](size_t first, size_t count, int lane) {
     std::span<uint32_t> out(ring_.data() + first, count);
     double quantize = 0.0, mask = 0.0;
@@ -170,33 +203,14 @@ AggregateResult SecureAggregator::average(std::span<float> update, const UpdateS
     stats_.quantize_seconds += quantize;
     stats_.mask_seconds += mask;
   };
-
-  // 4. The encrypted ring; 5. each piece of the sum decoded as soon as it is
-  // final, while in cache (used only if the whole attempt succeeds).
   const double step = options_.fixed_point.step();
-  std::string ring_failure =
-      ring_allreduce(link_, ring_, options_.chunk_bytes, prepare, [&](size_t first, const uint32_t* values, size_t count) {
-        const auto t = Clock::now();
-        kernels::cpu::dequantize(update.data() + first, values, count, step);
-        const double seconds = since(t);
-        std::lock_guard<std::mutex> lock(stats_mu_);
-        stats_.dequantize_seconds += seconds;
-      }, &workers_);
-  if (failure.empty()) failure = ring_failure;
-
-  if (!failure.empty()) {
-    r.failure = failure;
-    return r;  // kFailed
-  }
-  if (p.abandoned) {
-    r.outcome = Outcome::kAbandoned;
-    return r;
-  }
-
-  for (int s = 0; s < n; ++s)
-    if (p.takes_part[s]) r.taking_part.push_back({s, statuses[s].samples});
-  r.outcome = Outcome::kApplied;
-  return r;
+  return ring_allreduce(link_, ring_, options_.chunk_bytes, prepare, [&](size_t first, const uint32_t* values, size_t count) {
+    const auto t = Clock::now();
+    kernels::cpu::dequantize(update.data() + first, values, count, step);
+    const double seconds = since(t);
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.dequantize_seconds += seconds;
+  }, &workers_);
 }
 
 Agreement SecureAggregator::agree(Outcome outcome, const Sha256Digest& digest, const RoundId& id,

@@ -33,6 +33,7 @@
 #include "runtime/federation/crypto_workers.h"
 #include "runtime/federation/egress_log.h"
 #include "runtime/federation/fixed_point.h"
+#include "runtime/federation/participation.h"
 #include "runtime/federation/secure_link.h"
 
 namespace fedtrain {
@@ -83,6 +84,11 @@ class SecureAggregator final : public Aggregator {
   RoundKeys& keys_for(const RoundId& id, Phase phase);
   std::string exchange(Phase phase, const RoundId& id, std::span<const uint8_t> mine,
                        std::vector<std::vector<uint8_t>>& theirs);
+  // average()'s steps.
+  std::string exchange_statuses(const UpdateStatus& status, const RoundId& id, std::vector<UpdateStatus>& statuses);
+  Participation participation(const std::vector<UpdateStatus>& statuses, const std::string& failure,
+                              AggregateResult& r) const;
+  std::string masked_ring_sum(std::span<float> update, const RoundId& id, bool contribute, double weight, bool blind);
 
   Transport& transport_;
   KeySchedule& schedule_;
