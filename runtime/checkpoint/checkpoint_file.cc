@@ -245,20 +245,13 @@ void write_checkpoint_file(const std::string& path, const Checkpoint& ckpt, cons
 
 namespace {
 
-Checkpoint read_checked(const std::string& path) {
-  H5File f = H5File::open_read(path);
-  std::error_code ec;
-  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
-  if (ec) damaged(path, "cannot read its size: " + ec.message());
-  AllocationBudget budget(path, static_cast<size_t>(file_bytes));
-
-  // 1. Is it a checkpoint of a format this build reads?
+// 1-2. A checkpoint of a format this build reads, every attribute against its
+// recorded hash. Returns the record (attributes_sha256), which the header hash covers.
+std::string check_attributes(const H5File& f, const std::string& path) {
   if (!f.has_attr("format") || !f.attr_is_string("/", "format") || f.attr_string("format") != kCheckpointFormat)
     damaged(path, "not a fedtrain checkpoint (root attribute 'format' is not '" + std::string(kCheckpointFormat) + "')");
   if (!f.has_attr("attributes_sha256")) damaged(path, "attribute 'attributes_sha256' is missing");
   if (!f.has_attr("header_sha256")) damaged(path, "attribute 'header_sha256' is missing");
-
-  // 2. Every attribute against its recorded hash.
   const std::string record = f.attr_string("attributes_sha256");
   std::map<std::string, std::string> recorded;
   for (const std::string& line : split(record, '\n')) {
@@ -279,8 +272,11 @@ Checkpoint read_checked(const std::string& path) {
   if (version != kCheckpointFormatVersion)
     damaged(path, "format version " + std::to_string(version) + "; this fedtrain reads version " +
                       std::to_string(kCheckpointFormatVersion));
+  return record;
+}
 
-  Checkpoint c;
+// The checked attributes into `c`, the round and attempt within their range.
+void read_attributes(const H5File& f, const std::string& path, Checkpoint& c) {
   c.job_id = f.attr_string("job_id");
   c.round = f.attr_int("round");
   c.attempt = f.attr_int("attempt");
@@ -294,103 +290,135 @@ Checkpoint read_checked(const std::string& path) {
   c.site = f.attr_string("site");
   c.sites = split(f.attr_string("sites"), ',');
   c.model_layout = f.attr_string("model_layout");
-  const ParamLayout layout = parse_layout_text(c.model_layout, "checkpoint '" + path + "'");
-  budget.take(layout.count(), "model_layout");
-  c.model.assign(layout.count(), 0.0f);
+}
 
-  // 3. Every dataset against its hash, read straight into its place.
-  std::map<std::string, std::string> dataset_hashes;
-  std::map<std::string, size_t> tensor_index;
-  for (size_t i = 0; i < layout.tensors().size(); ++i) tensor_index[layout.tensor(i).name] = i;
-  std::map<std::string, std::vector<float>> inner, outer;
-  std::map<std::string, size_t> inner_seen, outer_seen;
-  size_t model_seen = 0;
-  bool have_steps = false;
-  std::map<size_t, LoaderPosition> data;
-
-  for (const std::string& ds : f.datasets()) {
-    if (!f.has_attr(ds, "sha256")) damaged(path, "dataset '" + ds + "' has no sha256 attribute");
-    const std::string stored = f.attr_string(ds, "sha256");
-    const H5DatasetInfo info = f.info(ds);
-    const std::vector<std::string> parts = split(ds.substr(1), '/');
-    void* dest = nullptr;
-    size_t dest_bytes = 0;  // room at dest
-    std::string expect_type = "float32";
-    std::vector<size_t> expect_shape;
-    auto tensor_dest = [&](std::vector<float>& flat, const std::string& name, const std::string& group) -> void* {
-      auto it = tensor_index.find(name);
-      if (it == tensor_index.end()) damaged(path, "dataset '" + ds + "' is not a tensor of model_layout");
-      const TensorInfo& t = layout.tensor(it->second);
-      expect_shape = t.shape;
-      if (flat.empty()) {
-        budget.take(layout.count(), "group '" + group + "' of model_layout");
-        flat.assign(layout.count(), 0.0f);
-      }
-      // ParamLayout guarantees it; checked again because a slice written out of bounds is a heap overflow.
-      if (t.offset > flat.size() || t.count > flat.size() - t.offset)
-        damaged(path, "dataset '" + ds + "' lies outside its buffer in model_layout");
-      dest_bytes = t.count * sizeof(float);
-      return flat.data() + t.offset;
-    };
-    if (parts.size() == 2 && parts[0] == "model") {
-      dest = tensor_dest(c.model, parts[1], "/model");
-      ++model_seen;
-    } else if (parts.size() == 3 && parts[0] == "optimizer" && parts[1] == "inner" && parts[2] == "steps") {
-      dest = &c.inner_steps;
-      dest_bytes = sizeof c.inner_steps;
-      expect_type = "int64";
-      expect_shape = {1};
-      have_steps = true;
-    } else if (parts.size() == 4 && parts[0] == "optimizer" && (parts[1] == "inner" || parts[1] == "outer")) {
-      auto& group = parts[1] == "inner" ? inner : outer;
-      auto& seen = parts[1] == "inner" ? inner_seen : outer_seen;
-      dest = tensor_dest(group[parts[2]], parts[3], "/" + parts[0] + "/" + parts[1] + "/" + parts[2]);
-      ++seen[parts[2]];
-    } else if (parts.size() == 2 && parts[0] == "data" && !parts[1].empty() &&
-               parts[1].find_first_not_of("0123456789") == std::string::npos && parts[1].size() < 9) {
-      dest = &data[std::stoul(parts[1])];
-      dest_bytes = sizeof(LoaderPosition);
-      expect_type = "int64";
-      expect_shape = {2};
-    } else {
-      damaged(path, "unexpected dataset '" + ds + "'");
-    }
-    if (info.type != expect_type || info.shape != expect_shape)
-      damaged(path, "dataset '" + ds + "' has the wrong type or shape for model_layout");
-    if (info.bytes() != dest_bytes)
-      damaged(path, "dataset '" + ds + "' holds " + std::to_string(info.bytes()) + " bytes; its place holds " +
-                        std::to_string(dest_bytes));
-    f.read_raw(ds, dest, dest_bytes);
-    const std::string actual = hex_sha256(dest, info.bytes());
-    if (actual != stored)
-      damaged(path, "dataset '" + ds + "' does not match its SHA-256 (stored " + stored.substr(0, 16) + ", computed " +
-                        actual.substr(0, 16) + "): the file is damaged");
-    dataset_hashes[ds] = stored;
+// 3. Every dataset against its hash, read straight into its place in `c`
+// (whose buffers are allocated within the file's size); 5. complete.
+class DatasetReader {
+ public:
+  DatasetReader(H5File& f, const std::string& path, Checkpoint& c, size_t file_bytes)
+      : f_(f), path_(path), c_(c), budget_(path, file_bytes),
+        layout_(parse_layout_text(c.model_layout, "checkpoint '" + path + "'")) {
+    budget_.take(layout_.count(), "model_layout");
+    c_.model.assign(layout_.count(), 0.0f);
+    for (size_t i = 0; i < layout_.tensors().size(); ++i) tensor_index_[layout_.tensor(i).name] = i;
   }
 
+  void read(const std::string& ds) {
+    if (!f_.has_attr(ds, "sha256")) damaged(path_, "dataset '" + ds + "' has no sha256 attribute");
+    const std::string stored = f_.attr_string(ds, "sha256");
+    const H5DatasetInfo info = f_.info(ds);
+    const Place place = place_of(ds);
+    if (info.type != place.type || info.shape != place.shape)
+      damaged(path_, "dataset '" + ds + "' has the wrong type or shape for model_layout");
+    if (info.bytes() != place.bytes)
+      damaged(path_, "dataset '" + ds + "' holds " + std::to_string(info.bytes()) + " bytes; its place holds " +
+                         std::to_string(place.bytes));
+    f_.read_raw(ds, place.dest, place.bytes);
+    const std::string actual = hex_sha256(place.dest, info.bytes());
+    if (actual != stored)
+      damaged(path_, "dataset '" + ds + "' does not match its SHA-256 (stored " + stored.substr(0, 16) + ", computed " +
+                         actual.substr(0, 16) + "): the file is damaged");
+    hashes_[ds] = stored;
+  }
+
+  const std::map<std::string, std::string>& hashes() const { return hashes_; }
+
+  // Every tensor of every buffer, the step count, loader positions of ranks 0..n-1.
+  void finish() {
+    const size_t tensors = layout_.tensors().size();
+    if (model_seen_ != tensors) damaged(path_, "group '/model' lacks tensors of model_layout");
+    if (!have_steps_) damaged(path_, "dataset '/optimizer/inner/steps' is missing");
+    if (c_.inner_steps < 0) damaged(path_, "dataset '/optimizer/inner/steps' is negative");
+    for (auto& [name, flat] : inner_) {
+      if (inner_seen_[name] != tensors) damaged(path_, "group '/optimizer/inner/" + name + "' lacks tensors");
+      c_.inner.push_back({name, std::move(flat)});
+    }
+    for (auto& [name, flat] : outer_) {
+      if (outer_seen_[name] != tensors) damaged(path_, "group '/optimizer/outer/" + name + "' lacks tensors");
+      c_.outer.push_back({name, std::move(flat)});
+    }
+    if (data_.empty()) damaged(path_, "group '/data' is missing (no loader positions)");
+    for (const auto& [rank, pos] : data_) {
+      if (rank != c_.data.size()) damaged(path_, "dataset '/data/" + std::to_string(c_.data.size()) + "' is missing");
+      c_.data.push_back(pos);
+    }
+  }
+
+ private:
+  // Where a dataset's bytes go, and the type and shape it must have there.
+  struct Place {
+    void* dest = nullptr;
+    size_t bytes = 0;  // room at dest
+    std::string type = "float32";
+    std::vector<size_t> shape;
+  };
+
+  Place place_of(const std::string& ds) {
+    const std::vector<std::string> parts = split(ds.substr(1), '/');
+    if (parts.size() == 2 && parts[0] == "model") {
+      ++model_seen_;
+      return tensor_place(ds, c_.model, parts[1], "/model");
+    }
+    if (parts.size() == 3 && parts[0] == "optimizer" && parts[1] == "inner" && parts[2] == "steps") {
+      have_steps_ = true;
+      return {&c_.inner_steps, sizeof c_.inner_steps, "int64", {1}};
+    }
+    if (parts.size() == 4 && parts[0] == "optimizer" && (parts[1] == "inner" || parts[1] == "outer")) {
+      auto& group = parts[1] == "inner" ? inner_ : outer_;
+      auto& seen = parts[1] == "inner" ? inner_seen_ : outer_seen_;
+      ++seen[parts[2]];
+      return tensor_place(ds, group[parts[2]], parts[3], "/" + parts[0] + "/" + parts[1] + "/" + parts[2]);
+    }
+    if (parts.size() == 2 && parts[0] == "data" && !parts[1].empty() &&
+        parts[1].find_first_not_of("0123456789") == std::string::npos && parts[1].size() < 9)
+      return {&data_[std::stoul(parts[1])], sizeof(LoaderPosition), "int64", {2}};
+    damaged(path_, "unexpected dataset '" + ds + "'");
+  }
+
+  Place tensor_place(const std::string& ds, std::vector<float>& flat, const std::string& name, const std::string& group) {
+    auto it = tensor_index_.find(name);
+    if (it == tensor_index_.end()) damaged(path_, "dataset '" + ds + "' is not a tensor of model_layout");
+    const TensorInfo& t = layout_.tensor(it->second);
+    if (flat.empty()) {
+      budget_.take(layout_.count(), "group '" + group + "' of model_layout");
+      flat.assign(layout_.count(), 0.0f);
+    }
+    // ParamLayout guarantees it; checked again because a slice written out of bounds is a heap overflow.
+    if (t.offset > flat.size() || t.count > flat.size() - t.offset)
+      damaged(path_, "dataset '" + ds + "' lies outside its buffer in model_layout");
+    return {flat.data() + t.offset, t.count * sizeof(float), "float32", t.shape};
+  }
+
+  H5File& f_;
+  const std::string& path_;
+  Checkpoint& c_;
+  AllocationBudget budget_;
+  ParamLayout layout_;
+  std::map<std::string, size_t> tensor_index_;
+  std::map<std::string, std::vector<float>> inner_, outer_;
+  std::map<std::string, size_t> inner_seen_, outer_seen_;
+  size_t model_seen_ = 0;
+  bool have_steps_ = false;
+  std::map<size_t, LoaderPosition> data_;
+  std::map<std::string, std::string> hashes_;
+};
+
+Checkpoint read_checked(const std::string& path) {
+  H5File f = H5File::open_read(path);
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) damaged(path, "cannot read its size: " + ec.message());
+  const std::string record = check_attributes(f, path);  // 1-2
+  Checkpoint c;
+  read_attributes(f, path, c);
+  DatasetReader datasets(f, path, c, static_cast<size_t>(file_bytes));
+  for (const std::string& ds : f.datasets()) datasets.read(ds);  // 3
   // 4. The header: no dataset added, removed or renamed, no hash swapped.
-  if (header_hash(record, dataset_hashes) != f.attr_string("header_sha256"))
+  if (header_hash(record, datasets.hashes()) != f.attr_string("header_sha256"))
     damaged(path, "attribute 'header_sha256' does not match the datasets and attributes (a dataset was added, "
                   "removed or renamed, or the header is damaged)");
-
-  // 5. Complete: every tensor of every buffer, the step count, ranks 0..n-1.
-  const size_t tensors = layout.tensors().size();
-  if (model_seen != tensors) damaged(path, "group '/model' lacks tensors of model_layout");
-  if (!have_steps) damaged(path, "dataset '/optimizer/inner/steps' is missing");
-  if (c.inner_steps < 0) damaged(path, "dataset '/optimizer/inner/steps' is negative");
-  for (auto& [name, flat] : inner) {
-    if (inner_seen[name] != tensors) damaged(path, "group '/optimizer/inner/" + name + "' lacks tensors");
-    c.inner.push_back({name, std::move(flat)});
-  }
-  for (auto& [name, flat] : outer) {
-    if (outer_seen[name] != tensors) damaged(path, "group '/optimizer/outer/" + name + "' lacks tensors");
-    c.outer.push_back({name, std::move(flat)});
-  }
-  if (data.empty()) damaged(path, "group '/data' is missing (no loader positions)");
-  for (const auto& [rank, pos] : data) {
-    if (rank != c.data.size()) damaged(path, "dataset '/data/" + std::to_string(c.data.size()) + "' is missing");
-    c.data.push_back(pos);
-  }
+  datasets.finish();  // 5
   return c;
 }
 
