@@ -64,41 +64,97 @@ std::string DevicePlan::describe(int site_size) const {
   return s;
 }
 
-DevicePlan plan_devices(const Config& config, TwoLevelAgreement& agreement, Collectives& site) {
-  const Topology& topo = agreement.topology();
-  DevicePlan plan;
-  if (config.device == DeviceKind::kCpu) return plan;
-  if (!FEDTRAIN_WITH_CUDA) {
-    if (config.device == DeviceKind::kCuda)
-      throw ConfigError("run.device = cuda, but this fedtrain was built without CUDA (FEDTRAIN_WITH_CUDA=OFF, or no "
-                        "nvcc when it was built): rebuild where the CUDA toolkit is installed, or set run.device = cpu",
-                        /*collective=*/true);
-    if (config.collectives == SiteCollectivesKind::kNccl)
-      throw ConfigError("site.collectives = nccl, but this fedtrain was built without CUDA: set site.collectives = "
-                        "auto or mpi",
-                        /*collective=*/true);
-    return plan;
-  }
+namespace {
 
-  // 1. Who sees a GPU; run.device = cuda requires every rank to.
-  const NodeInfo node = node_info(topo.world());
-  const GpuProbe probe = probe_gpus();
+void refuse_cuda_keys(const Config& config) {
+  if (config.device == DeviceKind::kCuda)
+    throw ConfigError("run.device = cuda, but this fedtrain was built without CUDA (FEDTRAIN_WITH_CUDA=OFF, or no "
+                      "nvcc when it was built): rebuild where the CUDA toolkit is installed, or set run.device = cpu",
+                      /*collective=*/true);
+  if (config.collectives == SiteCollectivesKind::kNccl)
+    throw ConfigError("site.collectives = nccl, but this fedtrain was built without CUDA: set site.collectives = "
+                      "auto or mpi",
+                      /*collective=*/true);
+}
+
+// 1-2. Who sees a GPU (run.device = cuda requires every rank to); with auto,
+// the site trains on GPUs only if all its ranks have one.
+bool site_on_gpus(const Config& config, TwoLevelAgreement& agreement, Collectives& site, const NodeInfo& node,
+                  const GpuProbe& probe) {
+  const Topology& topo = agreement.topology();
   std::string error;
   if (config.device == DeviceKind::kCuda && probe.count == 0)
     error = "run.device = cuda, but this rank sees no CUDA device on host " + node.host + " (" + probe.why +
             "): check the driver and CUDA_VISIBLE_DEVICES, or set run.device = auto or cpu";
   agreement.agree_startup(error, kExitRuntime);
-
-  // 2. auto: the site trains on GPUs only if all its ranks have one.
   double ranks_with_gpu = probe.count > 0 ? 1.0 : 0.0;
   site.allreduce_sum(std::span<double>(&ranks_with_gpu, 1));
   const bool site_cuda = static_cast<int>(ranks_with_gpu) == site.size();
   if (!site_cuda && topo.is_leader() && ranks_with_gpu > 0)
     log_warn("site " + topo.site_name() + " trains on the CPU: only " + std::to_string(static_cast<int>(ranks_with_gpu)) +
              " of its " + std::to_string(site.size()) + " ranks see a GPU (run.device = auto)");
+  return site_cuda;
+}
+
+// The lowest site rank whose GPU another rank also uses, or -1; `all` holds every rank's GPU UUID.
+int shared_gpu_rank(const std::vector<uint8_t>& all, int ranks) {
+  constexpr size_t kUuid = sizeof(Uuid);
+  for (int a = 0; a < ranks; ++a)
+    for (int b = a + 1; b < ranks; ++b)
+      if (std::memcmp(&all[a * kUuid], &all[b * kUuid], kUuid) == 0) return a;
+  return -1;
+}
+
+// 4. The site's collectives, for a site on GPUs: NCCL where every rank has a GPU of its own (and NCCL is
+// built in), unless site.collectives says mpi. Returns the error for site.collectives = nccl that cannot be.
+std::string choose_collectives(const Config& config, const Topology& topo, Collectives& site, const Uuid& uuid,
+                               DevicePlan& plan) {
+  const std::string where = "site " + topo.site_name();
+  if (site.size() == 1) {
+    // Nothing to all-reduce, so auto and mpi skip NCCL; nccl asked for explicitly still
+    // gets a one-rank communicator (its calls are then copies), which checks NCCL itself.
+    if (config.collectives != SiteCollectivesKind::kNccl) return "";
+    if (FEDTRAIN_WITH_NCCL) plan.nccl = true;
+    return !FEDTRAIN_WITH_NCCL && topo.is_leader() ? "site.collectives = nccl, but this fedtrain was built without NCCL"
+                                                   : "";
+  }
+  std::vector<uint8_t> all(uuid.size() * static_cast<size_t>(site.size()));
+  site.allgather(uuid, all);
+  const int shared_with = shared_gpu_rank(all, site.size());
+  std::string why_not;
+  if (!FEDTRAIN_WITH_NCCL) {
+    why_not = "this fedtrain was built without NCCL";
+  } else if (shared_with >= 0) {
+    Uuid u;
+    std::memcpy(u.data(), &all[shared_with * uuid.size()], u.size());
+    why_not = "ranks of " + where + " share GPU " + hex(u) + " (NCCL needs a GPU of its own for every rank)";
+  }
+  plan.nccl = config.collectives != SiteCollectivesKind::kMpi && why_not.empty();
+  if (config.collectives == SiteCollectivesKind::kMpi || why_not.empty() || !topo.is_leader()) return "";
+  if (config.collectives == SiteCollectivesKind::kNccl)
+    return "site.collectives = nccl, but " + why_not +
+           ": start at most as many ranks per node as it has GPUs, or set site.collectives = mpi";
+  log_info(where + " all-reduces through host memory with MPI: " + why_not);
+  return "";
+}
+
+}  // namespace
+
+DevicePlan plan_devices(const Config& config, TwoLevelAgreement& agreement, Collectives& site) {
+  const Topology& topo = agreement.topology();
+  DevicePlan plan;
+  if (config.device == DeviceKind::kCpu) return plan;
+  if (!FEDTRAIN_WITH_CUDA) {
+    refuse_cuda_keys(config);
+    return plan;
+  }
+  const NodeInfo node = node_info(topo.world());
+  const GpuProbe probe = probe_gpus();
+  const bool site_cuda = site_on_gpus(config, agreement, site, node, probe);
 
   // 3. This rank's GPU.
   Uuid uuid{};
+  std::string error;
   if (site_cuda) {
     plan.cuda = true;
     plan.gpu = node.local_rank % probe.count;
@@ -111,46 +167,11 @@ DevicePlan plan_devices(const Config& config, TwoLevelAgreement& agreement, Coll
   agreement.agree_startup(error, kExitRuntime);
 
   // 4. The site's collectives.
-  const std::string where = "site " + topo.site_name();
   if (!site_cuda) {
     if (config.collectives == SiteCollectivesKind::kNccl && topo.is_leader())
-      error = "site.collectives = nccl, but " + where + " trains on the CPU (not every rank sees a GPU)";
-  } else if (site.size() == 1) {
-    // Nothing to all-reduce, so auto and mpi skip NCCL; nccl asked for explicitly still
-    // gets a one-rank communicator (its calls are then copies), which checks NCCL itself.
-    if (config.collectives == SiteCollectivesKind::kNccl) {
-      if (FEDTRAIN_WITH_NCCL) plan.nccl = true;
-      else if (topo.is_leader()) error = "site.collectives = nccl, but this fedtrain was built without NCCL";
-    }
+      error = "site.collectives = nccl, but site " + topo.site_name() + " trains on the CPU (not every rank sees a GPU)";
   } else {
-    std::vector<uint8_t> all(uuid.size() * static_cast<size_t>(site.size()));
-    site.allgather(uuid, all);
-    int shared_with = -1;  // the lowest site rank whose GPU another rank also uses
-    for (int a = 0; a < site.size() && shared_with < 0; ++a)
-      for (int b = a + 1; b < site.size(); ++b)
-        if (std::memcmp(&all[a * uuid.size()], &all[b * uuid.size()], uuid.size()) == 0) {
-          shared_with = a;
-          break;
-        }
-    const bool own_gpus = shared_with < 0;
-    std::string why_not;
-    if (!FEDTRAIN_WITH_NCCL) why_not = "this fedtrain was built without NCCL";
-    else if (!own_gpus) {
-      Uuid u;
-      std::memcpy(u.data(), &all[shared_with * uuid.size()], u.size());
-      why_not = "ranks of " + where + " share GPU " + hex(u) + " (NCCL needs a GPU of its own for every rank)";
-    }
-    if (config.collectives == SiteCollectivesKind::kMpi) {
-      plan.nccl = false;
-    } else if (why_not.empty()) {
-      plan.nccl = true;
-    } else if (config.collectives == SiteCollectivesKind::kNccl) {
-      if (topo.is_leader())
-        error = "site.collectives = nccl, but " + why_not +
-                ": start at most as many ranks per node as it has GPUs, or set site.collectives = mpi";
-    } else if (topo.is_leader()) {
-      log_info(where + " all-reduces through host memory with MPI: " + why_not);
-    }
+    error = choose_collectives(config, topo, site, uuid, plan);
   }
   agreement.agree_startup(error, kExitRuntime);
   return plan;
