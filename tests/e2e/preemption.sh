@@ -11,11 +11,14 @@ data=$WORK/data
 small_data "$data"
 cfg=$WORK/run.ini
 ckpt_config "$cfg" "$data"
-# Long enough rounds that a signal lands inside one; no periodic checkpoint, so the file after a stop
-# comes from the stop itself (every=100: only the last round's otherwise).
-opts=(--federation.rounds=8 --federation.local_steps=300 --checkpoint.every=100)
+# Long enough rounds that a signal lands inside one, and enough of them (rounds of about 35 ms) that a
+# signal sent after round 2 from a shell slowed by a loaded machine still lands before the last one
+# (with 8 rounds it once landed in the last, and the job, complete, exited 0); no periodic checkpoint,
+# so the file after a stop comes from the stop itself (every=100: only the last round's otherwise).
+R=16
+opts=(--federation.rounds=$R --federation.local_steps=300 --checkpoint.every=100)
 run4 --config "$cfg" $(dirs ref) "${opts[@]}" >/dev/null 2>&1 || fail "reference run"
-[[ $(intact_rounds "$WORK/ref/es") == 8 ]] || fail "reference: es holds $(ls "$WORK/ref/es")"
+[[ $(intact_rounds "$WORK/ref/es") == "$R" ]] || fail "reference: es holds $(ls "$WORK/ref/es")"
 
 # stop_case NAME SIGNAL TARGET: starts the job, waits for 2 finished rounds, sends SIGNAL to TARGET
 # (mpirun | one | all: mpirun, a single rank, every rank), expects exit 3 and a checkpoint of the
@@ -46,8 +49,8 @@ stop_case() {
   # reaches the ranks when mpirun forwards it: on a loaded machine that took up to 5 rounds of
   # 35 ms here, so then only "before the last round" is fedtrain's to keep.
   local latest=$((after + 2))
-  [[ $target == mpirun ]] && latest=7
-  ((stopped > before && stopped <= latest && stopped < 8)) \
+  [[ $target == mpirun ]] && latest=$((R - 1))
+  ((stopped > before && stopped <= latest && stopped < R)) \
     || { fail "$name: stopped after round $stopped, expected the round in progress after $before..$after"; return; }
   grep -q "SIG$sig asked the job to stop: round $stopped is checkpointed in '$WORK/$name/es/$(printf 'round-%06d.h5' "$stopped")'" \
     <<<"$out" || { fail "$name: stop not stated: $(grep -i stop <<<"$out")"; return; }
@@ -56,7 +59,7 @@ stop_case() {
   pass "$name: SIG$sig to $target: exit 3 with round $stopped checkpointed on both sites"
   out=$(run4 --config "$cfg" $(dirs "$name") "${opts[@]}" 2>&1) || { echo "$out" | tail; fail "$name: resume"; return; }
   grep -q "resuming job 'e2e' after round $stopped " <<<"$out" || { fail "$name: resume not after round $stopped"; return; }
-  same_state ref "$name" 8 "$name: stopped and resumed"
+  same_state ref "$name" "$R" "$name: stopped and resumed"
 }
 
 stop_case usr1 USR1 mpirun
