@@ -130,7 +130,17 @@ struct RecordingProxy {
     thread = std::thread([this, target] {
       tcp::socket in(io), out(io);
       acceptor.accept(in);
-      out.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(target)));
+      // The dialer may reach the proxy before the target listens: retry (a refused connect, unhandled
+      // here, ended the whole test binary now and then).
+      const tcp::endpoint to(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(target));
+      boost::system::error_code refused;
+      for (int i = 0; i < 1000; ++i) {
+        out.connect(to, refused);
+        if (!refused) break;
+        out = tcp::socket(io);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (refused) return;  // the dialer then fails its handshake, and the test says so
       auto pump = [](tcp::socket& from, tcp::socket& to, std::vector<uint8_t>& log) {
         uint8_t buf[4096];
         boost::system::error_code ec;
