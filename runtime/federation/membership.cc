@@ -86,73 +86,93 @@ void Membership::set_present(const std::vector<bool>& present) {
 
 MembershipChange Membership::agree(const std::vector<bool>& ready_here) {
   const size_t n = sites_.size();
-  const int me = all_.rank();
   std::vector<bool> gone(n, false);
   std::vector<bool> mine_ready(n, false);
   for (size_t s = 0; s < n && s < ready_here.size(); ++s) mine_ready[s] = ready_here[s] && !present_[s];
   std::vector<std::vector<bool>> ready(n);  // per reporting leader, from the last pass
   for (size_t pass = 0; pass <= n; ++pass) {
-    std::vector<bool> mine(n, false);
-    for (size_t s = 0; s < n; ++s) mine[s] = present_[s] && !why_[s].empty();
-    const std::vector<uint8_t> wire = encode_report(mine, false, mine_ready);
-    const std::vector<int> peers = [&] {
-      std::vector<int> out;
-      for (int p : members())
-        if (p != me && why_[p].empty()) out.push_back(p);
-      return out;
-    }();
-    std::vector<std::vector<uint8_t>> in(n, std::vector<uint8_t>(wire.size() + 1));
-    std::vector<Transport::Handle> recvs(n, -1), sends;
-    for (int p : peers) recvs[p] = all_.irecv(p, kMembershipTag, in[p]);
-    for (int p : peers) sends.push_back(all_.isend(p, kMembershipTag, wire));
-    std::vector<std::optional<std::vector<bool>>> reports(n);
-    reports[me] = mine;
-    ready.assign(n, {});
-    ready[me] = mine_ready;
-    for (int p : peers) {
-      try {
-        const size_t got = all_.wait(recvs[p]);
-        std::vector<bool> report;
-        bool leaving = false;
-        const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving, &ready[p]);
-        if (!bad.empty()) throw PeerError(p, "site '" + sites_[p] + "' sent " + bad + ": it runs another protocol version");
-        if (leaving)
-          throw PeerError(p, "its job stopped in order after its checkpoint (SIGTERM or SIGUSR1 to that site's job); "
-                             "started again it rejoins");
-        reports[p] = report;
-      } catch (const PeerError& e) {
-        lost(p, e.what());
-      }
-    }
-    for (Transport::Handle h : sends) {
-      try {
-        all_.wait(h);
-      } catch (const PeerError& e) {
-        lost(e.peer(), e.what());
-      }
-    }
+    std::vector<std::optional<std::vector<bool>>> reports = exchange_reports(mine_ready, ready);
     // Leaders lost before this pass sent no report (nullopt): they stay lost.
     gone = merge_lost(present_, reports);
-    if (gone[me])
+    if (gone[all_.rank()])
       throw Error("the leaders of the other sites lost this site's leader (its connection to them broke or was "
                   "silent for federation.peer_timeout_s); this job stops: start it again to rejoin the federation");
     bool stable = true;
     for (size_t p = 0; p < n; ++p)
       if (present_[p] && reports[p] && *reports[p] != gone) stable = false;
-    for (size_t s = 0; s < n; ++s)
-      if (gone[s] && why_[s].empty()) {
-        const std::string by = [&] {
-          for (size_t p = 0; p < n; ++p)
-            if (reports[p] && (*reports[p])[s]) return sites_[p];
-          return std::string("another leader");
-        }();
-        why_[s] = "site '" + by + "' lost its connection to it";
-      }
+    name_losses(gone, reports);
     if (stable) break;
   }
   // A loss seen after this leader's report was sent waits for the next agreement.
+  return apply(gone, ready);
+}
+
+// One pass: this leader's report (whom it lost, who is ready to join) to every
+// present peer it has not lost, and theirs; a peer that fails or sends a bad
+// report is lost. `ready` gets every reporting leader's ready list.
+std::vector<std::optional<std::vector<bool>>> Membership::exchange_reports(const std::vector<bool>& mine_ready,
+                                                                           std::vector<std::vector<bool>>& ready) {
+  const size_t n = sites_.size();
+  const int me = all_.rank();
+  std::vector<bool> mine(n, false);
+  for (size_t s = 0; s < n; ++s) mine[s] = present_[s] && !why_[s].empty();
+  const std::vector<uint8_t> wire = encode_report(mine, false, mine_ready);
+  std::vector<int> peers;
+  for (int p : members())
+    if (p != me && why_[p].empty()) peers.push_back(p);
+  std::vector<std::vector<uint8_t>> in(n, std::vector<uint8_t>(wire.size() + 1));
+  std::vector<Transport::Handle> recvs(n, -1), sends;
+  for (int p : peers) recvs[p] = all_.irecv(p, kMembershipTag, in[p]);
+  for (int p : peers) sends.push_back(all_.isend(p, kMembershipTag, wire));
+  std::vector<std::optional<std::vector<bool>>> reports(n);
+  reports[me] = mine;
+  ready.assign(n, {});
+  ready[me] = mine_ready;
+  for (int p : peers) {
+    try {
+      const size_t got = all_.wait(recvs[p]);
+      std::vector<bool> report;
+      bool leaving = false;
+      const std::string bad = decode_report(in[p].data(), got, n, &report, &leaving, &ready[p]);
+      if (!bad.empty()) throw PeerError(p, "site '" + sites_[p] + "' sent " + bad + ": it runs another protocol version");
+      if (leaving)
+        throw PeerError(p, "its job stopped in order after its checkpoint (SIGTERM or SIGUSR1 to that site's job); "
+                           "started again it rejoins");
+      reports[p] = report;
+    } catch (const PeerError& e) {
+      lost(p, e.what());
+    }
+  }
+  for (Transport::Handle h : sends) {
+    try {
+      all_.wait(h);
+    } catch (const PeerError& e) {
+      lost(e.peer(), e.what());
+    }
+  }
+  return reports;
+}
+
+// Why each newly gone site left: the first leader that reported losing it.
+void Membership::name_losses(const std::vector<bool>& gone,
+                             const std::vector<std::optional<std::vector<bool>>>& reports) {
+  const size_t n = sites_.size();
+  for (size_t s = 0; s < n; ++s) {
+    if (!gone[s] || !why_[s].empty()) continue;
+    std::string by = "another leader";
+    for (size_t p = 0; p < n; ++p)
+      if (reports[p] && (*reports[p])[s]) {
+        by = sites_[p];
+        break;
+      }
+    why_[s] = "site '" + by + "' lost its connection to it";
+  }
+}
+
+// The agreed change: the gone sites leave; an absent site ready on every leader that stays joins.
+MembershipChange Membership::apply(const std::vector<bool>& gone, const std::vector<std::vector<bool>>& ready) {
+  const size_t n = sites_.size();
   MembershipChange change;
-  // Admitted: ready on every leader that stays (the same reports on every one of them).
   for (size_t s = 0; s < n; ++s) {
     if (present_[s]) continue;
     bool all = true;

@@ -82,6 +82,12 @@ class Membership {
   const std::string& site(int i) const { return sites_[i]; }
 
  private:
+  // agree()'s steps.
+  std::vector<std::optional<std::vector<bool>>> exchange_reports(const std::vector<bool>& mine_ready,
+                                                                 std::vector<std::vector<bool>>& ready);
+  void name_losses(const std::vector<bool>& gone, const std::vector<std::optional<std::vector<bool>>>& reports);
+  MembershipChange apply(const std::vector<bool>& gone, const std::vector<std::vector<bool>>& ready);
+
   Transport& all_;
   std::vector<std::string> sites_;
   std::vector<bool> present_;
