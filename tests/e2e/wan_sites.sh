@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Emulated WAN sites (bench/wan/sites.sh): 2 sites at 100mbit with 10 ms of delay per receiver. The
-# probe must measure the shaping (within 10 % of 100 Mbit/s) and the delay (an RTT within 20 % of
-# 20 ms); down must leave no namespace, link or delay helper of them, and neither may 'run' when
-# it is stopped with SIGTERM in the middle of its command.
+# probe must measure the delay (an RTT within 20 % of 20 ms) and a rate the shaping caps (at most
+# 110 % of 100 Mbit/s) that the delay helper still carries (at least half of it); down must leave no
+# namespace, link or delay helper of them, and neither may 'run' when it is stopped with SIGTERM in
+# the middle of its command. The shaping's accuracy (within 10 %) is e2e_wan_secagg's check, on
+# links without the helper.
 # Skipped (exit 77) without root or where network namespaces cannot be made.
 source "$(dirname "$0")/lib.sh"
 
@@ -46,9 +48,10 @@ list=$(made_of "$sdir")
   || fail "delay helpers: $(sed -n 's/^helpers: //p' <<<"$list")"
 # A busy machine (the suite runs tests side by side) only lowers a probe's rate and lengthens its RTT:
 # up to 3 probes, until one is within bounds (bench/wan/matrix.sh takes the best of 3 likewise). The
-# delay helper handles every packet in user space: with 10 ms per receiver the probe measured 89-91
-# Mbit/s on an idle machine, so the rate is checked within 15 % (unshaped, veth carries Gbit/s).
-within='.measured_bps >= 85e6 and .measured_bps <= 110e6'
+# delay helper handles every packet in user space, so the rate it carries is the machine's: 89-98
+# Mbit/s here, idle or not, but 62-80 Mbit/s in a CI run of the sanitizer build, whose helper is
+# instrumented too. The upper bound is the check on the shaping (unshaped, veth carries Gbit/s).
+within='.measured_bps >= 50e6 and .measured_bps <= 110e6'
 probed=false
 for _ in 1 2 3; do
   "$sites" probe "$sdir" --seconds 3 || continue
@@ -57,7 +60,7 @@ for _ in 1 2 3; do
 done
 if $probed; then
   jq -e "$within" "$sdir/link.json" >/dev/null \
-    && pass "measured rate within 15 % of 100 Mbit/s" || fail "measured rate: $(jq -c . "$sdir/link.json")"
+    && pass "measured rate capped at 110 % of 100 Mbit/s and above half of it" || fail "measured rate: $(jq -c . "$sdir/link.json")"
   jq -e '.rtt_ms >= 16 and .rtt_ms <= 24 and .set_rtt_ms == 20' "$sdir/link.json" >/dev/null \
     && pass "RTT within 20 % of 20 ms" || fail "RTT: $(jq -c . "$sdir/link.json")"
   jq -e '.set_rate_bps == 100000000 and .set_delay_ms == 10' "$sdir/link.json" >/dev/null \
