@@ -139,33 +139,33 @@ const Key kKeys[] = {
 };
 
 const SiteKey kSiteKeys[] = {
-  {"ranks", "MPI ranks of this site (consecutive world ranks, in the order sites are listed)",
+  {"ranks", kPlain, "MPI ranks of this site (consecutive world ranks, in the order sites are listed)",
    [](SiteConfig& s, const std::string& k, const std::string& v) { s.ranks = static_cast<int>(parse_int(k, v, 1, 1 << 20)); }},
-  {"data", "HDF5 training shard of this site (/features, /labels; or /tokens for gpt); read only by this site's ranks",
+  {"data", kPath, "HDF5 training shard of this site (/features, /labels; or /tokens for gpt); read only by this site's ranks",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.data = v; }},
-  {"val", "gpt: the site's validation text (/tokens, from 'fedtrain data text'); only its bits per byte leave the site",
+  {"val", kPath, "gpt: the site's validation text (/tokens, from 'fedtrain data text'); only its bits per byte leave the site",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.val = v; }},
-  {"public_key", "the site's X25519 public key, base64 (its entry in the federation manifest)",
+  {"public_key", kSecurity, "the site's X25519 public key, base64 (its entry in the federation manifest)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key = v; }},
-  {"public_key_file", "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.pub)",
+  {"public_key_file", kPath | kSecurity, "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.pub)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.public_key_file = v; }},
-  {"secret_key", "the site's secret key file (mode 0600), read only by the site's leader",
+  {"secret_key", kPath | kSecurity, "the site's secret key file (mode 0600), read only by the site's leader",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.secret_key = v; }},
-  {"signing_key", "the site's Ed25519 signing key, base64 (its ledger entry in the manifest; every site or none)",
+  {"signing_key", kSecurity, "the site's Ed25519 signing key, base64 (its ledger entry in the manifest; every site or none)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_key = v; }},
-  {"signing_key_file", "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.sign.pub)",
+  {"signing_key_file", kPath | kSecurity, "or: a file holding that base64 key (as 'fedtrain keygen' writes NAME.sign.pub)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_key_file = v; }},
-  {"signing_secret_key", "the site's signing secret key file (mode 0600), read only by the site's leader",
+  {"signing_secret_key", kPath | kSecurity, "the site's signing secret key file (mode 0600), read only by the site's leader",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.signing_secret_key = v; }},
-  {"ledger", "the site's signed ledger of rounds (default checkpoint_dir/ledger.jsonl, else runs/<job_id>/ledger-<site>.jsonl)",
+  {"ledger", kPath, "the site's signed ledger of rounds (default checkpoint_dir/ledger.jsonl, else runs/<job_id>/ledger-<site>.jsonl)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.ledger = v; }},
-  {"egress_log", "one line per message that left the site (default runs/<job_id>/egress-<site>.jsonl)",
+  {"egress_log", kPath, "one line per message that left the site (default runs/<job_id>/egress-<site>.jsonl)",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.egress_log = v; }},
-  {"checkpoint_dir", "directory of this site's checkpoints (its own volume); written by the site leader only",
+  {"checkpoint_dir", kPath, "directory of this site's checkpoints (its own volume); written by the site leader only",
    [](SiteConfig& s, const std::string&, const std::string& v) { s.checkpoint_dir = v; }},
-  {"leader", "one job per site: HOST:PORT at which the other site leaders reach this site's leader (TCP)",
+  {"leader", kPlain, "one job per site: HOST:PORT at which the other site leaders reach this site's leader (TCP)",
    [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.leader = v; }},
-  {"listen", "one job per site: ADDR:PORT this site's leader binds (default 0.0.0.0 and the port of 'leader')",
+  {"listen", kPlain, "one job per site: ADDR:PORT this site's leader binds (default 0.0.0.0 and the port of 'leader')",
    [](SiteConfig& s, const std::string& k, const std::string& v) { net::parse_host_port(v, k); s.listen = v; }},
 };
 // clang-format on
@@ -224,19 +224,15 @@ const SiteKey* find_site_key(const std::string& sub) {
 bool is_path_key(const std::string& key) {
   std::string name, sub;
   if (key == "run.metrics_file" || key == "data.test") return true;
-  if (!split_site_key(key, &name, &sub)) return false;
-  for (const char* k : {"data", "val", "public_key_file", "secret_key", "signing_key_file", "signing_secret_key",
-                        "ledger", "egress_log", "checkpoint_dir"})
-    if (sub == k) return true;
-  return false;
+  const SiteKey* k = split_site_key(key, &name, &sub) ? find_site_key(sub) : nullptr;
+  return k != nullptr && (k->flags & kPath) != 0;
 }
 
 bool is_security_key(const std::string& key) {
   std::string name, sub;
   if (key == "federation.secure") return true;
-  return split_site_key(key, &name, &sub) &&
-         (sub == "public_key" || sub == "public_key_file" || sub == "secret_key" || sub == "signing_key" ||
-          sub == "signing_key_file" || sub == "signing_secret_key");
+  const SiteKey* k = split_site_key(key, &name, &sub) ? find_site_key(sub) : nullptr;
+  return k != nullptr && (k->flags & kSecurity) != 0;
 }
 
 }  // namespace fedtrain::config_keys

@@ -17,9 +17,14 @@ struct Key {
   void (*apply)(Config&, const std::string& key, const std::string& value);
 };
 
+// What a key's value is, where the loader treats it apart: a path (taken beside the config file), a
+// security setting (from the config file only). Flags of SiteKey.
+enum SiteKeyFlags : unsigned { kPlain = 0, kPath = 1, kSecurity = 2 };
+
 // Per-site keys, [site.NAME] name = value.
 struct SiteKey {
   const char* name;
+  unsigned flags;  // SiteKeyFlags
   const char* help;
   void (*apply)(SiteConfig&, const std::string& key, const std::string& value);
 };
