@@ -226,6 +226,9 @@ std::vector<bool> JoinDesk::poll(const Membership& members, int64_t round) {
         }
       } else if (kind == static_cast<uint8_t>(JoinKind::kReady)) {
         ready_[s] = true;
+      } else if (got != Transport::kTooLong && got > 0 && in_[s][0] == static_cast<uint8_t>(JoinKind::kWelcome)) {
+        log_warn("round " + std::to_string(round) + ": site '" + sites_[s] + "' sent a welcome, but it is not "
+                 "present here: the running sites disagree on who is present (one dropped the others); ignored");
       } else {
         log_warn("site '" + sites_[s] + "' sent a join message of " + std::to_string(got) + " bytes, kind " +
                  std::to_string(kind) + ": ignored");
