@@ -229,6 +229,44 @@ void record_model(JobResult& result, SiteTrainer& trainer, OuterOptimizer* outer
   result.state_hash = training_state_hash(trainer, outer);
 }
 
+// The leader joins the other leaders (one job per site: over TCP). An error
+// every leader sees alike is kept for the start-up agreement; any other aborts.
+void connect_leader(Startup& s) {
+  try {
+    s.exchange->connect();  // a site whose shared settings differ stops every site here (exit 2)
+  } catch (const Error& e) {
+    if (!e.collective()) throw;  // the other leaders may be waiting in the exchange: abort
+    s.error = e.what();
+    s.error_code = e.exit_code();
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Stopped by SIGTERM/SIGUSR1 after the checkpoint of `result.rounds`: the other
+// leaders are told (one job per site), so that they go on without this site.
+void leave_federation(const Topology& topo, Startup& s, const Checkpointer& checkpoints, const JobResult& result) {
+  if (s.exchange && s.exchange->membership() != nullptr) s.exchange->membership()->leave();
+  if (topo.is_leader())
+    log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(result.rounds) +
+             " is checkpointed in '" + checkpoints.path_of(result.rounds) + "'; exiting with code " +
+             std::to_string(kExitPreempted) + " (run the same command again to resume)");
+}
+
+// Every round trained: the report's summary (the reporting rank; the job took
+// `seconds`), the model every leader ends with, the metrics endpoint's linger.
+void finish_job(const Config& config, const Topology& topo, Observers& observers, const JobResult& result,
+                bool reporting, double seconds) {
+  if (reporting) observers.report->finish(topo.describe(), seconds);
+  // Every leader names the model it ends with: launches of one federation compare it.
+  if (topo.is_leader())
+    log_info("site " + topo.site_name() + ": global model after round " + std::to_string(result.rounds) +
+             " has sha256 " + to_hex(result.params_hash));
+  if (observers.exporter) observers.exporter->linger(config.monitoring.linger_s);
+}
+
 }  // namespace
 
 JobResult run_job(const Config& config, const Topology& topo) {
@@ -252,13 +290,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
   std::unique_ptr<OuterOptimizer> outer;
   double site_weight = 0.0;
   if (topo.is_leader()) {
-    try {
-      s.exchange->connect();  // a site whose shared settings differ stops every site here (exit 2)
-    } catch (const Error& e) {
-      if (!e.collective()) throw;  // the other leaders may be waiting in the exchange: abort
-      s.error = e.what();
-      s.error_code = e.exit_code();
-    }
+    connect_leader(s);
     outer = std::make_unique<OuterOptimizer>(config.outer, model->param_count());
     site_weight = s.data.samples;
   }
@@ -299,8 +331,7 @@ JobResult run_job(const Config& config, const Topology& topo) {
     record_model(result, *trainer, outer.get());
     return result;
   }
-  RoundMetrics last = driver.run(rejoining ? join_round : resumed + 1, config.rounds);
-
+  const RoundMetrics last = driver.run(rejoining ? join_round : resumed + 1, config.rounds);
   result.rounds = last.round;
   result.test_loss = last.test_loss;
   result.test_accuracy = last.test_accuracy;
@@ -308,20 +339,10 @@ JobResult run_job(const Config& config, const Topology& topo) {
   // A stop asked for during the last round changes nothing: the job is complete.
   result.stop_signal = last.round < config.rounds ? driver.stop_signal() : 0;
   if (result.stop_signal != 0) {
-    if (s.exchange && s.exchange->membership() != nullptr) s.exchange->membership()->leave();  // the others go on
-    if (topo.is_leader())
-      log_info(signal_name(result.stop_signal) + " asked the job to stop: round " + std::to_string(last.round) +
-               " is checkpointed in '" + checkpoints.path_of(last.round) + "'; exiting with code " +
-               std::to_string(kExitPreempted) + " (run the same command again to resume)");
-    return result;
+    leave_federation(topo, s, checkpoints, result);
+  } else {
+    finish_job(config, topo, observers, result, reporting, seconds_since(t0));
   }
-  if (reporting)
-    observers.report->finish(topo.describe(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  // Every leader names the model it ends with: launches of one federation compare it.
-  if (topo.is_leader())
-    log_info("site " + topo.site_name() + ": global model after round " + std::to_string(result.rounds) +
-             " has sha256 " + to_hex(result.params_hash));
-  if (observers.exporter) observers.exporter->linger(config.monitoring.linger_s);
   return result;
 }
 
