@@ -64,13 +64,13 @@ function(fedtrain_add_mpi_test_sizes NAME)
 endfunction()
 
 function(fedtrain_add_script_test NAME SCRIPT)
-  cmake_parse_arguments(ARG "NO_MPI" "" "" ${ARGN})
+  cmake_parse_arguments(ARG "NO_MPI" "" "ARGS" ${ARGN})
   if(ARG_NO_MPI)
     set(env ${FEDTRAIN_TEST_ENV})
   else()
     set(env ${FEDTRAIN_MPI_TEST_ENV})
   endif()
-  add_test(NAME ${NAME} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${SCRIPT})
+  add_test(NAME ${NAME} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${SCRIPT} ${ARG_ARGS})
   set_tests_properties(${NAME} PROPERTIES
     ENVIRONMENT "${env};FEDTRAIN_BIN=$<TARGET_FILE:fedtrain>;FEDTRAIN_SOURCE_DIR=${PROJECT_SOURCE_DIR};MPIEXEC=${MPIEXEC_EXECUTABLE}"
     PROCESSORS 2 TIMEOUT 600 SKIP_RETURN_CODE 77)

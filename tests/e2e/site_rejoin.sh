@@ -4,7 +4,18 @@
 # without it, each naming the site that left; fr started again with the same command rejoins at a
 # round boundary, and all three finish every round with one model. SIGTERM to
 # fr's ranks: fr checkpoints and leaves with exit 3, es and de read its leave and finish.
+# With the argument es (e2e_site_rejoin_first), the site killed and started again is es, the
+# lowest-indexed leader: the one the others wait for to dial them, the sponsor of a welcome when
+# it is present, and the site that reports the rounds (its metrics file; while it is away no site
+# writes one). Only the kill and the rejoin run then.
 source "$(dirname "$0")/lib.sh"
+
+victim=${1:-fr}
+case $victim in
+  fr) victim_index=2 others=(es de) ;;
+  es) victim_index=0 others=(de fr) ;;
+  *) echo "usage: site_rejoin.sh [fr|es]" >&2; exit 2 ;;
+esac
 
 data=$WORK/data
 "$FEDTRAIN_BIN" data fashion-mnist --out "$data" --sites es,de,fr --train-limit 3000 --test-limit 500 \
@@ -55,30 +66,30 @@ rounds_done() { local n; n=$(grep -c '"round"' "$1" 2>/dev/null); echo "${n:-0}"
 membership_log() { grep -HE "left|rejoin|admitted|warning|error" "$WORK/$1"-*.out | tail -30 >&2; }
 hash_of() { grep -oE "global model after round $rounds has sha256 [0-9a-f]{64}" "$1" | awk '{print $NF}'; }
 
-hold=(--inject await_rejoin:site=es,round=15 --inject await_rejoin:site=de,round=15)
+hold=(--inject "await_rejoin:site=${others[0]},round=15" --inject "await_rejoin:site=${others[1]},round=15")
 for site in es de fr; do start_site "$site" run "${hold[@]}"; done
-# Wait until round 2 is in es's metrics (bounded: 300 s), then kill fr's whole job at once.
+# Wait until round 2 is in es's metrics (bounded: 300 s), then kill $victim's whole job at once.
 for _ in $(seq 3000); do [[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
-[[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] || { fail "es did not reach round 2"; tail -20 "$WORK"/run-*.out >&2; finish; }
-fr_pids=$(descendants "${pid_of[fr]}")
-kill -KILL $fr_pids
-wait "${pid_of[fr]}" 2>/dev/null
+[[ $(rounds_done "$WORK/run-es.jsonl") -ge 2 ]] || { fail "es did not reach round 2"; tail -n 20 "$WORK"/run-*.out >&2; finish; }
+victim_pids=$(descendants "${pid_of[$victim]}")
+kill -KILL $victim_pids
+wait "${pid_of[$victim]}" 2>/dev/null
 killed_at=$(rounds_done "$WORK/run-es.jsonl")
-pass "fr's whole job killed (SIGKILL to $(wc -w <<<"$fr_pids") processes) after es's round $killed_at"
-# es and de go on without fr (bounded: 300 s), naming it, before fr is started again.
-for _ in $(seq 3000); do grep -q "site 'fr' left" "$WORK/run-es.out" && break; alive "${pid_of[es]}" || break; sleep 0.1; done
-for site in es de; do
+pass "$victim's whole job killed (SIGKILL to $(wc -w <<<"$victim_pids") processes) after es's round $killed_at"
+# The other two go on without it (bounded: 300 s), naming it, before it is started again.
+for _ in $(seq 3000); do grep -q "site '$victim' left" "$WORK/run-${others[0]}.out" && break; alive "${pid_of[${others[0]}]}" || break; sleep 0.1; done
+for site in "${others[@]}"; do
   # A killed process's socket closes (FIN), or resets (RST) where bytes sent to it were still unread.
-  grep -qE "round [0-9]+: site 'fr' left: site fr \(127\.0\.0\.1:$((port + 2))\):? (closed the connection|the connection broke)" \
+  grep -qE "round [0-9]+: site '$victim' left: site $victim \(127\.0\.0\.1:$((port + victim_index))\):? (closed the connection|the connection broke)" \
     "$WORK/run-$site.out" \
-    && pass "site $site names fr as the site that left, and why" \
-    || { fail "site $site does not say that fr left"; grep -iE "warn|error|left" "$WORK/run-$site.out" | tail -5 >&2; }
+    && pass "site $site names $victim as the site that left, and why" \
+    || { fail "site $site does not say that $victim left"; grep -iE "warn|error|left" "$WORK/run-$site.out" | tail -5 >&2; }
 done
-# fr started again with the same command: it rejoins at a round boundary and trains to the last round.
-# es and de hold at round 15 until fr is ready (test-only --inject, bounded by connect_timeout_s),
-# so that fr comes back while they still train whatever the load.
-mv "$WORK/run-fr.out" "$WORK/killed-fr.out"
-start_site fr run "${hold[@]}"
+# The killed site started again with the same command: it rejoins at a round boundary and trains to
+# the last round. The other two hold at round 15 until it is ready (test-only --inject, bounded by
+# connect_timeout_s), so that it comes back while they still train whatever the load.
+mv "$WORK/run-$victim.out" "$WORK/killed-$victim.out"
+start_site "$victim" run "${hold[@]}"
 
 declare -A code
 for site in es de fr; do
@@ -87,23 +98,27 @@ for site in es de fr; do
   [[ ${code[$site]} -eq 0 ]] && pass "site $site's job ended with exit 0" \
     || { fail "site $site's job: exit ${code[$site]}"; tail -20 "$WORK/run-$site.out" >&2; }
 done
-for site in es de; do
-  grep -qE "round [0-9]+: site 'fr' rejoins" "$WORK/run-$site.out" && pass "site $site admitted fr again" \
-    || { fail "site $site does not say that fr rejoined"; grep -E "WARN|ERROR" "$WORK/run-$site.out" | tail -5 >&2; }
+for site in "${others[@]}"; do
+  grep -qE "round [0-9]+: site '$victim' rejoins" "$WORK/run-$site.out" && pass "site $site admitted $victim again" \
+    || { fail "site $site does not say that $victim rejoined"; grep -E "WARN|ERROR" "$WORK/run-$site.out" | tail -5 >&2; }
 done
-grep -qE "site fr is admitted at round [0-9]+ with es, de, fr" "$WORK/run-fr.out" && pass "fr says it was admitted" \
-  || { fail "fr does not say it was admitted"; membership_log run; }
-[[ $(rounds_done "$WORK/run-es.jsonl") -eq $rounds ]] && pass "es ran all $rounds rounds" \
-  || fail "es's metrics hold $(rounds_done "$WORK/run-es.jsonl") rounds, $rounds expected"
-grep -q "\"round\":$rounds,\"sites\":3,\"participating\":3," "$WORK/run-es.jsonl" \
-  && pass "all 3 sites took part in the last round" \
-  || { fail "es's last round did not have 3 sites"; tail -1 "$WORK/run-es.jsonl" >&2; membership_log run; }
+grep -qE "site $victim is admitted at round [0-9]+ with es, de, fr" "$WORK/run-$victim.out" && pass "$victim says it was admitted" \
+  || { fail "$victim does not say it was admitted"; membership_log run; }
+# es reports the rounds: all of them, or (rejoined) those from its admission to the last.
+if [[ $victim == fr ]]; then
+  [[ $(rounds_done "$WORK/run-es.jsonl") -eq $rounds ]] && pass "es ran all $rounds rounds" \
+    || fail "es's metrics hold $(rounds_done "$WORK/run-es.jsonl") rounds, $rounds expected"
+fi
+tail -n 1 "$WORK/run-es.jsonl" | grep -q "\"round\":$rounds,\"sites\":3,\"participating\":3," \
+  && pass "all 3 sites took part in the last round, round $rounds" \
+  || { fail "es's last round is not round $rounds with 3 sites"; tail -n 1 "$WORK/run-es.jsonl" >&2; membership_log run; }
 h_es=$(hash_of "$WORK/run-es.out") h_de=$(hash_of "$WORK/run-de.out") h_fr=$(hash_of "$WORK/run-fr.out")
-[[ -n $h_es && $h_es == "$h_de" && $h_es == "$h_fr" ]] && pass "es, de and the rejoined fr end with one model $h_es" \
+[[ -n $h_es && $h_es == "$h_de" && $h_es == "$h_fr" ]] && pass "es, de and fr (rejoined: $victim) end with one model $h_es" \
   || fail "final models: es '$h_es', de '$h_de', fr '$h_fr'"
 for site in es de fr; do
   expect_exit 0 "^ok: " "egress verify: $site's log" -- "$FEDTRAIN_BIN" egress verify "$WORK/egress-$site.jsonl"
 done
+[[ $victim == fr ]] || { finish; exit 0; }
 # SIGTERM to every rank of fr (as a batch system does): fr writes its checkpoint and leaves in
 # order (exit 3); es and de read its leave message and finish every round with one model.
 rm -rf "$WORK"/ckpt-* "$WORK"/egress-*.jsonl
