@@ -116,9 +116,8 @@ std::vector<const Setting*> merged_settings(const Collector& from_file, const Co
 void refuse_security_overrides(const Collector& from_cli) {
   for (const Setting& s : from_cli.settings()) {
     if (!is_security_key(s.key)) continue;
-    throw ConfigError("--" + s.key + " on the command line: security settings (federation.secure, [site.NAME] "
-                      "public_key, public_key_file, secret_key, signing_key, signing_key_file, signing_secret_key) "
-                      "are read from the config file only, so that a "
+    throw ConfigError("--" + s.key + " on the command line: security settings (" + security_keys_text() +
+                      ") are read from the config file only, so that a "
                       "launcher or wrapper cannot change them unnoticed; edit the config file, or pass "
                       "--allow-security-overrides to allow it for this run");
   }

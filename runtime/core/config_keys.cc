@@ -235,4 +235,15 @@ bool is_security_key(const std::string& key) {
   return k != nullptr && (k->flags & kSecurity) != 0;
 }
 
+std::string security_keys_text() {
+  std::string out = "federation.secure, [site.NAME]";
+  const char* sep = " ";
+  for (const SiteKey& k : kSiteKeys) {
+    if ((k.flags & kSecurity) == 0) continue;
+    out += sep + std::string(k.name);
+    sep = ", ";
+  }
+  return out;
+}
+
 }  // namespace fedtrain::config_keys

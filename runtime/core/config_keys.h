@@ -51,5 +51,7 @@ bool is_path_key(const std::string& key);
 // without anyone who reads the config file noticing, so they come from the
 // file unless the command line says --allow-security-overrides.
 bool is_security_key(const std::string& key);
+// Those keys for a message: "federation.secure, [site.NAME] public_key, public_key_file, ...".
+std::string security_keys_text();
 
 }  // namespace fedtrain::config_keys

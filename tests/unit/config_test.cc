@@ -211,6 +211,11 @@ TEST_F(ConfigTest, SecuritySettingsComeFromTheFileUnlessOverridesAreAllowed) {
     const std::string e = error_of({"--config", write(kIni), key});
     EXPECT_NE(e.find("on the command line: security settings"), std::string::npos) << key << ": " << e;
     EXPECT_NE(e.find("--allow-security-overrides"), std::string::npos) << e;
+    // The message lists every security key, taken from the key table.
+    EXPECT_NE(e.find("(federation.secure, [site.NAME] public_key, public_key_file, secret_key, signing_key, "
+                     "signing_key_file, signing_secret_key)"),
+              std::string::npos)
+        << e;
   }
   // Other keys stay free to override, and the flag allows the security ones.
   EXPECT_EQ(load_config({"--config", write(kIni), "--federation.rounds=3"}, "").rounds, 3);
