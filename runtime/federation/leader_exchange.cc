@@ -65,6 +65,7 @@ void LeaderExchange::open_leaders() {
     o.peer_timeout_s = config_.exchange.peer_timeout_s;
     o.manifest = manifest_.get();
     o.secret = key_.get();
+    o.start_without_unreached = true;  // a restarted site may rejoin while another is away (below)
     log_info("site " + topo_.site_name() + " connects to the other site leaders over TCP (one job per site; listening "
              "on " + (o.leaders[o.self].listen.empty() ? o.leaders[o.self].address : o.leaders[o.self].listen) + ")");
     auto tcp = connect_tcp_transport(o);
@@ -72,7 +73,17 @@ void LeaderExchange::open_leaders() {
     transport_ = std::move(tcp);
     desk_ = std::make_unique<JoinDesk>(
         *transport_, sites, [this](int site) { return tcp_->peer_stats()[site].connected; }, log_.get());
-    running_round_ = desk_->exchange_status(config_.exchange.connect_timeout_s);
+    const std::string unreached = tcp_->unreached();
+    try {
+      running_round_ = desk_->exchange_status(config_.exchange.connect_timeout_s);
+    } catch (const Error& e) {
+      if (unreached.empty()) throw;
+      throw Error(unreached + "; and then: " + e.what());
+    }
+    if (!unreached.empty() && !rejoining()) throw Error(unreached);  // a federation starts with every site
+    if (!unreached.empty())
+      log_warn("site " + topo_.site_name() + " rejoins without the sites it did not reach (" + unreached +
+               "); it takes part if the running sites count them as away too");
   }
   group_ = std::make_unique<LeaderGroup>(logged(agreement_log_, "agreement"), sites, config_.exchange.peer_timeout_s);
   if (rejoining()) {

@@ -110,13 +110,13 @@ int64_t JoinDesk::exchange_status(double timeout_s) {
   const std::vector<uint8_t> mine = encode_status(JoinKind::kStarting);
   std::vector<Transport::Handle> sends;
   for (int p = 0; p < n; ++p)
-    if (p != me) recv_[p] = all_.irecv(p, kJoinTag, in_[p]);
+    if (p != me && connected_(p)) recv_[p] = all_.irecv(p, kJoinTag, in_[p]);
   for (int p = 0; p < n; ++p)
-    if (p != me) sends.push_back(all_.isend(p, kJoinTag, mine));
+    if (recv_[p] >= 0) sends.push_back(all_.isend(p, kJoinTag, mine));
   const auto deadline = after(timeout_s);
   int64_t running = 0;
   for (int p = 0; p < n; ++p) {
-    if (p == me) continue;
+    if (recv_[p] < 0) continue;  // itself, or a peer not reached at start-up (TcpTransport::unreached())
     const size_t got = poll_until(all_, recv_[p], deadline,
                                   "start-up: site '" + sites_[p] + "' sent no start-up status within "
                                   "federation.connect_timeout_s: its leader is connected but does not answer");
@@ -143,15 +143,15 @@ Welcome JoinDesk::await_welcome(size_t params, double timeout_s) {
   const int n = all_.size(), me = all_.rank();
   const std::vector<uint8_t> ready = encode_status(JoinKind::kReady);
   const auto deadline = after(timeout_s);
-  // Every peer's receive at once: who welcomes (the present sites) is known from the first welcome.
+  // Every connected peer's receive at once: who welcomes (the present sites) is known from the first welcome.
   for (int p = 0; p < n; ++p) {
-    if (p == me) continue;
+    if (p == me || !connected_(p)) continue;
     in_[p].resize(kWelcomeHead + n + 2 * params * sizeof(float) + 1);
     recv_[p] = all_.irecv(p, kJoinTag, in_[p]);
   }
   std::vector<Transport::Handle> sends;
   for (int p = 0; p < n; ++p)
-    if (p != me) sends.push_back(all_.isend(p, kJoinTag, ready));
+    if (recv_[p] >= 0) sends.push_back(all_.isend(p, kJoinTag, ready));
   for (Transport::Handle h : sends) poll_until(all_, h, deadline, "rejoining: kReady could not be sent");
   std::vector<std::optional<Welcome>> got(n);
   std::vector<bool> present;  // from the first welcome
@@ -176,6 +176,10 @@ Welcome JoinDesk::await_welcome(size_t params, double timeout_s) {
         throw Error("rejoining: site '" + sites_[p] + "' sent a welcome that leaves it or this site out");
       if (present.empty()) present = got[p]->present;
     }
+    for (int p = 0; p < n && !present.empty(); ++p)
+      if (p != me && present[p] && !got[p] && recv_[p] < 0)
+        throw Error("rejoining: site '" + sites_[p] + "' is present for the running sites, but this site did not "
+                    "reach it at start-up; start this site again once it answers");
     if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int sponsor = -1;

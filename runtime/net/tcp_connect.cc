@@ -1,6 +1,7 @@
 // The TCP leader transport's connections: listening, dialing with backoff, and the handshake on each new connection.
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -144,8 +145,17 @@ void TcpTransport::Impl::connect() {
     bool config = false;
     const std::string message = unconnected_message(&config);
     if (config) throw ConfigError(message);
-    throw Error(message);
+    const bool any = std::any_of(peers.begin(), peers.end(), [](const Peer& p) { return p.conn != nullptr; });
+    if (!options.start_without_unreached || !any) throw Error(message);
+    unreached = message;
+    for (int p = 0; p < n_leaders; ++p)
+      if (p != self && !peers[p].conn) fail_peer_locked(p, peers[p].label + " was not reached at start-up");
   }
+}
+
+std::string TcpTransport::unreached() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->unreached;
 }
 
 std::string TcpTransport::Impl::unconnected_message(bool* config) const {

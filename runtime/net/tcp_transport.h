@@ -61,6 +61,10 @@ struct TcpTransportOptions {
   size_t max_message_bytes = size_t{1} << 30;     // a longer frame fails the peer
   size_t max_unexpected_bytes = size_t{1} << 30;  // early (not yet received) bytes held per peer
   int socket_buffer_bytes = 0;                    // SO_SNDBUF/SO_RCVBUF; 0: kernel autotuning
+  // At connect_timeout_s, with at least one peer connected: start anyway; the peers not reached
+  // are failed and unreached() says why. For a restarted site that rejoins a federation in which
+  // another site is away too (the caller decides from the peers it reached).
+  bool start_without_unreached = false;
 };
 
 // A peer that failed: it sent nothing for peer_timeout_s, closed or broke its
@@ -115,6 +119,8 @@ class TcpTransport final : public Transport {
   // ones); the new connection replaces the lost one. Nothing for a lower index
   // (it dials this leader itself).
   void redial(int peer);
+  // Why peers were not reached at start-up (start_without_unreached); empty when all were.
+  std::string unreached() const;
 
   struct Impl;
 
@@ -127,7 +133,8 @@ class TcpTransport final : public Transport {
 // Binds, connects the mesh and runs every handshake; returns when all peers
 // are connected. Throws Error (exit 1) naming the site and port for a listen
 // port that is taken, naming the site and address for a peer not reached
-// within connect_timeout_s; ConfigError (exit 2) naming the site for a peer
+// within connect_timeout_s (unless start_without_unreached and one peer was
+// reached); ConfigError (exit 2) naming the site for a peer
 // refused as misconfigured (another manifest, a wrong key, other settings).
 std::unique_ptr<TcpTransport> connect_tcp_transport(const TcpTransportOptions& options);
 

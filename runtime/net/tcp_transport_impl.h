@@ -196,6 +196,7 @@ struct TcpTransport::Impl {
   std::string fatal_message;
   bool fatal_config = false;
   std::string anonymous_refusal;  // the last refused connection that named no known peer
+  std::string unreached;          // start_without_unreached: why peers were not reached
   uint64_t fail_requests = 0, fail_done = 0;
   bool woken = false;  // wake() called since the last wait_any_or_woken that returned kWoken
 };

@@ -3,7 +3,8 @@
 # de 1, fr 2). kill -9 of fr's whole job (its mpirun and both ranks) mid-training: es and de go on
 # without it, each naming the site that left; fr started again with the same command rejoins at a
 # round boundary, and all three finish every round with one model. SIGTERM to
-# fr's ranks: fr checkpoints and leaves with exit 3, es and de read its leave and finish.
+# fr's ranks: fr checkpoints and leaves with exit 3, es and de read its leave and finish. Last, a
+# loss while another site rejoins: fr killed, de killed, fr started again rejoins without de.
 # With the argument es (e2e_site_rejoin_first), the site killed and started again is es, the
 # lowest-indexed leader: the one the others wait for to dial them, the sponsor of a welcome when
 # it is present, and the site that reports the rounds (its metrics file; while it is away no site
@@ -169,5 +170,41 @@ done
   || fail "ledger on: es's metrics hold $(rounds_done "$WORK/ledger-es.jsonl") rounds"
 h_es=$(hash_of "$WORK/ledger-es.out") h_de=$(hash_of "$WORK/ledger-de.out")
 [[ -n $h_es && $h_es == "$h_de" ]] && pass "ledger on: es and de end with one model" || fail "ledger on: es '$h_es', de '$h_de'"
+
+# A loss while another site rejoins: fr killed, then de killed while es holds at round 15 for fr,
+# then fr started again. fr does not reach de: after its connect_timeout_s (8 s here) it starts
+# with es alone and rejoins; es agrees in one step that de left and that fr rejoins. es and fr
+# train the last rounds together and end with one model.
+cfg=$WORK/fed.ini
+rm -rf "$WORK"/ckpt-* "$WORK"/egress-*.jsonl
+for site in es de fr; do start_site "$site" loss "${hold[@]}"; done
+for _ in $(seq 3000); do [[ $(rounds_done "$WORK/loss-es.jsonl") -ge 2 ]] && break; alive "${pid_of[es]}" || break; sleep 0.1; done
+kill -KILL $(descendants "${pid_of[fr]}")
+wait "${pid_of[fr]}" 2>/dev/null
+for _ in $(seq 3000); do grep -q "round 15: test-only hold" "$WORK/loss-es.out" && break; alive "${pid_of[es]}" || break; sleep 0.1; done
+kill -KILL $(descendants "${pid_of[de]}")
+wait "${pid_of[de]}" 2>/dev/null
+mv "$WORK/loss-fr.out" "$WORK/killed-loss-fr.out"
+start_site fr loss --federation.connect_timeout_s=8
+for site in es fr; do
+  wait "${pid_of[$site]}"
+  rc=$?
+  [[ $rc -eq 0 ]] && pass "loss while fr rejoins: site $site's job ended with exit 0" \
+    || { fail "loss while fr rejoins: $site exit $rc"; tail -n 20 "$WORK/loss-$site.out" >&2; }
+done
+grep -qE "site fr rejoins without the sites it did not reach \(site de \(127\.0\.0\.1:$((port + 1))\) did not connect" \
+  "$WORK/loss-fr.out" && pass "fr says it rejoins without de, which it did not reach" \
+  || { fail "fr does not say it rejoins without de"; membership_log loss; }
+grep -qE "round 15: site 'de' left" "$WORK/loss-es.out" && grep -qE "round 15: site 'fr' rejoins" "$WORK/loss-es.out" \
+  && pass "es agrees at round 15 that de left and that fr rejoins" \
+  || { fail "es does not say at round 15 that de left and fr rejoins"; membership_log loss; }
+grep -qE "site fr is admitted at round 15 with es, fr;" "$WORK/loss-fr.out" && pass "fr is admitted with es alone" \
+  || { fail "fr does not say it was admitted with es"; membership_log loss; }
+tail -n 1 "$WORK/loss-es.jsonl" | grep -q "\"round\":$rounds,\"sites\":3,\"participating\":2," \
+  && pass "es and fr (2 of 3 sites) took part in the last round, round $rounds" \
+  || { fail "es's last round is not round $rounds with 2 of 3 sites taking part"; tail -n 1 "$WORK/loss-es.jsonl" >&2; }
+h_es=$(hash_of "$WORK/loss-es.out") h_fr=$(hash_of "$WORK/loss-fr.out")
+[[ -n $h_es && $h_es == "$h_fr" ]] && pass "loss while fr rejoins: es and fr end with one model" \
+  || fail "loss while fr rejoins: es '$h_es', fr '$h_fr'"
 [[ -n ${KEEP_OUT:-} ]] && cp "$WORK"/*.out "$KEEP_OUT"/
 finish

@@ -376,5 +376,39 @@ TEST(TcpTransportFailures, AnUnreachablePeerAfterConnectTimeoutNamesTheSiteAndAd
   EXPECT_LT(took, 1.5 + 30);
 }
 
+// start_without_unreached: two of three leaders start without the third (nobody listens at its
+// port); the peer not reached fails at once, the two reached exchange messages. Alone, it still throws.
+TEST(TcpTransportFailures, StartWithoutUnreachedStartsWithThePeersReachedAndNamesTheOther) {
+  TcpLeaders fed(3);
+  fed.connect_timeout_s = 1.5;
+  std::unique_ptr<TcpTransport> t[2];
+  run_threads(2, [&](int i) {
+    TcpTransportOptions o = fed.options(i);
+    o.start_without_unreached = true;
+    t[i] = connect_tcp_transport(o);
+  });
+  EXPECT_TRUE(has(t[0]->unreached(), "could not connect to site s2 (" + fed.endpoints[2].address + ")")) << t[0]->unreached();
+  EXPECT_TRUE(has(t[1]->unreached(), "could not connect to site s2")) << t[1]->unreached();
+  std::vector<uint8_t> buf(4);
+  try {
+    t[0]->wait(t[0]->irecv(2, 1, buf));
+    ADD_FAILURE() << "a receive from the unreached s2 completed";
+  } catch (const PeerError& e) {
+    EXPECT_EQ(e.peer(), 2);
+    EXPECT_TRUE(has(e.what(), "site s2 (" + fed.endpoints[2].address + ") was not reached at start-up")) << e.what();
+  }
+  std::vector<uint8_t> m = {7, 1};
+  const auto r = t[1]->irecv(0, 1, buf);
+  t[0]->wait(t[0]->isend(1, 1, m));
+  EXPECT_EQ(t[1]->wait(r), 2u);
+
+  TcpLeaders alone(2);
+  alone.connect_timeout_s = 1.5;
+  TcpTransportOptions o = alone.options(0);
+  o.start_without_unreached = true;
+  const Outcome out = try_connect(o);
+  EXPECT_TRUE(has(out.error, "could not connect to site s1")) << out.error;
+}
+
 }  // namespace
 }  // namespace fedtrain
