@@ -80,10 +80,11 @@ void LeaderExchange::open_leaders() {
       if (unreached.empty()) throw;
       throw Error(unreached + "; and then: " + e.what());
     }
-    if (!unreached.empty() && !rejoining()) throw Error(unreached);  // a federation starts with every site
-    if (!unreached.empty())
+    if (!unreached.empty()) {
+      if (!rejoining()) throw Error(unreached);  // a federation starts with every site
       log_warn("site " + topo_.site_name() + " rejoins without the sites it did not reach (" + unreached +
                "); it takes part if the running sites count them as away too");
+    }
   }
   group_ = std::make_unique<LeaderGroup>(logged(agreement_log_, "agreement"), sites, config_.exchange.peer_timeout_s);
   if (rejoining()) {

@@ -148,8 +148,8 @@ void TcpTransport::Impl::connect() {
     const bool any = std::any_of(peers.begin(), peers.end(), [](const Peer& p) { return p.conn != nullptr; });
     if (!options.start_without_unreached || !any) throw Error(message);
     unreached = message;
-    for (int p = 0; p < n_leaders; ++p)
-      if (p != self && !peers[p].conn) fail_peer_locked(p, peers[p].label + " was not reached at start-up");
+    for (int p = 0; p < n_leaders; ++p)  // on the I/O thread, where a dial to it may still be under way
+      if (p != self && !peers[p].conn) fail_from_caller(lock, p, peers[p].label + " was not reached at start-up");
   }
 }
 
